@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// The table of `framepipe` subcommands: one X(name, function, summary) line per command.
+#ifndef FP_APPS_COMMANDS_H
+#define FP_APPS_COMMANDS_H
+
+/* Each command is `int fn(int argc, char **argv)` with argv[0] = the command name; returns an exit code. */
+#define FP_COMMANDS(X)                                                                   \
+    X(version, fp_cmd_version, "print the version and the libraries framepipe was built with")
+
+#define FP__CMD_DECL(name, fn, summary) int fn(int argc, char **argv);
+FP_COMMANDS(FP__CMD_DECL)
+#undef FP__CMD_DECL
+
+#endif

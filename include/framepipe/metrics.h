@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+// Latency histograms (p50/p90/p99/max), counters and gauges, and a registry that writes Prometheus text.
+#ifndef FRAMEPIPE_METRICS_H
+#define FRAMEPIPE_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * FpHistogram: a log-linear histogram of non-negative integer values
+ * (nanoseconds, bytes, ...). 16 sub-buckets per power of two, so a reported
+ * quantile is within 1/16 (6.25%) of the true sample; min, max, count and sum
+ * are exact. Recording is lock-free (relaxed atomics) and allocation-free, so
+ * any thread may record while another reads. A plain value type: embed it
+ * and call fp_histogram_init().
+ */
+#define FP_HISTOGRAM_SUB_BITS 4
+#define FP_HISTOGRAM_BUCKETS (16 + (64 - FP_HISTOGRAM_SUB_BITS) * 16)
+
+typedef struct FpHistogram {
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum;
+    _Atomic uint64_t min;
+    _Atomic uint64_t max;
+    _Atomic uint64_t buckets[FP_HISTOGRAM_BUCKETS];
+} FpHistogram;
+
+void fp_histogram_init(FpHistogram *h);
+void fp_histogram_record(FpHistogram *h, uint64_t value);
+/* Value at quantile q in [0,1] (0 with no samples); q=1 returns the exact max. */
+uint64_t fp_histogram_quantile(const FpHistogram *h, double q);
+uint64_t fp_histogram_count(const FpHistogram *h);
+/* Number of samples <= value (bucket resolution). */
+uint64_t fp_histogram_count_le(const FpHistogram *h, uint64_t value);
+
+/* Summary of a histogram in one call. */
+typedef struct FpHistogramSummary {
+    uint64_t count, min, max, p50, p90, p99;
+    double mean;
+} FpHistogramSummary;
+void fp_histogram_summary(const FpHistogram *h, FpHistogramSummary *out);
+
+/* A monotonically increasing counter (Prometheus "counter"). */
+typedef struct FpCounter {
+    _Atomic uint64_t value;
+} FpCounter;
+
+static inline void fp_counter_add(FpCounter *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
+}
+static inline uint64_t fp_counter_get(const FpCounter *c)
+{
+    return atomic_load_explicit(&((FpCounter *)c)->value, memory_order_relaxed);
+}
+
+/* A gauge read at export time through a callback (queue depth, bytes in use, ...). */
+typedef double (*FpGaugeFn)(void *opaque);
+
+typedef enum FpMetricType {
+    FP_METRIC_COUNTER,
+    FP_METRIC_GAUGE,
+    FP_METRIC_HISTOGRAM,
+} FpMetricType;
+
+/*
+ * FpMetrics: a registry of named metrics that writes the Prometheus text
+ * exposition format. The registry does not own the metric storage: the
+ * owner of each counter/histogram keeps it alive until it unregisters
+ * (fp_metrics_remove_owner) or destroys the registry. Thread-safe.
+ */
+typedef struct FpMetrics FpMetrics;
+
+int fp_metrics_create(FpMetrics **out);
+void fp_metrics_destroy(FpMetrics **m);
+
+/*
+ * Registers one series. `name` must match [a-zA-Z_:][a-zA-Z0-9_:]*; `labels`
+ * is either NULL or a label set without braces, e.g. `camera="cam0"`; `help`
+ * may be NULL. `owner` is an arbitrary tag used by fp_metrics_remove_owner.
+ * Histograms are exported in seconds when `unit_ns` is set (values recorded
+ * in ns). Returns 0, FP_EINVALID for a bad name, -ENOMEM.
+ */
+int fp_metrics_add_counter(FpMetrics *m, const char *name, const char *labels,
+                           const char *help, FpCounter *c, const void *owner);
+int fp_metrics_add_gauge(FpMetrics *m, const char *name, const char *labels, const char *help,
+                         FpGaugeFn fn, void *opaque, const void *owner);
+int fp_metrics_add_histogram(FpMetrics *m, const char *name, const char *labels,
+                             const char *help, FpHistogram *h, int unit_ns, const void *owner);
+/* Removes every series registered with `owner`. */
+void fp_metrics_remove_owner(FpMetrics *m, const void *owner);
+
+/* Writes all series in Prometheus text format (version 0.0.4). Returns 0 or -errno. */
+int fp_metrics_write_prometheus(FpMetrics *m, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

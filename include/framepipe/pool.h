@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+// FpPool: bounded, preallocated, refcounted buffer pool with size classes, LRU idle eviction, self-tuning size and hit-rate stats.
+#ifndef FRAMEPIPE_POOL_H
+#define FRAMEPIPE_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Rules (FFmpeg's AVBufferPool, GStreamer's bounded GstBufferPool):
+ * - A buffer is acquired with refcount 1 and is writable only while its
+ *   refcount is 1. fp_buffer_ref() adds a reference; the last
+ *   fp_buffer_unref() hands the buffer back to its pool.
+ * - fp_pool_destroy() drops the caller's handle; the pool itself lives on
+ *   until the last outstanding buffer comes home, then frees everything.
+ * - The pool is bounded (max_buffers / max_bytes): when full, acquire
+ *   blocks up to its timeout (FP_ETIMEOUT) or, with timeout 0, returns
+ *   FP_EWOULD_BLOCK at once. A flushing pool returns FP_EFLUSHING.
+ * - Buffer memory is aligned to `alignment` (default 64 B) and may be
+ *   handed to ONNX Runtime as tensor memory. With `shm_name`, all buffer
+ *   memory lives in one POSIX shared-memory segment that another process
+ *   can map; fp_buffer_shm_offset() says where each buffer is.
+ * - After warm-up, acquire/release make no heap allocations.
+ */
+
+#define FP_POOL_MAX_CLASSES 8
+
+typedef struct FpPool FpPool;
+typedef struct FpBuffer FpBuffer;
+
+typedef struct FpPoolConfig {
+    const char *name;                          /* for logs and metrics; copied */
+    size_t class_size[FP_POOL_MAX_CLASSES];    /* buffer sizes, ascending; a request takes the smallest class that fits */
+    unsigned n_classes;                        /* 1..FP_POOL_MAX_CLASSES */
+    unsigned prealloc;                         /* buffers made per class at create */
+    unsigned min_buffers;                      /* per class: never shrink below (default: prealloc) */
+    unsigned max_buffers;                      /* total bound over all classes (0: no count bound) */
+    size_t max_bytes;                          /* total bound over all classes (0: no byte bound) */
+    size_t alignment;                          /* power of two >= 16; 0 means 64 */
+    const char *shm_name;                      /* NULL, or a POSIX shm name ("/fp-pool-x"): back all memory by it */
+    int64_t idle_evict_ns;                     /* free buffers idle longer than this, LRU first (0: never) */
+    double grow_below_hit_rate;                /* tuning: grow prealloc when a window's hit rate is below (0: off) */
+    unsigned tune_window;                      /* acquisitions per tuning window (0: 256) */
+} FpPoolConfig;
+
+typedef struct FpPoolStats {
+    uint64_t hits;          /* acquisitions served by an idle buffer */
+    uint64_t misses;        /* acquisitions that had to allocate (or wait) */
+    double hit_rate;        /* hits / (hits + misses), 0 when none */
+    uint64_t waits;         /* acquisitions that blocked on the bound */
+    uint64_t timeouts;      /* acquisitions that gave up (timeout or would-block) */
+    uint64_t evictions;     /* idle buffers freed by LRU eviction */
+    unsigned in_use;        /* buffers currently out */
+    unsigned idle;          /* buffers currently home */
+    unsigned peak_in_use;
+    size_t bytes_total;     /* bytes of all buffers in existence */
+    size_t bytes_in_use;
+} FpPoolStats;
+
+/* Creates a pool; the config is copied. Returns 0, FP_EINVALID (message names the field), -ENOMEM, -ENOSPC (shm full). */
+int fp_pool_create(FpPool **out, const FpPoolConfig *cfg);
+
+/* Drops the creator's handle and sets *pool to NULL; frees when every buffer is home. Any thread. */
+void fp_pool_destroy(FpPool **pool);
+
+/*
+ * Takes a buffer of at least `size` bytes. timeout_ns: 0 = never wait
+ * (FP_EWOULD_BLOCK when full), < 0 = wait forever, > 0 = wait at most that
+ * long (FP_ETIMEOUT). FP_ETOO_LARGE when no class fits. Thread-safe.
+ * On success *out holds one reference owned by the caller.
+ */
+int fp_pool_acquire(FpPool *pool, size_t size, int64_t timeout_ns, FpBuffer **out);
+
+/* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. */
+void fp_pool_set_flushing(FpPool *pool, int flushing);
+
+/* Frees idle buffers idle longer than idle_evict_ns (LRU first) now; returns how many. Also done inside acquire/release. */
+int fp_pool_evict_idle(FpPool *pool);
+
+void fp_pool_get_stats(FpPool *pool, FpPoolStats *out);
+const char *fp_pool_name(const FpPool *pool);
+
+/* Adds a reference; returns b. Any thread. */
+FpBuffer *fp_buffer_ref(FpBuffer *b);
+/* Drops a reference and sets *b to NULL; the last one returns the buffer to its pool. */
+void fp_buffer_unref(FpBuffer **b);
+
+uint8_t *fp_buffer_data(const FpBuffer *b);
+size_t fp_buffer_size(const FpBuffer *b);          /* capacity (the class size) */
+int fp_buffer_is_writable(const FpBuffer *b);      /* refcount == 1 */
+/* Offset of the buffer's data in the pool's shm segment, or -1 when not shm-backed. */
+int64_t fp_buffer_shm_offset(const FpBuffer *b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
