@@ -29,7 +29,7 @@ run_suite() { # name, dir, meson-test args...
   fi
   echo "== $name: testing"
   rm -f "$dir/meson-logs/testlog.json"
-  meson test -C "$dir" --num-processes "$jobs" --print-errorlogs "$@"
+  meson test -C "$dir" --num-processes "$jobs" --print-errorlogs --logbase testlog "$@"
   local rc=$?
   if [ -f "$dir/meson-logs/testlog.json" ]; then
     logs+=("$dir/meson-logs/testlog.json")
