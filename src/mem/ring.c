@@ -444,7 +444,7 @@ static int map_reader(FpRing *r, const char *name, FpRingReaderMode mode)
         close(fd);
         return rc;
     }
-    uint8_t *base = mmap(NULL, total, PROT_READ, MAP_SHARED, fd, 0);
+    uint8_t *base = mmap(NULL, total, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         int e = errno;
         close(fd);
@@ -674,7 +674,7 @@ int fp_ring_create(FpRing **out, const char *name, const FpRingConfig *cfg)
                           (unsigned long long)in.total_size, strerror(e));
         goto fail_fd;
     }
-    uint8_t *base = mmap(NULL, in.total_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    uint8_t *base = mmap(NULL, in.total_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
     if (base == MAP_FAILED) {
         rc = fp_error(-errno, "segment %s: mmap of %llu bytes: %s", nm, (unsigned long long)in.total_size,
                       strerror(errno));
