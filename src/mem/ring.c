@@ -872,6 +872,57 @@ int fp_ring_write(FpRing *ring, const void *data, size_t size, int64_t pts_ns, u
 
 /* ---- reader ------------------------------------------------------------------ */
 
+/* A lossless reader found its next frame gone (it was dropped as dead, or lapped): catch up. */
+static int lossless_catch_up(FpRing *ring)
+{
+    uint64_t now_w = atomic_load(&ring->hdr->write_seq);
+    uint64_t oldest = now_w >= ring->info.slot_count ? now_w - ring->info.slot_count : 0;
+    if (oldest > ring->last_seq) {
+        ring->stats.skipped += oldest - ring->last_seq;
+        ring->last_seq = oldest;
+    }
+    FpRingReaderEntry *e = ring->entry >= 0 ? &ring->ctl->readers[ring->entry] : NULL;
+    if (!e || atomic_load(&e->pid) != (int32_t)getpid() ||
+        atomic_load(&e->state) != FP_RING_READER_ACTIVE) {
+        uint64_t before = ring->last_seq;
+        int rc = claim_entry(ring); /* join again, from now */
+        if (rc < 0)
+            return rc;
+        if (ring->last_seq > before)
+            ring->stats.skipped += ring->last_seq - before;
+        return 0;
+    }
+    atomic_store(&e->cursor, ring->last_seq);
+    return 0;
+}
+
+static void fill_view(FpRing *ring, FpRingView *view, uint64_t target, uint32_t s)
+{
+    const FpRingDesc *d = &ring->desc[s];
+    uint64_t size = d->size; /* validated with the rest at fp_ring_read_end */
+    view->data = ring->slots + (uint64_t)s * ring->slot_stride;
+    view->size = (size_t)(size > ring->info.slot_size ? ring->info.slot_size : size);
+    view->seq = target;
+    view->pts_ns = d->pts_ns;
+    view->user = d->user;
+    view->commit_ns = d->commit_ns;
+    view->skipped = target - ring->last_seq - 1;
+    view->slot = s;
+    for (int i = 0; i < FP_FRAME_MAX_PLANES; i++) {
+        view->planes[i] = i < ring->info.plane_count ? view->data + ring->info.plane_offset[i] : NULL;
+        view->linesize[i] = ring->info.linesize[i];
+    }
+    view->width = ring->info.width;
+    view->height = ring->info.height;
+    view->format = ring->info.format;
+    ring->stats.skipped += view->skipped;
+    ring->stats.read++;
+    ring->last_seq = target;
+    ring->view_open = 1;
+    ring->view_seq = target;
+    ring->view_slot = s;
+}
+
 int fp_ring_read(FpRing *ring, FpRingView *view, int64_t timeout_ns)
 {
     if (!ring || !view || ring->is_writer)
@@ -880,65 +931,34 @@ int fp_ring_read(FpRing *ring, FpRingView *view, int64_t timeout_ns)
         return fp_error(FP_EINVALID, "ring %s: the previous view is still open (call fp_ring_read_end)",
                         ring->name);
     int64_t deadline = timeout_ns > 0 ? fp_clock_ns() + timeout_ns : 0;
+    uint64_t raced_w = 0; /* write_seq at the last failed slot check */
     for (;;) {
         FpRingHeader *h = ring->hdr;
         uint32_t state = atomic_load_explicit(&h->state, memory_order_acquire);
-        if (state == FP_RING_STATE_SUPERSEDED) {
-            int rc = reopen(ring);
-            return rc;
-        }
+        if (state == FP_RING_STATE_SUPERSEDED)
+            return reopen(ring); /* FP_EGENERATION, or why the new segment cannot be mapped */
         uint32_t nv = atomic_load_explicit(&h->notify, memory_order_acquire);
         uint64_t w = atomic_load_explicit(&h->write_seq, memory_order_acquire);
         if (w > ring->last_seq) {
             uint64_t target = ring->mode == FP_RING_LATEST ? w : ring->last_seq + 1;
             uint32_t s = (uint32_t)((target - 1) % ring->info.slot_count);
-            FpRingDesc *d = &ring->desc[s];
-            uint64_t s1 = atomic_load_explicit(&d->seq, memory_order_acquire);
-            if (s1 != 2 * target) {
-                /* The writer is already past `target` (we raced, or a lossless reader was
-                 * dropped): skip to what is there now. */
+            uint64_t s1 = atomic_load_explicit(&ring->desc[s].seq, memory_order_acquire);
+            if (s1 == 2 * target) {
+                fill_view(ring, view, target, s);
+                return 0;
+            }
+            if (w != raced_w) {
+                /* The writer is already past `target`: look again at what is there now. */
+                raced_w = w;
                 if (ring->mode == FP_RING_LOSSLESS) {
-                    uint64_t now_w = atomic_load(&h->write_seq);
-                    uint64_t oldest = now_w >= ring->info.slot_count ? now_w - ring->info.slot_count : 0;
-                    if (oldest > ring->last_seq) {
-                        ring->stats.skipped += oldest - ring->last_seq;
-                        ring->last_seq = oldest;
-                    }
-                    FpRingReaderEntry *e = &ring->ctl->readers[ring->entry >= 0 ? ring->entry : 0];
-                    if (ring->entry < 0 || atomic_load(&e->pid) != (int32_t)getpid() ||
-                        atomic_load(&e->state) != FP_RING_READER_ACTIVE) {
-                        int rc = claim_entry(ring); /* we were dropped: join again from now */
-                        if (rc < 0)
-                            return rc;
-                    } else {
-                        atomic_store(&e->cursor, ring->last_seq);
-                    }
+                    int rc = lossless_catch_up(ring);
+                    if (rc < 0)
+                        return rc;
                 }
                 continue;
             }
-            uint64_t size = d->size;
-            view->data = ring->slots + (uint64_t)s * ring->slot_stride;
-            view->size = (size_t)(size > ring->info.slot_size ? ring->info.slot_size : size);
-            view->seq = target;
-            view->pts_ns = d->pts_ns;
-            view->user = d->user;
-            view->commit_ns = d->commit_ns;
-            view->skipped = target - ring->last_seq - 1;
-            view->slot = s;
-            for (int i = 0; i < FP_FRAME_MAX_PLANES; i++) {
-                view->planes[i] = i < ring->info.plane_count ? view->data + ring->info.plane_offset[i] : NULL;
-                view->linesize[i] = ring->info.linesize[i];
-            }
-            view->width = ring->info.width;
-            view->height = ring->info.height;
-            view->format = ring->info.format;
-            ring->stats.skipped += view->skipped;
-            ring->stats.read++;
-            ring->last_seq = target;
-            ring->view_open = 1;
-            ring->view_seq = target;
-            ring->view_slot = s;
-            return 0;
+            /* write_seq did not move, yet the slot does not hold the frame: an inconsistent
+             * segment. Never spin on it: wait as if there were no frame. */
         }
         if (state == FP_RING_STATE_CLOSED)
             return fp_error(FP_EEND_OF_STREAM, "ring %s: the writer closed the ring", ring->name);

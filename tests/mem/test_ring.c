@@ -610,3 +610,61 @@ FP_TEST_TIMED(ring_python_client_reads_known_frames, 90)
     CHECK_MSG(rc == 0, "python client exited %d, last line: %s", rc, last);
     CHECK_MSG(strncmp(last, "OK", 2) == 0, "python client said: %s", last);
 }
+
+/* Random damage to the header and descriptors: open either refuses with a message naming the
+ * segment, or works and reads stay inside the mapping (ASan) and never hang. */
+FP_TEST(ring_random_header_damage_never_crashes)
+{
+    NAME("fuzz");
+    FpRingConfig cfg = ring_rgb_cfg(3, 16, 8);
+    FpRing *w = NULL;
+    CHECK_OK(fp_ring_create(&w, name, &cfg));
+    for (uint64_t k = 1; k <= 5; k++) {
+        uint8_t *slot;
+        CHECK_OK(fp_ring_begin_write(w, &slot, 0));
+        ring_fill(slot, 16, 8, 3, 48, k);
+        CHECK_OK(fp_ring_commit(w, 16 * 8 * 3, 0, k));
+    }
+    int fd = shm_open(name, O_RDWR, 0);
+    CHECK(fd >= 0);
+    static uint8_t good[12288];
+    CHECK_EQ(pread(fd, good, sizeof(good), 0), (long long)sizeof(good));
+    srand(12345);
+    int opened = 0, refused = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        CHECK_EQ(pwrite(fd, good, sizeof(good), 0), (long long)sizeof(good));
+        int flips = 1 + rand() % 3;
+        for (int f = 0; f < flips; f++) {
+            /* mostly the header's fields, sometimes a descriptor */
+            off_t off = rand() % 4 ? rand() % 208 : 8192 + rand() % (3 * 64);
+            uint8_t b = (uint8_t)(rand() % 4 ? rand() : (rand() % 2 ? 0 : 0xff));
+            CHECK_EQ(pwrite(fd, &b, 1, off), 1);
+        }
+        for (int mode = 0; mode < 2; mode++) {
+            FpRing *r = NULL;
+            int rc = fp_ring_open(&r, name, mode ? FP_RING_LOSSLESS : FP_RING_LATEST);
+            if (rc < 0) {
+                CHECK_MSG(strstr(fp_error_detail(rc), name), "open error without the name: %s",
+                          fp_error_detail(rc));
+                refused++;
+                continue;
+            }
+            opened++;
+            FpRingView v;
+            if (fp_ring_read(r, &v, mode ? 0 : 1000000) == 0) {
+                uint64_t sum = 0;
+                for (size_t i = 0; i < v.size; i++)
+                    sum += v.data[i];
+                for (int p = 0; p < FP_FRAME_MAX_PLANES && v.planes[p]; p++)
+                    sum += v.planes[p][0];
+                (void)sum;
+                fp_ring_read_end(r, &v);
+            }
+            fp_ring_close(&r);
+        }
+    }
+    CHECK_EQ(pwrite(fd, good, sizeof(good), 0), (long long)sizeof(good));
+    close(fd);
+    CHECK(opened > 0 && refused > 0);
+    fp_ring_destroy(&w);
+}
