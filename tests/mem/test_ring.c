@@ -668,3 +668,68 @@ FP_TEST(ring_random_header_damage_never_crashes)
     CHECK(opened > 0 && refused > 0);
     fp_ring_destroy(&w);
 }
+
+/* The Python client follows a writer that crashes and is replaced with another geometry. */
+FP_TEST_TIMED(ring_python_client_follows_a_writer_restart, 90)
+{
+    if (access("/usr/bin/python3", X_OK) != 0 ||
+        system("/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
+        fp_test_skip("/usr/bin/python3 with numpy is not installed");
+    NAME("pyrestart");
+    int up[2], down[2];
+    CHECK(pipe(up) == 0 && pipe(down) == 0);
+    pid_t writer = fork();
+    if (writer == 0) {
+        FpRingConfig cfg = ring_rgb_cfg(2, 33, 17);
+        cfg.linesize[0] = 112;
+        FpRing *w = NULL;
+        if (fp_ring_create(&w, name, &cfg) < 0)
+            _exit(2);
+        pipe_send(up[1], 'r');
+        if (pipe_recv(down[0]) != 'g')
+            _exit(3);
+        uint8_t *slot;
+        if (fp_ring_begin_write(w, &slot, 0) < 0)
+            _exit(4);
+        ring_fill(slot, 33, 17, 3, 112, 1);
+        fp_ring_commit(w, 112 * 17, 1000, 1);
+        pause(); /* then it is killed */
+        _exit(0);
+    }
+    CHECK_EQ(pipe_recv(up[0]), 'r');
+    int from_py[2];
+    CHECK(pipe(from_py) == 0);
+    char script[1024];
+    snprintf(script, sizeof(script), "%s/clients/python/test_fp_ring.py", fp_test_source_dir());
+    pid_t py = fork();
+    if (py == 0) {
+        dup2(from_py[1], 1);
+        close(from_py[0]);
+        execl("/usr/bin/python3", "python3", script, name, "restart", (char *)NULL);
+        _exit(127);
+    }
+    close(from_py[1]);
+    FILE *in = fdopen(from_py[0], "r");
+    char line[256];
+    CHECK(fgets(line, sizeof(line), in) && strncmp(line, "ready", 5) == 0);
+    pipe_send(down[1], 'g');
+    CHECK(fgets(line, sizeof(line), in) && atoi(line) == 1);
+    kill(writer, SIGKILL);
+    CHECK_EQ(child_wait(writer), 128 + SIGKILL);
+    FpRingConfig cfg = {.slot_count = 2, .width = 40, .height = 20, .format = FP_PIX_GRAY8};
+    FpRing *w = NULL;
+    CHECK_OK(fp_ring_create(&w, name, &cfg));
+    uint8_t *slot;
+    CHECK_OK(fp_ring_begin_write(w, &slot, 0));
+    ring_fill(slot, 40, 20, 1, 40, 1);
+    CHECK_OK(fp_ring_commit(w, 40 * 20, 0, 1));
+    CHECK(fgets(line, sizeof(line), in));
+    CHECK_MSG(strncmp(line, "generation 2", 12) == 0, "python said: %s", line);
+    fp_ring_destroy(&w); /* end of stream */
+    char last[256] = "";
+    while (fgets(line, sizeof(line), in))
+        snprintf(last, sizeof(last), "%s", line);
+    fclose(in);
+    int rc = child_wait(py);
+    CHECK_MSG(rc == 0 && strncmp(last, "OK", 2) == 0, "python exited %d, said: %s", rc, last);
+}
