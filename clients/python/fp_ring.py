@@ -156,9 +156,11 @@ class RingReader:
         if timeout is not None:
             timeout = max(timeout, 0.0)
             ts = _Timespec(int(timeout), int((timeout - int(timeout)) * 1e9))
-        _libc.syscall(_SYS_FUTEX, ctypes.c_void_p(self._notify_addr), _FUTEX_WAIT,
-                      ctypes.c_uint32(expected), ctypes.byref(ts) if ts is not None else None,
-                      None, 0)
+        # every argument as a full machine word: syscall(2) reads them as longs
+        _libc.syscall(ctypes.c_long(_SYS_FUTEX), ctypes.c_void_p(self._notify_addr),
+                      ctypes.c_long(_FUTEX_WAIT), ctypes.c_long(expected),
+                      ctypes.byref(ts) if ts is not None else ctypes.c_void_p(None),
+                      ctypes.c_void_p(None), ctypes.c_long(0))
 
     def _view(self, slot):
         base = self.slots_off + slot * self.slot_stride
