@@ -5,6 +5,7 @@
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -579,6 +580,29 @@ static int inspect_existing(const char *name, FpRingHeader **old, uint64_t *old_
     return 0;
 }
 
+/* Removes "<name>.new-<pid>" build leftovers of creates that crashed (their pid is gone). */
+static void remove_stale_builds(const char *name)
+{
+    DIR *dir = opendir(SHM_DIR);
+    if (!dir)
+        return;
+    char prefix[FP_RING_NAME_MAX + 8];
+    int plen = snprintf(prefix, sizeof(prefix), "%s.new-", name + 1);
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (strncmp(de->d_name, prefix, (size_t)plen) != 0)
+            continue;
+        char *end;
+        long pid = strtol(de->d_name + plen, &end, 10);
+        if (*end || pid <= 0 || pid > INT_MAX || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+            continue;
+        char victim[FP_RING_NAME_MAX + 64];
+        snprintf(victim, sizeof(victim), "/%s", de->d_name);
+        shm_unlink(victim);
+    }
+    closedir(dir);
+}
+
 static int validate_config(const char *name, const FpRingConfig *cfg, FpRingInfo *in, uint64_t *stride)
 {
     if (!cfg)
@@ -648,6 +672,7 @@ int fp_ring_create(FpRing **out, const char *name, const FpRingConfig *cfg)
     snprintf(tmp_path, sizeof(tmp_path), SHM_DIR "%s", tmp);
     snprintf(path, sizeof(path), SHM_DIR "%s", nm);
     shm_unlink(tmp); /* a leftover of an earlier crash of a process with our pid */
+    remove_stale_builds(nm);
     int fd = shm_open(tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = fp_error(-errno, "segment %s: cannot create (as %s): %s", nm, tmp, strerror(errno));

@@ -549,7 +549,21 @@ FP_TEST(ring_replaces_a_stale_segment_of_a_crashed_writer)
     char name2[128];
     ring_test_name(name2, sizeof(name2), "empty");
     CHECK_OK(raw_segment(name2, 0, 0));
+    /* and the half-built segment of a create that crashed (pid = pid_max: never a live pid) */
+    int pid_max = 4194304;
+    FILE *pm = fopen("/proc/sys/kernel/pid_max", "r");
+    if (pm) {
+        CHECK(fscanf(pm, "%d", &pid_max) == 1);
+        fclose(pm);
+    }
+    char leftover[200];
+    snprintf(leftover, sizeof(leftover), "%s.new-%d", name2, pid_max);
+    CHECK_OK(raw_segment(leftover, 4096, 0));
     CHECK_OK(fp_ring_create(&w, name2, &cfg));
+    char path[256];
+    struct stat st;
+    snprintf(path, sizeof(path), "/dev/shm%s", leftover);
+    CHECK_MSG(stat(path, &st) < 0, "%s was not cleaned up", path);
     fp_ring_destroy(&w);
     close(pfd[0]);
     close(pfd[1]);
