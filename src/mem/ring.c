@@ -383,6 +383,9 @@ static int claim_entry(FpRing *r)
             /* Frames committed before the writer could see us are not ours: start after them. */
             uint64_t c1 = atomic_load(&r->hdr->write_seq);
             atomic_store(&e->cursor, c1);
+            atomic_fetch_add(&ctl->read_progress, 1); /* a writer that saw c0 may go on */
+            if (atomic_load(&ctl->writer_waiting))
+                futex_wake(&ctl->read_progress);
             r->entry = i;
             r->last_seq = c1;
             return 0;
@@ -407,7 +410,8 @@ static void release_entry(FpRing *r)
 
 /* ---- open / map ---------------------------------------------------------- */
 
-/* Maps segment `name` for reading into r (base, hdr, info); on failure r is unchanged. */
+/* Maps segment `name` for reading into r (base, hdr, info, reader entry); on failure nothing
+ * stays mapped and r's mapping fields are not to be used. */
 static int map_reader(FpRing *r, const char *name, FpRingReaderMode mode)
 {
     int lossless = mode == FP_RING_LOSSLESS;
