@@ -21,15 +21,15 @@ configure() { # dir, meson args...
 }
 
 logs=()
-run_suite() { # name, dir, meson-test args...
-  local name=$1 dir=$2; shift 2
+run_suite() { # name, dir, wrapper prefix (or ""), meson-test args...
+  local name=$1 dir=$2 wrap=$3; shift 3
   echo "== $name: building"
   if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
     cat "$dir.build.log"; echo "== $name: BUILD FAILED"; build_failed=$((build_failed + 1)); return
   fi
   echo "== $name: testing"
   rm -f "$dir/meson-logs/testlog.json"
-  meson test -C "$dir" --num-processes "$jobs" --print-errorlogs --logbase testlog "$@"
+  $wrap meson test -C "$dir" --num-processes "$jobs" --print-errorlogs "$@"
   local rc=$?
   if [ -f "$dir/meson-logs/testlog.json" ]; then
     logs+=("$dir/meson-logs/testlog.json")
@@ -39,12 +39,12 @@ run_suite() { # name, dir, meson-test args...
 }
 
 configure build/asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
-run_suite "asan+ubsan (all tests)" build/asan
+run_suite "asan+ubsan (all tests)" build/asan ""
 
 configure build/tsan -Dwerror=true -Db_sanitize=thread -Dtsan_only=true --buildtype=debugoptimized
 # TSan needs a fixed address-space layout on kernels with high mmap entropy.
-run_suite "tsan (concurrent modules)" build/tsan --suite concurrent \
-  --wrapper "setarch $(uname -m) -R"
+# (the personality is inherited by every test process)
+run_suite "tsan (concurrent modules)" build/tsan "setarch $(uname -m) -R" --suite concurrent
 
 configure build/release -Dwerror=true --buildtype=release
 echo "== release build (warnings as errors)"
