@@ -12,6 +12,7 @@
 #   yolov8_test_320_raw.onnx  output0 [B, 4 * 16 + 80, 2100]: raw head, 4 x 16 DFL logits (l, t, r, b), then
 #                             class logits (no sigmoid); anchors in order stride 8 (40x40), 16 (20x20), 32 (10x10),
 #                             row-major, anchor centre = (x + 0.5, y + 0.5) * stride
+#   tiny_unknown_family.onnx  a 5x5 conv + global pool with dynamic H, W: an output no family matches
 # The weights are random (seeded), so the models detect nothing meaningful: they exist to exercise the
 # inference path and the decoders on real ONNX graphs of the right shape.
 import os
@@ -104,9 +105,8 @@ class Detect(nn.Module):
                                                nn.Conv2d(HEAD, nc, 1)) for x in ch)
         self.dfl = nn.Conv2d(reg_max, 1, 1, bias=False).requires_grad_(False)
         self.dfl.weight.data[:] = torch.arange(reg_max, dtype=torch.float).view(1, reg_max, 1, 1)
-        for a, b, s in zip(self.cv2, self.cv3, STRIDES):  # ultralytics' bias init
-            a[-1].bias.data[:] = 1.0
-            b[-1].bias.data[:nc] = torch.log(torch.tensor(5 / nc / (640 / s) ** 2))
+        for b in self.cv3:  # a prior that keeps most random scores low, as a trained model's are
+            b[-1].bias.data[:nc] = -8.0
 
     def forward(self, xs):
         b = xs[0].shape[0]
@@ -158,15 +158,25 @@ class YoloV8Test(nn.Module):
         return self.detect([o3, o4, o5])
 
 
-def randomize_bn(model, gen):
-    """Random BN statistics so the eval-mode graph is not an identity-ish stack."""
+def calibrate_bn(model, gen):
+    """Random BN affine parameters, and running statistics measured on image-like inputs (smooth
+    random fields), so that every layer passes the input's signal on: with untouched statistics a
+    random network's activations collapse and its outputs barely depend on the image."""
     for m in model.modules():
         if isinstance(m, nn.BatchNorm2d):
             n = m.num_features
             m.weight.data = 0.5 + torch.rand(n, generator=gen)
             m.bias.data = 0.2 * torch.randn(n, generator=gen)
-            m.running_mean.data = 0.1 * torch.randn(n, generator=gen)
-            m.running_var.data = 0.5 + torch.rand(n, generator=gen)
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    with torch.no_grad():
+        for _ in range(8):
+            low = torch.rand(8, 3, 10, 10, generator=gen)
+            x = nn.functional.interpolate(low, size=(IMG, IMG), mode='bilinear', align_corners=False)
+            x = (x + 0.05 * torch.rand(8, 3, IMG, IMG, generator=gen)).clamp(0, 1)
+            model(x)
+    model.eval()
 
 
 def export(model, path, raw):
@@ -192,17 +202,36 @@ def export(model, path, raw):
     print(f'{path}: {os.path.getsize(path)} bytes, output {"raw" if raw else "decoded"}')
 
 
+def export_tiny_unknown(path):
+    """A tiny classifier-like graph whose output matches no detector family: image [1,3,H,W] (H, W
+    dynamic) -> Conv 5x5 (no padding, so inputs under 5x5 are rejected by ONNX Runtime) -> GAP -> [1,2,1,1]."""
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+    rng = np.random.default_rng(7)
+    w = numpy_helper.from_array(rng.standard_normal((2, 3, 5, 5)).astype(np.float32), 'w')
+    graph = helper.make_graph(
+        [helper.make_node('Conv', ['image', 'w'], ['c'], kernel_shape=[5, 5]),
+         helper.make_node('GlobalAveragePool', ['c'], ['logits'])],
+        'tiny_unknown', [helper.make_tensor_value_info('image', TensorProto.FLOAT, [1, 3, 'height', 'width'])],
+        [helper.make_tensor_value_info('logits', TensorProto.FLOAT, [1, 2, 1, 1])], [w])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)], producer_name='framepipe')
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    print(f'{path}: {os.path.getsize(path)} bytes, output matches no family')
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.manual_seed(20240611)
     gen = torch.Generator().manual_seed(20240611)
     model = YoloV8Test()
-    randomize_bn(model, gen)
-    model.eval()
+    calibrate_bn(model, gen)
     print('parameters:', sum(p.numel() for p in model.parameters()))
     with torch.no_grad():
         export(model, os.path.join(out, 'yolov8_test_320.onnx'), raw=False)
         export(model, os.path.join(out, 'yolov8_test_320_raw.onnx'), raw=True)
+    export_tiny_unknown(os.path.join(out, 'tiny_unknown_family.onnx'))
 
 
 if __name__ == '__main__':
