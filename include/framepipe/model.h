@@ -197,6 +197,16 @@ FpFamily fp_model_family(const FpModel *model, FpFamilyInfo *info);
  */
 int fp_model_require_family(const FpModel *model, FpFamilyInfo *info);
 
+/* Counters since create: a steady pipeline sees values_created stop growing after warm-up. */
+typedef struct FpModelStats {
+    uint64_t runs;           /* fp_model_run / fp_model_run_into calls that succeeded */
+    uint64_t session_runs;   /* ONNX Runtime Run calls (one per slot for a fixed-batch-1 model) */
+    uint64_t values_created; /* OrtValue descriptors created (cache misses) */
+} FpModelStats;
+
+/* Copies the counters. Not synchronized with a run in progress on another thread. */
+void fp_model_stats(const FpModel *model, FpModelStats *out);
+
 /* The ONNX Runtime version string ("1.29.0"), loading the library if needed; NULL + fp_error if it cannot be loaded. */
 const char *fp_model_ort_version(const char *ort_library);
 

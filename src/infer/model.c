@@ -115,6 +115,8 @@ struct FpModel {
     int cache_cap;
     uint64_t tick;
 
+    FpModelStats stats;
+
     int n_meta;
     char **meta_keys, **meta_vals;
     int n_classes;
@@ -465,6 +467,7 @@ static OrtValue *cache_get(FpModel *m, int tensor, const void *ptr, int batch, i
     }
     if (victim->value)
         m->ort->ReleaseValue(victim->value);
+    m->stats.values_created++;
     victim->ptr = ptr;
     victim->tensor = tensor;
     victim->batch = batch;
@@ -846,6 +849,7 @@ int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in
         parse_class_names(m, names);
 
     o->ReleaseSessionOptions(so);
+    memset(&m->stats, 0, sizeof(m->stats)); /* count the caller's runs, not the shape warm-up */
     fp_log_debug("infer", "model %s: %d outputs, input %dx%dx%d %s, batch %s, provider %s", path, m->n_out,
                  m->input.channels, m->input.height, m->input.width,
                  m->input.layout == FP_LAYOUT_NCHW ? "NCHW" : "NHWC",
@@ -921,6 +925,7 @@ static int run_once(FpModel *m, const void *input, int batch, void *const *outs,
                                 (size_t)m->n_out, m->run_out);
     if (st)
         return ort_fail(m, st, "ONNX Runtime rejected the run");
+    m->stats.session_runs++;
     return 0;
 }
 
@@ -935,21 +940,21 @@ int fp_model_run_into(FpModel *m, const void *input, int batch_size, void *const
         if (!outputs[i])
             return fp_error(FP_EINVALID, "model %s: no buffer for output '%s'", m->path, m->out_info[i].name);
     }
-    int fixed = m->input.fixed_batch;
-    if (fixed == 0)
-        return run_once(m, input, batch_size, outputs, 0);
-    if (fixed == 1) {
+    int fixed = m->input.fixed_batch, rc = 0;
+    if (fixed == 0) {
+        rc = run_once(m, input, batch_size, outputs, 0);
+    } else if (fixed == 1) {
         const char *in = input;
-        for (int s = 0; s < batch_size; s++) {
-            int rc = run_once(m, in + (size_t)s * m->in_info[0].item_bytes, 1, outputs, (size_t)s);
-            if (rc < 0)
-                return rc;
-        }
-        return 0;
+        for (int s = 0; s < batch_size && rc == 0; s++)
+            rc = run_once(m, in + (size_t)s * m->in_info[0].item_bytes, 1, outputs, (size_t)s);
+    } else if (batch_size != fixed) {
+        rc = fp_error(FP_ERANGE, "model %s has a fixed batch of %d; got a batch of %d", m->path, fixed, batch_size);
+    } else {
+        rc = run_once(m, input, fixed, outputs, 0);
     }
-    if (batch_size != fixed)
-        return fp_error(FP_ERANGE, "model %s has a fixed batch of %d; got a batch of %d", m->path, fixed, batch_size);
-    return run_once(m, input, fixed, outputs, 0);
+    if (rc == 0)
+        m->stats.runs++;
+    return rc;
 }
 
 int fp_model_run(FpModel *m, const void *input, int batch_size)
@@ -1006,6 +1011,11 @@ FpProvider fp_model_provider(const FpModel *m)
 const void *fp_model_output_data(const FpModel *m, int i)
 {
     return m->out_bufs && i >= 0 && i < m->n_out ? m->out_bufs[i] : NULL;
+}
+
+void fp_model_stats(const FpModel *m, FpModelStats *out)
+{
+    *out = m->stats;
 }
 
 const char *fp_model_meta(const FpModel *m, const char *key)
@@ -1068,6 +1078,7 @@ const FpModelInput *fp_model_input(const FpModel *m) { (void)m; return NULL; }
 int fp_model_max_batch(const FpModel *m) { (void)m; return 0; }
 FpProvider fp_model_provider(const FpModel *m) { (void)m; return FP_PROVIDER_CPU; }
 const void *fp_model_output_data(const FpModel *m, int i) { (void)m, (void)i; return NULL; }
+void fp_model_stats(const FpModel *m, FpModelStats *out) { (void)m; memset(out, 0, sizeof(*out)); }
 const char *fp_model_meta(const FpModel *m, const char *k) { (void)m, (void)k; return NULL; }
 int fp_model_class_count(const FpModel *m) { (void)m; return 0; }
 const char *fp_model_class_name(const FpModel *m, int i) { (void)m, (void)i; return NULL; }

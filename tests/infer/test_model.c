@@ -447,3 +447,40 @@ FP_TEST(many_models_share_one_runtime)
     fp_model_destroy(&a);
     free(in);
 }
+
+FP_TEST(steady_runs_wrap_no_new_values_after_warm_up)
+{
+    /* A pool with two batch buffers, used in turn, as the pipeline does. */
+    FpModel *m = NULL;
+    FpModelConfig cfg = test_config(4);
+    CHECK_OK(fp_model_create(&m, test_blazeface(128), &cfg));
+    size_t item = fp_model_input_info(m, 0)->item_bytes;
+    float *bufs[2] = {calloc(4, item), calloc(4, item)};
+    for (int i = 0; i < 2; i++) /* warm-up: each buffer once at each batch size used */
+        for (int b = 3; b <= 4; b++)
+            CHECK_OK(fp_model_run(m, bufs[i], b));
+    FpModelStats warm, after;
+    fp_model_stats(m, &warm);
+    CHECK(warm.values_created > 0);
+    for (int k = 0; k < 20; k++)
+        CHECK_OK(fp_model_run(m, bufs[k % 2], 3 + k % 2));
+    fp_model_stats(m, &after);
+    CHECK_EQ(after.values_created, warm.values_created);
+    CHECK_EQ(after.runs, warm.runs + 20);
+    CHECK_EQ(after.session_runs, warm.session_runs + 10 * 3 + 10 * 4); /* fixed batch 1: one Run per slot */
+    free(bufs[0]);
+    free(bufs[1]);
+    fp_model_destroy(&m);
+
+    /* A dynamic-batch model runs a batch in one Run. */
+    cfg = test_config(4);
+    CHECK_OK(fp_model_create(&m, test_model_path(YOLO), &cfg));
+    float *in = calloc(4, fp_model_input_info(m, 0)->item_bytes);
+    CHECK_OK(fp_model_run(m, in, 4));
+    CHECK_OK(fp_model_run(m, in, 4));
+    fp_model_stats(m, &after);
+    CHECK_EQ(after.session_runs, 2);
+    CHECK_EQ(after.values_created, 2); /* input + output, once */
+    free(in);
+    fp_model_destroy(&m);
+}
