@@ -13,6 +13,9 @@
 #                             class logits (no sigmoid); anchors in order stride 8 (40x40), 16 (20x20), 32 (10x10),
 #                             row-major, anchor centre = (x + 0.5, y + 0.5) * stride
 #   tiny_unknown_family.onnx  a 5x5 conv + global pool with dynamic H, W: an output no family matches
+#   tiny_yolov5_shape.onnx, tiny_ssd_shape.onnx  outputs shaped like YOLOv5's [1, 630, 85] and an SSD's
+#                             boxes [1, 100, 4] + scores [1, 100, 91] (values: the image mean), for the
+#                             family-detection tests
 # The weights are random (seeded), so the models detect nothing meaningful: they exist to exercise the
 # inference path and the decoders on real ONNX graphs of the right shape.
 import os
@@ -221,6 +224,28 @@ def export_tiny_unknown(path):
     print(f'{path}: {os.path.getsize(path)} bytes, output matches no family')
 
 
+def export_shape_only(path, outputs):
+    """A tiny graph whose outputs have the given shapes (values: the image mean, broadcast), to test
+    family detection on layouts without a real model at hand. outputs: {name: [1, ...]}."""
+    from onnx import TensorProto, helper, numpy_helper
+    import numpy as np
+    nodes = [helper.make_node('ReduceMean', ['image'], ['mean'], keepdims=0),
+             helper.make_node('Reshape', ['mean', 'one'], ['scalar'])]
+    inits = [numpy_helper.from_array(np.array([1, 1, 1], np.int64), 'one')]
+    outs = []
+    for name, shape in outputs.items():
+        inits.append(numpy_helper.from_array(np.array(shape, np.int64), name + '_shape'))
+        nodes.append(helper.make_node('Expand', ['scalar', name + '_shape'], [name]))
+        outs.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    graph = helper.make_graph(nodes, 'shape_only', [helper.make_tensor_value_info('image', TensorProto.FLOAT,
+                                                                                 [1, 3, 32, 32])], outs, inits)
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)], producer_name='framepipe')
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    print(f'{path}: {os.path.getsize(path)} bytes, outputs {outputs}')
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.manual_seed(20240611)
@@ -232,6 +257,9 @@ def main():
         export(model, os.path.join(out, 'yolov8_test_320.onnx'), raw=False)
         export(model, os.path.join(out, 'yolov8_test_320_raw.onnx'), raw=True)
     export_tiny_unknown(os.path.join(out, 'tiny_unknown_family.onnx'))
+    export_shape_only(os.path.join(out, 'tiny_yolov5_shape.onnx'), {'output0': [1, 630, 85]})
+    export_shape_only(os.path.join(out, 'tiny_ssd_shape.onnx'),
+                      {'detection_boxes': [1, 100, 4], 'detection_scores': [1, 100, 91]})
 
 
 if __name__ == '__main__':

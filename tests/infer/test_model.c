@@ -484,3 +484,37 @@ FP_TEST(steady_runs_wrap_no_new_values_after_warm_up)
     free(in);
     fp_model_destroy(&m);
 }
+
+FP_TEST(family_detection_yolov5_and_ssd_layouts)
+{
+    FpModel *m = NULL;
+    FpModelConfig cfg = test_config(1);
+    FpFamilyInfo fi;
+    CHECK_OK(fp_model_create(&m, test_model_path("tiny_yolov5_shape.onnx"), &cfg));
+    CHECK_EQ(fp_model_family(m, &fi), FP_FAMILY_YOLOV5);
+    CHECK_EQ(fi.num_anchors, 630);
+    CHECK_EQ(fi.num_classes, 80);
+    CHECK_EQ(fi.outputs[0], 0);
+    /* The outputs really run: every value is the image's mean. */
+    float *in = malloc(3 * 32 * 32 * sizeof(float));
+    for (int i = 0; i < 3 * 32 * 32; i++)
+        in[i] = (float)(i % 7);
+    double mean = 0;
+    for (int i = 0; i < 3 * 32 * 32; i++)
+        mean += in[i];
+    mean /= 3 * 32 * 32;
+    CHECK_OK(fp_model_run(m, in, 1));
+    const float *o = fp_model_output_data(m, 0);
+    CHECK_NEAR(o[0], mean, 1e-4);
+    CHECK_NEAR(o[630 * 85 - 1], mean, 1e-4);
+    fp_model_destroy(&m);
+
+    CHECK_OK(fp_model_create(&m, test_model_path("tiny_ssd_shape.onnx"), &cfg));
+    CHECK_EQ(fp_model_family(m, &fi), FP_FAMILY_SSD);
+    CHECK_EQ(fi.num_anchors, 100);
+    CHECK_EQ(fi.num_classes, 91);
+    CHECK(strcmp(fp_model_output_info(m, fi.outputs[0])->name, "detection_boxes") == 0);
+    CHECK(strcmp(fp_model_output_info(m, fi.outputs[1])->name, "detection_scores") == 0);
+    fp_model_destroy(&m);
+    free(in);
+}
