@@ -141,6 +141,8 @@ static void compare_outputs(FpModel *m, void *const *outs, float *const *ref, co
         size_t n = (size_t)batch * ti->item_elems;
         CHECK_EQ(ref_len[i], n);
         double d = test_max_rel_diff(outs[i], ref[i], n);
+        fprintf(stderr, "  %s: output '%s' max relative difference vs onnxruntime-node %.2g\n",
+                fp_model_path(m), ti->name, d);
         CHECK_MSG(d <= PARITY_TOL, "output '%s': max relative difference %.3g vs onnxruntime-node", ti->name, d);
     }
 }
