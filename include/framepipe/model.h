@@ -106,7 +106,8 @@ typedef struct FpModelConfig {
     int input_height;        /* 0, or the size the pipeline will feed: must match a fixed */
     int input_width;         /* axis, and resolves a dynamic one */
     const char *ort_library; /* path of libonnxruntime.so, or NULL: $FP_ORT_LIBRARY, then the
-                                library found at build time, then the loader's search */
+                                library found at build time, then the loader's search. The
+                                first library loaded serves the whole process. */
     bool own_outputs;        /* allocate output buffers (default true); false when the caller
                                 always uses fp_model_run_into() */
 } FpModelConfig;
@@ -150,6 +151,11 @@ int fp_model_run(FpModel *model, const void *input, int batch_size);
  * keeps ownership; buffers reused across calls are wrapped only once.
  */
 int fp_model_run_into(FpModel *model, const void *input, int batch_size, void *const *outputs);
+
+/*
+ * Accessors below read what fp_model_create() fixed: any thread may call them
+ * while the model lives; returned pointers are owned by the model.
+ */
 
 /* The path the model was loaded from (owned by the model). */
 const char *fp_model_path(const FpModel *model);
