@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+// Class names from labels files and from Ultralytics "names" metadata strings, including the malformed ones.
+#include "fp_test.h"
+
+#include "framepipe/labels.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+static const char *write_file(const char *name, const char *text, size_t len)
+{
+    static char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", fp_test_tmpdir(), name);
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK_EQ(fwrite(text, 1, len, f), len);
+    fclose(f);
+    return path;
+}
+
+FP_TEST(labels_file_lines_trimmed)
+{
+    const char text[] = "person\r\n  bicycle \ntraffic light\n\n\n";
+    const char *path = write_file("coco.names", text, sizeof(text) - 1);
+    FpLabels *l;
+    CHECK_OK(fp_labels_load(&l, path));
+    CHECK_EQ(fp_labels_count(l), 3);
+    CHECK(strcmp(fp_labels_name(l, 0), "person") == 0);
+    CHECK(strcmp(fp_labels_name(l, 1), "bicycle") == 0);
+    CHECK(strcmp(fp_labels_name(l, 2), "traffic light") == 0);
+    CHECK(fp_labels_name(l, 3) == NULL);
+    CHECK(fp_labels_name(l, -1) == NULL);
+    fp_labels_destroy(&l);
+    CHECK(l == NULL);
+    /* no newline at the end */
+    path = write_file("two.names", "a\nb", 3);
+    CHECK_OK(fp_labels_load(&l, path));
+    CHECK_EQ(fp_labels_count(l), 2);
+    CHECK(strcmp(fp_labels_name(l, 1), "b") == 0);
+    fp_labels_destroy(&l);
+}
+
+FP_TEST(labels_file_errors_name_file_and_line)
+{
+    FpLabels *l = NULL;
+    const char *path = write_file("gap.names", "a\nb\n\nc\n", 7);
+    CHECK_EQ(fp_labels_load(&l, path), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "gap.names: line 3") != NULL);
+    path = write_file("empty.names", "\n \n", 3);
+    CHECK_EQ(fp_labels_load(&l, path), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "no class names") != NULL);
+    path = write_file("bin.names", "a\0b\n", 4);
+    CHECK_EQ(fp_labels_load(&l, path), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "NUL byte at offset 1") != NULL);
+    char missing[1024];
+    snprintf(missing, sizeof(missing), "%s/none.names", fp_test_tmpdir());
+    CHECK_EQ(fp_labels_load(&l, missing), -ENOENT);
+    CHECK(strstr(fp_error_detail(-ENOENT), "none.names") != NULL);
+    CHECK(l == NULL);
+}
+
+FP_TEST(labels_ultralytics_metadata)
+{
+    FpLabels *l;
+    /* as Python's repr() writes it: double quotes when the name holds a single quote */
+    CHECK_OK(fp_labels_parse(&l, "{0: 'person', 1: \"teddy's bear\", 2: 'a\\\\b', 3: 'tab\\there'}", "m.onnx names"));
+    CHECK_EQ(fp_labels_count(l), 4);
+    CHECK(strcmp(fp_labels_name(l, 0), "person") == 0);
+    CHECK(strcmp(fp_labels_name(l, 1), "teddy's bear") == 0);
+    CHECK(strcmp(fp_labels_name(l, 2), "a\\b") == 0);
+    CHECK(strcmp(fp_labels_name(l, 3), "tab\there") == 0);
+    fp_labels_destroy(&l);
+    /* keys in any order, spaces and a trailing comma */
+    CHECK_OK(fp_labels_parse(&l, "  {1:'b',0:'a', 2 : 'c',}  ", NULL));
+    CHECK_EQ(fp_labels_count(l), 3);
+    CHECK(strcmp(fp_labels_name(l, 0), "a") == 0);
+    CHECK(strcmp(fp_labels_name(l, 2), "c") == 0);
+    fp_labels_destroy(&l);
+    CHECK_OK(fp_labels_parse(&l, "['cat', 'dog']", NULL));
+    CHECK_EQ(fp_labels_count(l), 2);
+    CHECK(strcmp(fp_labels_name(l, 1), "dog") == 0);
+    fp_labels_destroy(&l);
+}
+
+FP_TEST(labels_ultralytics_metadata_many_classes_from_python)
+{
+    /* 80 names written by Python's own repr() of a dict, parsed back */
+    if (access("/usr/bin/python3", X_OK) != 0)
+        fp_test_skip("/usr/bin/python3 is missing");
+    FILE *f = popen("/usr/bin/python3 -c \"print(repr({i: 'class %d' % i if i % 7 else \\\"it's %d\\\" % i "
+                    "for i in range(80)}))\"", "r");
+    CHECK(f != NULL);
+    static char text[8192];
+    size_t n = fread(text, 1, sizeof(text) - 1, f);
+    CHECK_EQ(pclose(f), 0);
+    text[n] = '\0';
+    FpLabels *l;
+    CHECK_OK(fp_labels_parse(&l, text, "python repr"));
+    CHECK_EQ(fp_labels_count(l), 80);
+    CHECK(strcmp(fp_labels_name(l, 13), "class 13") == 0);
+    CHECK(strcmp(fp_labels_name(l, 14), "it's 14") == 0);
+    fp_labels_destroy(&l);
+}
+
+FP_TEST(labels_metadata_errors_give_offsets)
+{
+    FpLabels *l = NULL;
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a', 2: 'c'}", "m.onnx names"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "m.onnx names: class 1 is missing") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a', 0: 'b'}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "class 0 appears twice (second at byte 9)") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "not closed") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: person}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "expected a quoted class name at byte 4") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{'a': 0}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "expected a class number at byte 1") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "no class names") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a'} extra", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "expected the end of the text at byte 9") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a' 1: 'b'}", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, "{99999999999: 'a'}", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a\\q'}", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, "", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, NULL, "x"), FP_EINVALID);
+    CHECK(l == NULL);
+}
