@@ -147,3 +147,78 @@ FP_TEST(blazeface_back_finds_faces_in_a_batch_of_three)
     check_face(&dets[2 * MAX_DETS], &lena_256, "lena (256)");
     face_close(&r);
 }
+
+/* ---- YOLO: the decoded and the raw head of the same weights give the same detections ---- */
+
+static int yolo_detect(const char *name, const float *batch, int n, FpDetection *dets, int *counts)
+{
+    FpModel *m = NULL;
+    FpModelConfig cfg;
+    fp_model_config_default(&cfg);
+    cfg.intra_threads = 2;
+    cfg.max_batch = n;
+    CHECK_OK(fp_model_create(&m, test_model_path(name), &cfg));
+    FpFamilyInfo fi;
+    CHECK_OK(fp_model_require_family(m, &fi));
+    CHECK_OK(fp_model_run(m, batch, n));
+    const FpTensorInfo *ti = fp_model_output_info(m, fi.outputs[0]);
+    FpTensorView view;
+    memset(&view, 0, sizeof(view));
+    view.data = fp_model_output_data(m, fi.outputs[0]);
+    view.rank = ti->rank;
+    memcpy(view.dims, ti->dims, sizeof(int64_t) * (size_t)ti->rank);
+    view.dims[0] = n;
+    FpPostConfig pc;
+    fp_post_config_default(&pc, fi.family);
+    pc.input_width = fp_model_input(m)->width;
+    pc.input_height = fp_model_input(m)->height;
+    pc.num_classes = fi.num_classes;
+    if (fi.reg_max)
+        pc.reg_max = fi.reg_max;
+    FpPost *post = NULL;
+    CHECK_OK(fp_post_create(&post, &pc, &view, 1));
+    FpTransform tfs[4];
+    for (int i = 0; i < n; i++) {
+        FpTransform tf = {1.f, 1.f, 0.f, 0.f, 0.f, 0.f, 320.f, 320.f, 320, 320, 320, 320};
+        tfs[i] = tf;
+    }
+    int total = fp_post_run(post, &view, 1, n, tfs, dets, 300, counts);
+    CHECK_OK(total);
+    int family = fi.family;
+    fp_post_destroy(&post);
+    fp_model_destroy(&m);
+    return family;
+}
+
+FP_TEST(yolo_raw_head_and_decoded_head_agree_through_post)
+{
+    const char *names[2] = {"messi5.jpg", "baboon.jpg"};
+    size_t item = 3 * 320 * 320;
+    float *batch = malloc(2 * item * sizeof(float));
+    for (int i = 0; i < 2; i++) {
+        TestImage img = test_image_load(test_sample(names[i]));
+        test_letterbox(&img, batch + i * item, 320, FP_LAYOUT_NCHW, 0.f, 1.f, 114.f / 255.f);
+        test_image_free(&img);
+    }
+    static FpDetection a[2 * 300], b[2 * 300];
+    int ca[2], cb[2];
+    CHECK_EQ(yolo_detect("yolov8_test_320.onnx", batch, 2, a, ca), FP_FAMILY_YOLOV8);
+    CHECK_EQ(yolo_detect("yolov8_test_320_raw.onnx", batch, 2, b, cb), FP_FAMILY_YOLOV8_RAW);
+    int total = 0;
+    for (int s = 0; s < 2; s++) {
+        CHECK_EQ(ca[s], cb[s]);
+        total += ca[s];
+        for (int k = 0; k < ca[s]; k++) {
+            const FpDetection *x = &a[s * 300 + k], *y = &b[s * 300 + k];
+            CHECK_EQ(x->class_id, y->class_id);
+            CHECK_NEAR(x->score, y->score, 1e-4);
+            CHECK_NEAR(x->box.x1, y->box.x1, 0.05);
+            CHECK_NEAR(x->box.y1, y->box.y1, 0.05);
+            CHECK_NEAR(x->box.x2, y->box.x2, 0.05);
+            CHECK_NEAR(x->box.y2, y->box.y2, 0.05);
+        }
+    }
+    fprintf(stderr, "  yolo test model: %d + %d detections (decoded head), %d + %d (raw head)\n", ca[0], ca[1], cb[0], cb[1]);
+    CHECK_MSG(total > 0, "the random test model should give some detections above 0.25");
+    free(batch);
+}
