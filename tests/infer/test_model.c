@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define YOLO "yolov8_test_320.onnx"
@@ -519,4 +520,38 @@ FP_TEST(family_detection_yolov5_and_ssd_layouts)
     CHECK(strcmp(fp_model_output_info(m, fi.outputs[1])->name, "detection_scores") == 0);
     fp_model_destroy(&m);
     free(in);
+}
+
+/* Runs `framepipe ARGS` (the real binary), capturing stdout+stderr into buf; returns the exit status. */
+static int run_framepipe(const char *args, char *buf, size_t cap)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "'%s/apps/framepipe' %s 2>&1", fp_test_build_dir(), args);
+    FILE *p = popen(cmd, "r");
+    CHECK(p);
+    size_t n = fread(buf, 1, cap - 1, p);
+    buf[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+FP_TEST(framepipe_model_command_inspects_and_reports_errors)
+{
+    static char out[16384];
+    char args[1200];
+    snprintf(args, sizeof(args), "model '%s'", test_model_path(YOLO));
+    CHECK_EQ(run_framepipe(args, out, sizeof(out)), 0);
+    CHECK_MSG(strstr(out, "family:   yolov8, 80 classes, 2100 anchors"), "%s", out);
+    CHECK_MSG(strstr(out, "'images' float32 [-1,3,320,320] NCHW"), "%s", out);
+    CHECK_MSG(strstr(out, "person, bicycle"), "%s", out);
+
+    snprintf(args, sizeof(args), "model '%s'", test_blazeface(128));
+    CHECK_EQ(run_framepipe(args, out, sizeof(out)), 0);
+    CHECK_MSG(strstr(out, "family:   blazeface"), "%s", out);
+    CHECK_MSG(strstr(out, "NHWC, 3 x 128 x 128, batch fixed (1)"), "%s", out);
+
+    snprintf(args, sizeof(args), "model '%s/README.md'", fp_test_source_dir());
+    CHECK_EQ(run_framepipe(args, out, sizeof(out)), 1);
+    CHECK_MSG(strstr(out, "README.md is not an ONNX model"), "%s", out);
+    CHECK_EQ(run_framepipe("model", out, sizeof(out)), 2);
 }
