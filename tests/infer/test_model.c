@@ -555,3 +555,22 @@ FP_TEST(framepipe_model_command_inspects_and_reports_errors)
     CHECK_MSG(strstr(out, "README.md is not an ONNX model"), "%s", out);
     CHECK_EQ(run_framepipe("model", out, sizeof(out)), 2);
 }
+
+FP_TEST(runs_on_another_onnxruntime_build_chosen_by_environment)
+{
+    /* onnxruntime-node's libonnxruntime.so.1 (ORT 1.30): a newer build than the headers (1.29). */
+    char lib[1024];
+    snprintf(lib, sizeof(lib), "%s/onnxruntime-node/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/"
+             "libonnxruntime.so.1", fp_test_cache_dir());
+    if (access(lib, R_OK) != 0)
+        fp_test_skip("%s missing: run scripts/setup.sh", lib);
+    setenv("FP_ORT_LIBRARY", lib, 1);
+    FpModel *m = NULL;
+    FpModelConfig cfg = test_config(2);
+    CHECK_OK(fp_model_create(&m, test_model_path(YOLO), &cfg));
+    CHECK(strcmp(fp_model_ort_version(NULL), "1.30.0") == 0);
+    float *in = calloc(2, fp_model_input_info(m, 0)->item_bytes);
+    CHECK_OK(fp_model_run(m, in, 2));
+    free(in);
+    fp_model_destroy(&m);
+}
