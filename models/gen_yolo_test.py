@@ -16,6 +16,7 @@
 #   tiny_yolov5_shape.onnx, tiny_ssd_shape.onnx  outputs shaped like YOLOv5's [1, 630, 85] and an SSD's
 #                             boxes [1, 100, 4] + scores [1, 100, 91] (values: the image mean), for the
 #                             family-detection tests
+#   tiny_meta_json_list.onnx, tiny_meta_malformed.onnx  class names as a JSON list, and a cut-off dict
 # The weights are random (seeded), so the models detect nothing meaningful: they exist to exercise the
 # inference path and the decoders on real ONNX graphs of the right shape.
 import os
@@ -224,7 +225,7 @@ def export_tiny_unknown(path):
     print(f'{path}: {os.path.getsize(path)} bytes, output matches no family')
 
 
-def export_shape_only(path, outputs):
+def export_shape_only(path, outputs, meta=None):
     """A tiny graph whose outputs have the given shapes (values: the image mean, broadcast), to test
     family detection on layouts without a real model at hand. outputs: {name: [1, ...]}."""
     from onnx import TensorProto, helper, numpy_helper
@@ -241,6 +242,9 @@ def export_shape_only(path, outputs):
                                                                                  [1, 3, 32, 32])], outs, inits)
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)], producer_name='framepipe')
     m.ir_version = 8
+    for k, v in (meta or {}).items():
+        p = m.metadata_props.add()
+        p.key, p.value = k, v
     onnx.checker.check_model(m)
     onnx.save(m, path)
     print(f'{path}: {os.path.getsize(path)} bytes, outputs {outputs}')
@@ -259,7 +263,12 @@ def main():
     export_tiny_unknown(os.path.join(out, 'tiny_unknown_family.onnx'))
     export_shape_only(os.path.join(out, 'tiny_yolov5_shape.onnx'), {'output0': [1, 630, 85]})
     export_shape_only(os.path.join(out, 'tiny_ssd_shape.onnx'),
-                      {'detection_boxes': [1, 100, 4], 'detection_scores': [1, 100, 91]})
+                      {'detection_boxes': [1, 100, 4], 'detection_scores': [1, 100, 91]},
+                      {'labels': 'background\nperson\n bicycle \ncar'})
+    export_shape_only(os.path.join(out, 'tiny_meta_json_list.onnx'), {'output0': [1, 7, 100]},
+                      {'names': '["cat", "dog \\"big\\"", "bird"]'})
+    export_shape_only(os.path.join(out, 'tiny_meta_malformed.onnx'), {'output0': [1, 7, 100]},
+                      {'names': "{0: 'cat', 1: "})
 
 
 if __name__ == '__main__':

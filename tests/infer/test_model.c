@@ -574,3 +574,35 @@ FP_TEST(runs_on_another_onnxruntime_build_chosen_by_environment)
     free(in);
     fp_model_destroy(&m);
 }
+
+FP_TEST(class_names_from_every_metadata_form_and_malformed_ones_ignored)
+{
+    FpModel *m = NULL;
+    FpModelConfig cfg = test_config(1);
+    /* A JSON list, with escaped quotes. */
+    CHECK_OK(fp_model_create(&m, test_model_path("tiny_meta_json_list.onnx"), &cfg));
+    CHECK_EQ(fp_model_class_count(m), 3);
+    CHECK(strcmp(fp_model_class_name(m, 0), "cat") == 0);
+    CHECK(strcmp(fp_model_class_name(m, 1), "dog \"big\"") == 0);
+    CHECK(strcmp(fp_model_class_name(m, 2), "bird") == 0);
+    FpFamilyInfo fi;
+    CHECK_EQ(fp_model_family(m, &fi), FP_FAMILY_YOLOV8); /* 4 + 3 channels, 3 names */
+    CHECK_EQ(fi.num_classes, 3);
+    fp_model_destroy(&m);
+
+    /* A dict cut off mid-way: ignored (logged), the model still loads. */
+    CHECK_OK(fp_model_create(&m, test_model_path("tiny_meta_malformed.onnx"), &cfg));
+    CHECK_EQ(fp_model_class_count(m), 0);
+    CHECK(fp_model_class_name(m, 0) == NULL);
+    CHECK(strcmp(fp_model_meta(m, "names"), "{0: 'cat', 1: ") == 0);
+    CHECK_EQ(fp_model_family(m, NULL), FP_FAMILY_YOLOV8);
+    fp_model_destroy(&m);
+
+    /* "labels", one per line, trimmed. */
+    CHECK_OK(fp_model_create(&m, test_model_path("tiny_ssd_shape.onnx"), &cfg));
+    CHECK_EQ(fp_model_class_count(m), 4);
+    CHECK(strcmp(fp_model_class_name(m, 0), "background") == 0);
+    CHECK(strcmp(fp_model_class_name(m, 2), "bicycle") == 0);
+    CHECK(strcmp(fp_model_class_name(m, 3), "car") == 0);
+    fp_model_destroy(&m);
+}
