@@ -387,3 +387,98 @@ FP_TEST(post_bad_input_is_named)
     CHECK_EQ(fp_post_family_parse("detr", &f), FP_EINVALID);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "'detr'") != NULL);
 }
+
+/* ---- YOLOv8 on a random tensor vs a plain reference (argmax down each column, qsort, O(n^2)) ---- */
+
+typedef struct RefCand {
+    FpBox box;
+    float score;
+    int cls, index;
+} RefCand;
+
+static int refcand_cmp(const void *pa, const void *pb)
+{
+    const RefCand *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->index - b->index;
+}
+
+static uint64_t rs = 0xD1B54A32D192ED03ull;
+static float rnd(void)
+{
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (float)(rs >> 40) / 16777216.0f;
+}
+
+FP_TEST(yolov8_random_tensor_matches_plain_reference)
+{
+    enum { NC = 80, N = 2100, CH = 4 + NC };
+    static float x[CH * N];
+    static RefCand rc[N];
+    static char dead[N];
+    static FpDetection d[N];
+    for (int round = 0; round < 4; round++) {
+        /* rounds 0, 1: sparse survivors in clusters; 2, 3: every anchor a candidate, coarse scores (ties) */
+        int dense = round >= 2;
+        for (int i = 0; i < N; i++) {
+            x[i] = rnd() * 320, x[N + i] = rnd() * 320;
+            x[2 * N + i] = 10 + rnd() * 60, x[3 * N + i] = 10 + rnd() * 60;
+            for (int c = 0; c < NC; c++)
+                x[(size_t)(4 + c) * N + i] = dense ? (float)(int)(rnd() * 64) / 64.0f : rnd() * 0.2f;
+        }
+        if (!dense) {
+            for (int k = 0; k < 300; k++) { /* clusters of hot anchors, runs of 40 */
+                int i = (int)(rnd() * (N - 40)) / 40 * 40 + k % 40;
+                x[(size_t)(4 + (int)(rnd() * NC)) * N + i] = 0.3f + rnd() * 0.7f;
+                x[(size_t)(4 + (k % 3)) * N + i] = 0.3f + rnd() * 0.7f;
+            }
+        }
+        float conf = dense ? 0.001f : 0.25f, iou = round % 2 ? 0.45f : 0.7f;
+        FpPostConfig cfg;
+        fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+        cfg.conf_threshold = conf;
+        cfg.nms.iou_threshold = iou;
+        cfg.nms.max_det = 300;
+        FpTensorView v = view(x, 3, 1, CH, N);
+        FpPost *post;
+        CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+        FpTransform tf = tf_make(1, 0, 0, 320, 320, 320, 320);
+        int k = fp_post_run_slot(post, &v, 1, 0, &tf, d, N);
+        fp_post_destroy(&post);
+
+        int n = 0;
+        for (int i = 0; i < N; i++) {
+            int best = 0;
+            for (int c = 1; c < NC; c++)
+                best = x[(size_t)(4 + c) * N + i] > x[(size_t)(4 + best) * N + i] ? c : best;
+            float s = x[(size_t)(4 + best) * N + i];
+            if (s > conf) {
+                float cx = x[i], cy = x[N + i], w = x[2 * N + i], h = x[3 * N + i];
+                rc[n++] = (RefCand){{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, s, best, i};
+            }
+        }
+        CHECK(dense ? n == N : n > 100 && n < 1000);
+        qsort(rc, (size_t)n, sizeof(RefCand), refcand_cmp);
+        memset(dead, 0, sizeof(dead));
+        int kr = 0;
+        for (int i = 0; i < n && kr < 300; i++) {
+            if (dead[i])
+                continue;
+            rc[kr++] = rc[i]; /* kr <= i: compacting in place never overwrites an unvisited entry */
+            for (int j = i + 1; j < n; j++) {
+                if (!dead[j] && rc[j].cls == rc[kr - 1].cls && fp_box_iou(rc[kr - 1].box, rc[j].box) > iou)
+                    dead[j] = 1;
+            }
+        }
+        CHECK_MSG(k == kr, "round %d: kept %d, reference %d", round, k, kr);
+        for (int i = 0; i < k; i++) {
+            FpBox rb = rc[i].box;
+            rb.x1 = fmaxf(rb.x1, 0), rb.y1 = fmaxf(rb.y1, 0), rb.x2 = fminf(rb.x2, 320), rb.y2 = fminf(rb.y2, 320);
+            CHECK_MSG(d[i].class_id == rc[i].cls && d[i].score == rc[i].score && fabsf(d[i].box.x1 - rb.x1) < 1e-4f &&
+                          fabsf(d[i].box.y2 - rb.y2) < 1e-4f,
+                      "round %d rank %d: class %d score %g vs class %d score %g", round, i, d[i].class_id,
+                      (double)d[i].score, rc[i].cls, (double)rc[i].score);
+        }
+    }
+}
