@@ -5,6 +5,7 @@
 #include "framepipe/post.h"
 
 #include <math.h>
+#include <unistd.h>
 
 /* A transform written out by hand: tensor = source * scale + offset, clipped to the source frame. */
 static FpTransform tf_make(float scale, float ox, float oy, int sw, int sh, int dw, int dh)
@@ -481,4 +482,60 @@ FP_TEST(yolov8_random_tensor_matches_plain_reference)
                       (double)d[i].score, rc[i].cls, (double)rc[i].score);
         }
     }
+}
+
+FP_TEST_TIMED(yolov8_raw_random_logits_match_numpy_reference, 60)
+{
+    /* random DFL and class logits; numpy's decode of the same bytes is the oracle */
+    if (access("/usr/bin/python3", X_OK) != 0)
+        fp_test_skip("/usr/bin/python3 is missing");
+    enum { SIZE = 64, N = 84, R = 16, NC = 3, CH = 4 * R + NC };
+    static float x[CH * N];
+    for (int i = 0; i < CH * N; i++) {
+        /* roughly normal: sum of uniforms, scaled; class logits centred low so some anchors pass */
+        float g = rnd() + rnd() + rnd() - 1.5f;
+        x[i] = i >= 4 * R * N ? g * 3.0f - 1.0f : g * 4.0f;
+    }
+    char path[1024], cmd[2048];
+    snprintf(path, sizeof(path), "%s/raw.f32", fp_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK_EQ(fwrite(x, sizeof(float), CH * N, f), CH * N);
+    fclose(f);
+
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8_RAW);
+    cfg.input_width = cfg.input_height = SIZE;
+    cfg.conf_threshold = 0.3f;
+    cfg.nms.iou_threshold = 1.0f; /* nothing is suppressed: every candidate is compared */
+    cfg.nms.max_det = N;
+    FpTensorView v = view(x, 3, 1, CH, N);
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+    FpTransform tf = tf_make(1, -1000, -1000, 10000, 10000, SIZE, SIZE); /* no clipping in the way */
+    tf.clip_x0 = tf.clip_y0 = -10000;
+    static FpDetection d[N];
+    int k = fp_post_run_slot(post, &v, 1, 0, &tf, d, N);
+    fp_post_destroy(&post);
+    CHECK(k > 5);
+
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/post/yolo_raw_ref.py %s %d %d %d %d %.9g",
+             fp_test_source_dir(), path, CH, N, R, SIZE, (double)cfg.conf_threshold);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    int i = 0, cls;
+    double s, x1, y1, x2, y2;
+    while (fscanf(p, "%lf %d %lf %lf %lf %lf", &s, &cls, &x1, &y1, &x2, &y2) == 6) {
+        CHECK_MSG(i < k, "numpy keeps more than %d anchors", k);
+        CHECK_NEAR(d[i].score, s, 1e-5);
+        CHECK_EQ(d[i].class_id, cls);
+        /* the transform shifts by +1000 px */
+        CHECK_NEAR(d[i].box.x1 - 1000, x1, 2e-3);
+        CHECK_NEAR(d[i].box.y1 - 1000, y1, 2e-3);
+        CHECK_NEAR(d[i].box.x2 - 1000, x2, 2e-3);
+        CHECK_NEAR(d[i].box.y2 - 1000, y2, 2e-3);
+        i++;
+    }
+    CHECK_EQ(pclose(p), 0);
+    CHECK_EQ(i, k);
 }
