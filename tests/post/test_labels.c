@@ -76,6 +76,15 @@ FP_TEST(labels_ultralytics_metadata)
     CHECK(strcmp(fp_labels_name(l, 0), "a") == 0);
     CHECK(strcmp(fp_labels_name(l, 2), "c") == 0);
     fp_labels_destroy(&l);
+    /* hex and unicode escapes (Python repr of non-printables, JSON) and raw UTF-8 */
+    CHECK_OK(fp_labels_parse(&l, "[\"caf\\xe9\", \"\\u00e9t\\u00E9\", \"x\\/y\", \"\xe2\x82\xac\", '\\U0001F600']", "json"));
+    CHECK_EQ(fp_labels_count(l), 5);
+    CHECK(strcmp(fp_labels_name(l, 0), "caf\xc3\xa9") == 0);
+    CHECK(strcmp(fp_labels_name(l, 1), "\xc3\xa9t\xc3\xa9") == 0);
+    CHECK(strcmp(fp_labels_name(l, 2), "x/y") == 0);
+    CHECK(strcmp(fp_labels_name(l, 3), "\xe2\x82\xac") == 0);
+    CHECK(strcmp(fp_labels_name(l, 4), "\xf0\x9f\x98\x80") == 0);
+    fp_labels_destroy(&l);
     CHECK_OK(fp_labels_parse(&l, "['cat', 'dog']", NULL));
     CHECK_EQ(fp_labels_count(l), 2);
     CHECK(strcmp(fp_labels_name(l, 1), "dog") == 0);
@@ -122,6 +131,10 @@ FP_TEST(labels_metadata_errors_give_offsets)
     CHECK_EQ(fp_labels_parse(&l, "{0: 'a' 1: 'b'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "{99999999999: 'a'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "{0: 'a\\q'}", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a\\x4'}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "bad \\x escape at byte 6") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: '\\ud83d'}", "x"), FP_ECORRUPT); /* a lone surrogate */
+    CHECK_EQ(fp_labels_parse(&l, "{0: '\\x00'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, NULL, "x"), FP_EINVALID);
     CHECK(l == NULL);
