@@ -539,3 +539,111 @@ FP_TEST_TIMED(yolov8_raw_random_logits_match_numpy_reference, 60)
     CHECK_EQ(pclose(p), 0);
     CHECK_EQ(i, k);
 }
+
+FP_TEST(ssd_boxes_with_a_unit_axis_and_cxcywh)
+{
+    /* TF exports sometimes give boxes as [B, N, 1, 4] */
+    static const float boxes[2][4] = {{0.5f, 0.5f, 0.2f, 0.4f}, {0.1f, 0.1f, 0.1f, 0.1f}};
+    static const float scores[2][2] = {{0.1f, 0.8f}, {0.3f, 0.2f}};
+    FpTensorView v[2];
+    memset(v, 0, sizeof(v));
+    v[0].data = &boxes[0][0], v[0].rank = 4, v[0].dims[0] = 1, v[0].dims[1] = 2, v[0].dims[2] = 1, v[0].dims[3] = 4;
+    v[1] = view(&scores[0][0], 3, 1, 2, 2);
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_SSD);
+    cfg.box_format = FP_BOX_CXCYWH;
+    cfg.input_width = 200, cfg.input_height = 100;
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, v, 2));
+    FpTransform tf = tf_make(1, 0, 0, 200, 100, 200, 100);
+    FpDetection d[2];
+    CHECK_EQ(fp_post_run_slot(post, v, 2, 0, &tf, d, 2), 1);
+    CHECK_EQ(d[0].class_id, 1);
+    CHECK_BOX(d[0].box, (0.5 - 0.1) * 200, (0.5 - 0.2) * 100, (0.5 + 0.1) * 200, (0.5 + 0.2) * 100, 1e-3);
+    fp_post_destroy(&post);
+    cfg.input_width = 0; /* normalized boxes need the input size */
+    CHECK_EQ(fp_post_create(&post, &cfg, v, 2), FP_EINVALID);
+    CHECK(strstr(fp_error_detail(FP_EINVALID), "input size") != NULL);
+}
+
+FP_TEST(decoders_survive_random_shapes_and_data)
+{
+    /* random ranks, sizes and contents (NaN, inf, huge) for every family: create fails cleanly or runs */
+    static float data[65536];
+    uint64_t s = 7;
+    for (int i = 0; i < 65536; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t bits = (uint32_t)(s >> 32);
+        float f;
+        memcpy(&f, &bits, sizeof(f)); /* any bit pattern: NaN, inf, denormals, huge */
+        data[i] = i % 3 ? f : (float)(bits % 1000) / 100.0f - 5.0f;
+    }
+    static const FpFamily fams[5] = {FP_FAMILY_YOLOV5, FP_FAMILY_YOLOV8, FP_FAMILY_YOLOV8_RAW, FP_FAMILY_BLAZEFACE,
+                                     FP_FAMILY_SSD};
+    int created = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        FpFamily fam = fams[(s >> 20) % 5];
+        FpPostConfig cfg;
+        fp_post_config_default(&cfg, fam);
+        cfg.conf_threshold = (float)((s >> 40) % 100) / 100.0f;
+        cfg.input_width = cfg.input_height = (int)((s >> 30) % 3) * 64;
+        if (fam == FP_FAMILY_BLAZEFACE && (s >> 50) % 2)
+            cfg.input_width = cfg.input_height = 128;
+        int n_out = fam == FP_FAMILY_BLAZEFACE ? 4 : fam == FP_FAMILY_SSD ? 2 : 1;
+        FpTensorView v[4];
+        memset(v, 0, sizeof(v));
+        size_t total = 0;
+        for (int k = 0; k < n_out; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            v[k].rank = 2 + (int)((s >> 60) % 3);
+            v[k].dims[0] = 1;
+            for (int dd = 1; dd < v[k].rank; dd++) {
+                static const int64_t sizes[] = {0, 1, 4, 6, 16, 84, 85, 66, 384, 512, -1};
+                v[k].dims[dd] = sizes[(s >> (8 * dd)) % 11];
+            }
+            if ((s >> 4) % 4 == 0) { /* often a well-formed shape for the family */
+                v[k].rank = 3;
+                v[k].dims[1] = fam == FP_FAMILY_BLAZEFACE ? (k % 2 ? 384 : 512) : fam == FP_FAMILY_YOLOV8_RAW ? 66 : 84;
+                v[k].dims[2] = fam == FP_FAMILY_BLAZEFACE ? (k < 2 ? 1 : 16) : fam == FP_FAMILY_YOLOV5 ? 6 : 84;
+            }
+            size_t e = 1;
+            for (int dd = 1; dd < v[k].rank; dd++)
+                e *= v[k].dims[dd] > 0 ? (size_t)v[k].dims[dd] : 1;
+            total += e;
+        }
+        if (total > 65536)
+            continue;
+        size_t off = 0;
+        for (int k = 0; k < n_out; k++) {
+            v[k].data = data + off;
+            size_t e = 1;
+            for (int dd = 1; dd < v[k].rank; dd++)
+                e *= v[k].dims[dd] > 0 ? (size_t)v[k].dims[dd] : 1;
+            off += e;
+        }
+        FpPost *post = NULL;
+        int rc = fp_post_create(&post, &cfg, v, n_out);
+        if (rc < 0) {
+            CHECK_MSG(rc == FP_EMODEL || rc == FP_EINVALID, "round %d: create returned %d", round, rc);
+            CHECK(post == NULL);
+            refused++;
+            continue;
+        }
+        created++;
+        FpTransform tf = tf_make(0.5f, 3, 4, 1000, 1000, 500, 500);
+        FpDetection d[64];
+        int k = fp_post_run_slot(post, v, n_out, 0, &tf, d, 64);
+        CHECK_MSG(k >= 0 && k <= 64, "round %d: run returned %d", round, k);
+        for (int i = 0; i < k; i++) {
+            CHECK(d[i].box.x1 <= d[i].box.x2 && d[i].box.y1 <= d[i].box.y2);
+            CHECK(d[i].box.x1 >= 0 && d[i].box.x2 <= 1000 && d[i].box.y1 >= 0 && d[i].box.y2 <= 1000);
+            CHECK(d[i].score > cfg.conf_threshold);
+            /* the decoders that apply the sigmoid themselves; the others pass the model's scores through */
+            CHECK(d[i].score <= 1.0f || (fam != FP_FAMILY_YOLOV8_RAW && fam != FP_FAMILY_BLAZEFACE));
+            CHECK(i == 0 || d[i].score <= d[i - 1].score);
+        }
+        fp_post_destroy(&post);
+    }
+    CHECK(created > 50 && refused > 50);
+}
