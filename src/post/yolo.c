@@ -119,7 +119,7 @@ static void max_block(const float *rows, int nc, size_t n, int i0, int i1, float
         int i = i0;
 #ifdef __SSE2__
         for (; i + 4 <= i1; i += 4)
-            _mm_storeu_ps(best + i, _mm_max_ps(_mm_loadu_ps(best + i), _mm_loadu_ps(r + i)));
+            _mm_storeu_ps(best + i, _mm_max_ps(_mm_loadu_ps(r + i), _mm_loadu_ps(best + i))); /* r > best ? r : best */
 #endif
         for (; i < i1; i++)
             best[i] = r[i] > best[i] ? r[i] : best[i];

@@ -647,3 +647,32 @@ FP_TEST(decoders_survive_random_shapes_and_data)
     }
     CHECK(created > 50 && refused > 50);
 }
+
+FP_TEST(yolov8_nan_class_score_is_ignored_in_every_lane)
+{
+    /* [1, 4 + 3, 8]: anchors 0..7 (two SIMD groups); a NaN in a later class row must not hide class 0's 0.9 */
+    static float x[7][8];
+    for (int i = 0; i < 8; i++) {
+        x[0][i] = 20.0f * i + 10, x[1][i] = 10, x[2][i] = 8, x[3][i] = 8;
+        x[4][i] = 0.9f, x[5][i] = NAN, x[6][i] = i % 2 ? NAN : 0.1f;
+    }
+    x[4][3] = NAN; /* anchor 3: class 0 NaN, then NaN, NaN: no detection */
+    x[6][5] = 0.95f; /* anchor 5: class 2 wins after a NaN */
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+    FpTensorView v = view(&x[0][0], 3, 1, 7, 8);
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+    FpTransform tf = tf_make(1, 0, 0, 200, 200, 200, 200);
+    FpDetection d[8];
+    CHECK_EQ(fp_post_run_slot(post, &v, 1, 0, &tf, d, 8), 7);
+    CHECK_NEAR(d[0].score, 0.95, 1e-6);
+    CHECK_EQ(d[0].class_id, 2);
+    CHECK_NEAR(d[0].box.x1, 106, 1e-4);
+    for (int k = 1; k < 7; k++) {
+        CHECK_NEAR(d[k].score, 0.9, 1e-6);
+        CHECK_EQ(d[k].class_id, 0);
+        CHECK(d[k].box.x1 != 66); /* not anchor 3 */
+    }
+    fp_post_destroy(&post);
+}
