@@ -189,13 +189,46 @@ static int parse_string(Parser *p, char *dst)
             break;
         if (ch == '\\') {
             char e = p->s[p->pos];
+            size_t at = p->pos - 1;
+            int hex = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 0;
+            if (hex) { /* \xHH, \uXXXX, \UXXXXXXXX (Python repr, JSON): written as UTF-8 */
+                unsigned long cp = 0;
+                for (int k = 1; k <= hex; k++) {
+                    char h = p->s[p->pos + (size_t)k];
+                    if (!isxdigit((unsigned char)h))
+                        return fp_error(FP_ECORRUPT, "%s: bad \\%c escape at byte %zu (expected %d hex digits)",
+                                        p->what, e, at, hex);
+                    cp = cp * 16 + (unsigned long)(isdigit((unsigned char)h) ? h - '0' : (tolower((unsigned char)h) - 'a' + 10));
+                }
+                p->pos += (size_t)hex + 1;
+                if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+                    return fp_error(FP_ECORRUPT, "%s: escape at byte %zu is not a valid character (U+%04lX)", p->what,
+                                    at, cp);
+                if (cp < 0x80) {
+                    dst[n++] = (char)cp;
+                } else if (cp < 0x800) {
+                    dst[n++] = (char)(0xC0 | (cp >> 6));
+                    dst[n++] = (char)(0x80 | (cp & 0x3F));
+                } else if (cp < 0x10000) {
+                    dst[n++] = (char)(0xE0 | (cp >> 12));
+                    dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    dst[n++] = (char)(0x80 | (cp & 0x3F));
+                } else {
+                    dst[n++] = (char)(0xF0 | (cp >> 18));
+                    dst[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+                    dst[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+                    dst[n++] = (char)(0x80 | (cp & 0x3F));
+                }
+                continue;
+            }
             switch (e) {
-            case '\\': case '\'': case '"': ch = e; break;
+            case '\\': case '\'': case '"': case '/': ch = e; break;
             case 'n': ch = '\n'; break;
             case 't': ch = '\t'; break;
+            case 'r': ch = '\r'; break;
             default:
                 return fp_error(FP_ECORRUPT, "%s: unsupported escape '\\%c' at byte %zu", p->what,
-                                isprint((unsigned char)e) ? e : '?', p->pos - 1);
+                                isprint((unsigned char)e) ? e : '?', at);
             }
             p->pos++;
         }

@@ -84,17 +84,17 @@ const FpDecoderType fp__decoder_yolov5 = {
 
 /* ---- shared: running max + argmax over class rows ---- */
 
-/* best[i] = max over c of rows[c * n + i], best_class[i] = first c reaching it. */
-static void best_class_rows(const float *rows, int nc, int n, float *best, int *best_class)
+/* best[i] = max over c of rows[c * n + i], best_class[i] = first c reaching it, for i in [i0, i1). */
+static void best_class_block(const float *rows, int nc, size_t n, int i0, int i1, float *best, int *best_class)
 {
-    memcpy(best, rows, (size_t)n * sizeof(float));
-    memset(best_class, 0, (size_t)n * sizeof(int));
+    memcpy(best + i0, rows + i0, (size_t)(i1 - i0) * sizeof(float));
+    memset(best_class + i0, 0, (size_t)(i1 - i0) * sizeof(int));
     for (int c = 1; c < nc; c++) {
         const float *r = rows + (size_t)c * n;
-        int i = 0;
+        int i = i0;
 #ifdef __SSE2__
         const __m128i cv = _mm_set1_epi32(c);
-        for (; i + 4 <= n; i += 4) {
+        for (; i + 4 <= i1; i += 4) {
             __m128 s = _mm_loadu_ps(r + i), b = _mm_loadu_ps(best + i);
             __m128 gt = _mm_cmpgt_ps(s, b);
             __m128i gi = _mm_castps_si128(gt);
@@ -104,9 +104,68 @@ static void best_class_rows(const float *rows, int nc, int n, float *best, int *
             _mm_storeu_ps(best + i, _mm_or_ps(_mm_and_ps(gt, s), _mm_andnot_ps(gt, b)));
         }
 #endif
-        for (; i < n; i++) {
+        for (; i < i1; i++) {
             if (r[i] > best[i])
                 best[i] = r[i], best_class[i] = c;
+        }
+    }
+}
+
+/* Running max only (no class): the cheap first pass; best[i0..i1) must hold row 0 already. */
+static void max_block(const float *rows, int nc, size_t n, int i0, int i1, float *best)
+{
+    for (int c = 1; c < nc; c++) {
+        const float *r = rows + (size_t)c * n;
+        int i = i0;
+#ifdef __SSE2__
+        for (; i + 4 <= i1; i += 4)
+            _mm_storeu_ps(best + i, _mm_max_ps(_mm_loadu_ps(r + i), _mm_loadu_ps(best + i))); /* r > best ? r : best */
+#endif
+        for (; i < i1; i++)
+            best[i] = r[i] > best[i] ? r[i] : best[i];
+    }
+}
+
+/*
+ * best[i] / best_class[i] over the whole [C, N] score block, walked in anchor
+ * blocks of 512 so that the running arrays stay in L1 while the class rows
+ * stream past. A block first gets a max-only pass (a third of the work of
+ * max + argmax); only anchors whose max clears `thr` need their class, found
+ * by a short walk down their column (rows still in cache). A block where
+ * many anchors clear it (a low threshold) is redone with the max + argmax
+ * pass, and so are the next blocks while they stay crowded. NaN scores never
+ * clear the threshold.
+ */
+static void best_class_rows(const float *rows, int nc, int n, float thr, float *best, int *best_class)
+{
+    enum { BLOCK = 512, FEW = 128 };
+    int dense = 0; /* the previous block had many survivors: expect the same, skip the max-only pass */
+    for (int i0 = 0; i0 < n; i0 += BLOCK) {
+        int i1 = i0 + BLOCK < n ? i0 + BLOCK : n;
+        int pass = 0;
+        if (dense) {
+            best_class_block(rows, nc, (size_t)n, i0, i1, best, best_class);
+            for (int i = i0; i < i1; i++)
+                pass += best[i] > thr;
+            dense = pass > FEW;
+            continue;
+        }
+        memcpy(best + i0, rows + i0, (size_t)(i1 - i0) * sizeof(float));
+        max_block(rows, nc, (size_t)n, i0, i1, best);
+        for (int i = i0; i < i1; i++)
+            pass += best[i] > thr;
+        if (pass > FEW) {
+            best_class_block(rows, nc, (size_t)n, i0, i1, best, best_class);
+            dense = 1;
+            continue;
+        }
+        for (int i = i0; i < i1; i++) {
+            if (!(best[i] > thr))
+                continue;
+            int c = 0;
+            while (c < nc - 1 && !(rows[(size_t)c * n + i] == best[i]))
+                c++;
+            best_class[i] = c;
         }
     }
 }
@@ -145,7 +204,7 @@ static int v8_candidates(FpPost *p, const float *const *item, FpCandidate *cand)
 {
     const int n = p->num_anchors;
     const float conf = p->cfg.conf_threshold, *x = item[0];
-    best_class_rows(x + 4 * (size_t)n, p->num_classes, n, p->best, p->best_class);
+    best_class_rows(x + 4 * (size_t)n, p->num_classes, n, conf, p->best, p->best_class);
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (!(p->best[i] > conf))
@@ -244,7 +303,7 @@ static int raw_candidates(FpPost *p, const float *const *item, FpCandidate *cand
     const float conf = p->cfg.conf_threshold, *x = item[0];
     /* logit(conf), a little low so that the exact test below decides ties */
     float lthr = conf <= 0.0f ? -INFINITY : conf >= 1.0f ? INFINITY : logf(conf / (1.0f - conf)) - 1e-4f;
-    best_class_rows(x + (size_t)4 * R * n, p->num_classes, n, p->best, p->best_class);
+    best_class_rows(x + (size_t)4 * R * n, p->num_classes, n, lthr, p->best, p->best_class);
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (!(p->best[i] > lthr))

@@ -5,6 +5,7 @@
 #include "framepipe/post.h"
 
 #include <math.h>
+#include <unistd.h>
 
 /* A transform written out by hand: tensor = source * scale + offset, clipped to the source frame. */
 static FpTransform tf_make(float scale, float ox, float oy, int sw, int sh, int dw, int dh)
@@ -386,4 +387,292 @@ FP_TEST(post_bad_input_is_named)
     CHECK_EQ(f, FP_FAMILY_BLAZEFACE);
     CHECK_EQ(fp_post_family_parse("detr", &f), FP_EINVALID);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "'detr'") != NULL);
+}
+
+/* ---- YOLOv8 on a random tensor vs a plain reference (argmax down each column, qsort, O(n^2)) ---- */
+
+typedef struct RefCand {
+    FpBox box;
+    float score;
+    int cls, index;
+} RefCand;
+
+static int refcand_cmp(const void *pa, const void *pb)
+{
+    const RefCand *a = pa, *b = pb;
+    if (a->score != b->score)
+        return a->score > b->score ? -1 : 1;
+    return a->index - b->index;
+}
+
+static uint64_t rs = 0xD1B54A32D192ED03ull;
+static float rnd(void)
+{
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (float)(rs >> 40) / 16777216.0f;
+}
+
+FP_TEST(yolov8_random_tensor_matches_plain_reference)
+{
+    enum { NC = 80, N = 2100, CH = 4 + NC };
+    static float x[CH * N];
+    static RefCand rc[N];
+    static char dead[N];
+    static FpDetection d[N];
+    for (int round = 0; round < 4; round++) {
+        /* rounds 0, 1: sparse survivors in clusters; 2, 3: every anchor a candidate, coarse scores (ties) */
+        int dense = round >= 2;
+        for (int i = 0; i < N; i++) {
+            x[i] = rnd() * 320, x[N + i] = rnd() * 320;
+            x[2 * N + i] = 10 + rnd() * 60, x[3 * N + i] = 10 + rnd() * 60;
+            for (int c = 0; c < NC; c++)
+                x[(size_t)(4 + c) * N + i] = dense ? (float)(int)(rnd() * 64) / 64.0f : rnd() * 0.2f;
+        }
+        if (!dense) {
+            for (int k = 0; k < 300; k++) { /* clusters of hot anchors, runs of 40 */
+                int i = (int)(rnd() * (N - 40)) / 40 * 40 + k % 40;
+                x[(size_t)(4 + (int)(rnd() * NC)) * N + i] = 0.3f + rnd() * 0.7f;
+                x[(size_t)(4 + (k % 3)) * N + i] = 0.3f + rnd() * 0.7f;
+            }
+        }
+        float conf = dense ? 0.001f : 0.25f, iou = round % 2 ? 0.45f : 0.7f;
+        FpPostConfig cfg;
+        fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+        cfg.conf_threshold = conf;
+        cfg.nms.iou_threshold = iou;
+        cfg.nms.max_det = 300;
+        FpTensorView v = view(x, 3, 1, CH, N);
+        FpPost *post;
+        CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+        FpTransform tf = tf_make(1, 0, 0, 320, 320, 320, 320);
+        int k = fp_post_run_slot(post, &v, 1, 0, &tf, d, N);
+        fp_post_destroy(&post);
+
+        int n = 0;
+        for (int i = 0; i < N; i++) {
+            int best = 0;
+            for (int c = 1; c < NC; c++)
+                best = x[(size_t)(4 + c) * N + i] > x[(size_t)(4 + best) * N + i] ? c : best;
+            float s = x[(size_t)(4 + best) * N + i];
+            if (s > conf) {
+                float cx = x[i], cy = x[N + i], w = x[2 * N + i], h = x[3 * N + i];
+                rc[n++] = (RefCand){{cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2}, s, best, i};
+            }
+        }
+        CHECK(dense ? n == N : n > 100 && n < 1000);
+        qsort(rc, (size_t)n, sizeof(RefCand), refcand_cmp);
+        memset(dead, 0, sizeof(dead));
+        int kr = 0;
+        for (int i = 0; i < n && kr < 300; i++) {
+            if (dead[i])
+                continue;
+            rc[kr++] = rc[i]; /* kr <= i: compacting in place never overwrites an unvisited entry */
+            for (int j = i + 1; j < n; j++) {
+                if (!dead[j] && rc[j].cls == rc[kr - 1].cls && fp_box_iou(rc[kr - 1].box, rc[j].box) > iou)
+                    dead[j] = 1;
+            }
+        }
+        CHECK_MSG(k == kr, "round %d: kept %d, reference %d", round, k, kr);
+        for (int i = 0; i < k; i++) {
+            FpBox rb = rc[i].box;
+            rb.x1 = fmaxf(rb.x1, 0), rb.y1 = fmaxf(rb.y1, 0), rb.x2 = fminf(rb.x2, 320), rb.y2 = fminf(rb.y2, 320);
+            CHECK_MSG(d[i].class_id == rc[i].cls && d[i].score == rc[i].score && fabsf(d[i].box.x1 - rb.x1) < 1e-4f &&
+                          fabsf(d[i].box.y2 - rb.y2) < 1e-4f,
+                      "round %d rank %d: class %d score %g vs class %d score %g", round, i, d[i].class_id,
+                      (double)d[i].score, rc[i].cls, (double)rc[i].score);
+        }
+    }
+}
+
+FP_TEST_TIMED(yolov8_raw_random_logits_match_numpy_reference, 60)
+{
+    /* random DFL and class logits; numpy's decode of the same bytes is the oracle */
+    if (access("/usr/bin/python3", X_OK) != 0)
+        fp_test_skip("/usr/bin/python3 is missing");
+    enum { SIZE = 64, N = 84, R = 16, NC = 3, CH = 4 * R + NC };
+    static float x[CH * N];
+    for (int i = 0; i < CH * N; i++) {
+        /* roughly normal: sum of uniforms, scaled; class logits centred low so some anchors pass */
+        float g = rnd() + rnd() + rnd() - 1.5f;
+        x[i] = i >= 4 * R * N ? g * 3.0f - 1.0f : g * 4.0f;
+    }
+    char path[1024], cmd[2048];
+    snprintf(path, sizeof(path), "%s/raw.f32", fp_test_tmpdir());
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    CHECK_EQ(fwrite(x, sizeof(float), CH * N, f), CH * N);
+    fclose(f);
+
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8_RAW);
+    cfg.input_width = cfg.input_height = SIZE;
+    cfg.conf_threshold = 0.3f;
+    cfg.nms.iou_threshold = 1.0f; /* nothing is suppressed: every candidate is compared */
+    cfg.nms.max_det = N;
+    FpTensorView v = view(x, 3, 1, CH, N);
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+    FpTransform tf = tf_make(1, -1000, -1000, 10000, 10000, SIZE, SIZE); /* no clipping in the way */
+    tf.clip_x0 = tf.clip_y0 = -10000;
+    static FpDetection d[N];
+    int k = fp_post_run_slot(post, &v, 1, 0, &tf, d, N);
+    fp_post_destroy(&post);
+    CHECK(k > 5);
+
+    snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/tests/post/yolo_raw_ref.py %s %d %d %d %d %.9g",
+             fp_test_source_dir(), path, CH, N, R, SIZE, (double)cfg.conf_threshold);
+    FILE *p = popen(cmd, "r");
+    CHECK(p != NULL);
+    int i = 0, cls;
+    double s, x1, y1, x2, y2;
+    while (fscanf(p, "%lf %d %lf %lf %lf %lf", &s, &cls, &x1, &y1, &x2, &y2) == 6) {
+        CHECK_MSG(i < k, "numpy keeps more than %d anchors", k);
+        CHECK_NEAR(d[i].score, s, 1e-5);
+        CHECK_EQ(d[i].class_id, cls);
+        /* the transform shifts by +1000 px */
+        CHECK_NEAR(d[i].box.x1 - 1000, x1, 2e-3);
+        CHECK_NEAR(d[i].box.y1 - 1000, y1, 2e-3);
+        CHECK_NEAR(d[i].box.x2 - 1000, x2, 2e-3);
+        CHECK_NEAR(d[i].box.y2 - 1000, y2, 2e-3);
+        i++;
+    }
+    CHECK_EQ(pclose(p), 0);
+    CHECK_EQ(i, k);
+}
+
+FP_TEST(ssd_boxes_with_a_unit_axis_and_cxcywh)
+{
+    /* TF exports sometimes give boxes as [B, N, 1, 4] */
+    static const float boxes[2][4] = {{0.5f, 0.5f, 0.2f, 0.4f}, {0.1f, 0.1f, 0.1f, 0.1f}};
+    static const float scores[2][2] = {{0.1f, 0.8f}, {0.3f, 0.2f}};
+    FpTensorView v[2];
+    memset(v, 0, sizeof(v));
+    v[0].data = &boxes[0][0], v[0].rank = 4, v[0].dims[0] = 1, v[0].dims[1] = 2, v[0].dims[2] = 1, v[0].dims[3] = 4;
+    v[1] = view(&scores[0][0], 3, 1, 2, 2);
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_SSD);
+    cfg.box_format = FP_BOX_CXCYWH;
+    cfg.input_width = 200, cfg.input_height = 100;
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, v, 2));
+    FpTransform tf = tf_make(1, 0, 0, 200, 100, 200, 100);
+    FpDetection d[2];
+    CHECK_EQ(fp_post_run_slot(post, v, 2, 0, &tf, d, 2), 1);
+    CHECK_EQ(d[0].class_id, 1);
+    CHECK_BOX(d[0].box, (0.5 - 0.1) * 200, (0.5 - 0.2) * 100, (0.5 + 0.1) * 200, (0.5 + 0.2) * 100, 1e-3);
+    fp_post_destroy(&post);
+    cfg.input_width = 0; /* normalized boxes need the input size */
+    CHECK_EQ(fp_post_create(&post, &cfg, v, 2), FP_EINVALID);
+    CHECK(strstr(fp_error_detail(FP_EINVALID), "input size") != NULL);
+}
+
+FP_TEST(decoders_survive_random_shapes_and_data)
+{
+    /* random ranks, sizes and contents (NaN, inf, huge) for every family: create fails cleanly or runs */
+    static float data[65536];
+    uint64_t s = 7;
+    for (int i = 0; i < 65536; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t bits = (uint32_t)(s >> 32);
+        float f;
+        memcpy(&f, &bits, sizeof(f)); /* any bit pattern: NaN, inf, denormals, huge */
+        data[i] = i % 3 ? f : (float)(bits % 1000) / 100.0f - 5.0f;
+    }
+    static const FpFamily fams[5] = {FP_FAMILY_YOLOV5, FP_FAMILY_YOLOV8, FP_FAMILY_YOLOV8_RAW, FP_FAMILY_BLAZEFACE,
+                                     FP_FAMILY_SSD};
+    int created = 0, refused = 0;
+    for (int round = 0; round < 3000; round++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        FpFamily fam = fams[(s >> 20) % 5];
+        FpPostConfig cfg;
+        fp_post_config_default(&cfg, fam);
+        cfg.conf_threshold = (float)((s >> 40) % 100) / 100.0f;
+        cfg.input_width = cfg.input_height = (int)((s >> 30) % 3) * 64;
+        if (fam == FP_FAMILY_BLAZEFACE && (s >> 50) % 2)
+            cfg.input_width = cfg.input_height = 128;
+        int n_out = fam == FP_FAMILY_BLAZEFACE ? 4 : fam == FP_FAMILY_SSD ? 2 : 1;
+        FpTensorView v[4];
+        memset(v, 0, sizeof(v));
+        size_t total = 0;
+        for (int k = 0; k < n_out; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            v[k].rank = 2 + (int)((s >> 60) % 3);
+            v[k].dims[0] = 1;
+            for (int dd = 1; dd < v[k].rank; dd++) {
+                static const int64_t sizes[] = {0, 1, 4, 6, 16, 84, 85, 66, 384, 512, -1};
+                v[k].dims[dd] = sizes[(s >> (8 * dd)) % 11];
+            }
+            if ((s >> 4) % 4 == 0) { /* often a well-formed shape for the family */
+                v[k].rank = 3;
+                v[k].dims[1] = fam == FP_FAMILY_BLAZEFACE ? (k % 2 ? 384 : 512) : fam == FP_FAMILY_YOLOV8_RAW ? 66 : 84;
+                v[k].dims[2] = fam == FP_FAMILY_BLAZEFACE ? (k < 2 ? 1 : 16) : fam == FP_FAMILY_YOLOV5 ? 6 : 84;
+            }
+            size_t e = 1;
+            for (int dd = 1; dd < v[k].rank; dd++)
+                e *= v[k].dims[dd] > 0 ? (size_t)v[k].dims[dd] : 1;
+            total += e;
+        }
+        if (total > 65536)
+            continue;
+        size_t off = 0;
+        for (int k = 0; k < n_out; k++) {
+            v[k].data = data + off;
+            size_t e = 1;
+            for (int dd = 1; dd < v[k].rank; dd++)
+                e *= v[k].dims[dd] > 0 ? (size_t)v[k].dims[dd] : 1;
+            off += e;
+        }
+        FpPost *post = NULL;
+        int rc = fp_post_create(&post, &cfg, v, n_out);
+        if (rc < 0) {
+            CHECK_MSG(rc == FP_EMODEL || rc == FP_EINVALID, "round %d: create returned %d", round, rc);
+            CHECK(post == NULL);
+            refused++;
+            continue;
+        }
+        created++;
+        FpTransform tf = tf_make(0.5f, 3, 4, 1000, 1000, 500, 500);
+        FpDetection d[64];
+        int k = fp_post_run_slot(post, v, n_out, 0, &tf, d, 64);
+        CHECK_MSG(k >= 0 && k <= 64, "round %d: run returned %d", round, k);
+        for (int i = 0; i < k; i++) {
+            CHECK(d[i].box.x1 <= d[i].box.x2 && d[i].box.y1 <= d[i].box.y2);
+            CHECK(d[i].box.x1 >= 0 && d[i].box.x2 <= 1000 && d[i].box.y1 >= 0 && d[i].box.y2 <= 1000);
+            CHECK(d[i].score > cfg.conf_threshold);
+            /* the decoders that apply the sigmoid themselves; the others pass the model's scores through */
+            CHECK(d[i].score <= 1.0f || (fam != FP_FAMILY_YOLOV8_RAW && fam != FP_FAMILY_BLAZEFACE));
+            CHECK(i == 0 || d[i].score <= d[i - 1].score);
+        }
+        fp_post_destroy(&post);
+    }
+    CHECK(created > 50 && refused > 50);
+}
+
+FP_TEST(yolov8_nan_class_score_is_ignored_in_every_lane)
+{
+    /* [1, 4 + 3, 8]: anchors 0..7 (two SIMD groups); a NaN in a later class row must not hide class 0's 0.9 */
+    static float x[7][8];
+    for (int i = 0; i < 8; i++) {
+        x[0][i] = 20.0f * i + 10, x[1][i] = 10, x[2][i] = 8, x[3][i] = 8;
+        x[4][i] = 0.9f, x[5][i] = NAN, x[6][i] = i % 2 ? NAN : 0.1f;
+    }
+    x[4][3] = NAN; /* anchor 3: class 0 NaN, then NaN, NaN: no detection */
+    x[6][5] = 0.95f; /* anchor 5: class 2 wins after a NaN */
+    FpPostConfig cfg;
+    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+    FpTensorView v = view(&x[0][0], 3, 1, 7, 8);
+    FpPost *post;
+    CHECK_OK(fp_post_create(&post, &cfg, &v, 1));
+    FpTransform tf = tf_make(1, 0, 0, 200, 200, 200, 200);
+    FpDetection d[8];
+    CHECK_EQ(fp_post_run_slot(post, &v, 1, 0, &tf, d, 8), 7);
+    CHECK_NEAR(d[0].score, 0.95, 1e-6);
+    CHECK_EQ(d[0].class_id, 2);
+    CHECK_NEAR(d[0].box.x1, 106, 1e-4);
+    for (int k = 1; k < 7; k++) {
+        CHECK_NEAR(d[k].score, 0.9, 1e-6);
+        CHECK_EQ(d[k].class_id, 0);
+        CHECK(d[k].box.x1 != 66); /* not anchor 3 */
+    }
+    fp_post_destroy(&post);
 }

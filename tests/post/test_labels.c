@@ -76,6 +76,15 @@ FP_TEST(labels_ultralytics_metadata)
     CHECK(strcmp(fp_labels_name(l, 0), "a") == 0);
     CHECK(strcmp(fp_labels_name(l, 2), "c") == 0);
     fp_labels_destroy(&l);
+    /* hex and unicode escapes (Python repr of non-printables, JSON) and raw UTF-8 */
+    CHECK_OK(fp_labels_parse(&l, "[\"caf\\xe9\", \"\\u00e9t\\u00E9\", \"x\\/y\", \"\xe2\x82\xac\", '\\U0001F600']", "json"));
+    CHECK_EQ(fp_labels_count(l), 5);
+    CHECK(strcmp(fp_labels_name(l, 0), "caf\xc3\xa9") == 0);
+    CHECK(strcmp(fp_labels_name(l, 1), "\xc3\xa9t\xc3\xa9") == 0);
+    CHECK(strcmp(fp_labels_name(l, 2), "x/y") == 0);
+    CHECK(strcmp(fp_labels_name(l, 3), "\xe2\x82\xac") == 0);
+    CHECK(strcmp(fp_labels_name(l, 4), "\xf0\x9f\x98\x80") == 0);
+    fp_labels_destroy(&l);
     CHECK_OK(fp_labels_parse(&l, "['cat', 'dog']", NULL));
     CHECK_EQ(fp_labels_count(l), 2);
     CHECK(strcmp(fp_labels_name(l, 1), "dog") == 0);
@@ -122,7 +131,58 @@ FP_TEST(labels_metadata_errors_give_offsets)
     CHECK_EQ(fp_labels_parse(&l, "{0: 'a' 1: 'b'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "{99999999999: 'a'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "{0: 'a\\q'}", "x"), FP_ECORRUPT);
+    CHECK_EQ(fp_labels_parse(&l, "{0: 'a\\x4'}", "x"), FP_ECORRUPT);
+    CHECK(strstr(fp_error_detail(FP_ECORRUPT), "bad \\x escape at byte 6") != NULL);
+    CHECK_EQ(fp_labels_parse(&l, "{0: '\\ud83d'}", "x"), FP_ECORRUPT); /* a lone surrogate */
+    CHECK_EQ(fp_labels_parse(&l, "{0: '\\x00'}", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, "", "x"), FP_ECORRUPT);
     CHECK_EQ(fp_labels_parse(&l, NULL, "x"), FP_EINVALID);
     CHECK(l == NULL);
+}
+
+FP_TEST(labels_metadata_mutations_never_crash)
+{
+    /* byte flips, truncations and insertions of syntax characters: parse or FP_ECORRUPT, never a crash or leak */
+    static const char seed[] = "{0: 'person', 1: \"it's\", 2: 'a\\\\b', 10: 'x', 3: 'c', 4: 'd', 5: 'e', 6: 'f', "
+                               "7: 'g', 8: 'h', 9: 'i'}";
+    static const char alphabet[] = "{}[]:,'\"\\ 0123456789abn\t";
+    char buf[256];
+    uint64_t s = 42;
+    int parsed = 0, rejected = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = sizeof(seed) - 1;
+        memcpy(buf, seed, len + 1);
+        int edits = 1 + round % 4;
+        for (int e = 0; e < edits; e++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            size_t at = (size_t)(s >> 33) % len;
+            char ch = alphabet[(s >> 20) % (sizeof(alphabet) - 1)];
+            switch ((s >> 12) % 3) {
+            case 0: buf[at] = ch; break;
+            case 1: len = at; buf[len] = '\0'; break;
+            default:
+                if (len + 1 < sizeof(buf)) {
+                    memmove(buf + at + 1, buf + at, len - at + 1);
+                    buf[at] = ch;
+                    len++;
+                }
+            }
+            if (len == 0)
+                break;
+        }
+        FpLabels *l = NULL;
+        int rc = fp_labels_parse(&l, buf, "fuzz");
+        if (rc == 0) {
+            CHECK(fp_labels_count(l) >= 1);
+            for (int i = 0; i < fp_labels_count(l); i++)
+                CHECK(fp_labels_name(l, i) != NULL);
+            fp_labels_destroy(&l);
+            parsed++;
+        } else {
+            CHECK_MSG(rc == FP_ECORRUPT || rc == FP_ETOO_LARGE, "'%s': unexpected code %d", buf, rc);
+            CHECK(l == NULL);
+            rejected++;
+        }
+    }
+    CHECK(parsed > 100 && rejected > 1000); /* both outcomes were exercised */
 }

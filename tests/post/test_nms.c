@@ -241,3 +241,78 @@ FP_TEST(nms_matches_plain_reference_on_random_clusters)
     }
     fp_nms_destroy(&nms);
 }
+
+/* MediaPipe's WeightedNonMaxSuppression loop, written plainly with "remained" and "candidates" lists. */
+static int ref_weighted(RefItem *it, int n, double thr, int max_det, FpDetection *out)
+{
+    qsort(it, (size_t)n, sizeof(*it), ref_cmp);
+    int *remained = malloc(sizeof(int) * (size_t)n), *next = malloc(sizeof(int) * (size_t)n);
+    int nr = n, k = 0;
+    for (int i = 0; i < n; i++)
+        remained[i] = i;
+    while (nr > 0 && k < max_det) {
+        const FpDetection *top = &it[remained[0]].d;
+        double w = 0, x1 = 0, y1 = 0, x2 = 0, y2 = 0, kx = 0, ky = 0;
+        int nn = 0;
+        for (int q = 0; q < nr; q++) {
+            const FpDetection *c = &it[remained[q]].d;
+            if (ref_iou(c->box, top->box) > thr) {
+                double s = c->score;
+                w += s, x1 += s * c->box.x1, y1 += s * c->box.y1, x2 += s * c->box.x2, y2 += s * c->box.y2;
+                kx += s * c->keypoints[0][0], ky += s * c->keypoints[0][1];
+            } else {
+                next[nn++] = remained[q];
+            }
+        }
+        out[k] = *top;
+        if (w > 0) {
+            out[k].box = (FpBox){(float)(x1 / w), (float)(y1 / w), (float)(x2 / w), (float)(y2 / w)};
+            out[k].keypoints[0][0] = (float)(kx / w), out[k].keypoints[0][1] = (float)(ky / w);
+        }
+        k++;
+        memcpy(remained, next, sizeof(int) * (size_t)nn);
+        nr = nn;
+    }
+    free(remained);
+    free(next);
+    return k;
+}
+
+FP_TEST(nms_weighted_matches_mediapipe_loop_on_random_faces)
+{
+    enum { N = 400 };
+    static FpDetection d[N], a[N], r[N];
+    static RefItem it[N];
+    FpNms *nms;
+    CHECK_OK(fp_nms_create(&nms, N));
+    for (int round = 0; round < 10; round++) {
+        int n = round % 2 ? N : 30;
+        for (int i = 0; i < n; i++) {
+            /* faces at 12 places, each seen by several anchors with jitter */
+            int f = (int)(urand() * 12);
+            float cx = (float)(f % 4) * 60 + 30, cy = (float)(f / 4) * 60 + 30, s = 30 + (float)(f % 3) * 10;
+            float x = cx + (float)(urand() * 12 - 6), y = cy + (float)(urand() * 12 - 6);
+            d[i] = det(x - s / 2, y - s / 2, x + s / 2, y + s / 2, 0.5f + (float)urand() * 0.5f, 0);
+            d[i].n_keypoints = 1;
+            d[i].keypoints[0][0] = x + 3, d[i].keypoints[0][1] = y - 3;
+        }
+        int max_det = round < 6 ? 100 : 5;
+        memcpy(a, d, sizeof(FpDetection) * (size_t)n);
+        for (int i = 0; i < n; i++)
+            it[i] = (RefItem){d[i], i};
+        int kr = ref_weighted(it, n, 0.3, max_det, r);
+        FpNmsParams p = params(0.3f, max_det, true, FP_NMS_WEIGHTED);
+        int k = fp_nms_run(nms, &p, a, n);
+        CHECK_MSG(k == kr, "round %d: %d groups, reference %d", round, k, kr);
+        for (int i = 0; i < k; i++) {
+            CHECK_EQ(a[i].score, r[i].score);
+            CHECK_NEAR(a[i].box.x1, r[i].box.x1, 1e-3);
+            CHECK_NEAR(a[i].box.y1, r[i].box.y1, 1e-3);
+            CHECK_NEAR(a[i].box.x2, r[i].box.x2, 1e-3);
+            CHECK_NEAR(a[i].box.y2, r[i].box.y2, 1e-3);
+            CHECK_NEAR(a[i].keypoints[0][0], r[i].keypoints[0][0], 1e-3);
+            CHECK_NEAR(a[i].keypoints[0][1], r[i].keypoints[0][1], 1e-3);
+        }
+    }
+    fp_nms_destroy(&nms);
+}
