@@ -41,7 +41,7 @@ run_suite() { # name, dir, wrapper prefix (or ""), meson-test args...
 configure build/asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug
 run_suite "asan+ubsan (all tests)" build/asan ""
 
-configure build/tsan -Dwerror=true -Db_sanitize=thread -Dtsan_only=true --buildtype=debugoptimized
+configure build/tsan -Dwerror=true -Db_sanitize=thread -Dtsan_only=true -Dbench=false --buildtype=debugoptimized
 # TSan needs a fixed address-space layout on kernels with high mmap entropy.
 # (the personality is inherited by every test process)
 run_suite "tsan (concurrent modules)" build/tsan "setarch $(uname -m) -R" --suite concurrent
