@@ -288,7 +288,6 @@ static int check_params(const FpNmsParams *p, const char *who)
     return 0;
 }
 
-int fp__nms_check_params(const FpNmsParams *p, const char *who);
 int fp__nms_check_params(const FpNmsParams *p, const char *who)
 {
     return check_params(p, who);

@@ -17,8 +17,6 @@
  * allocated by fp_post_create(), sized for the decoder's cand_cap.
  */
 
-int fp__nms_check_params(const FpNmsParams *p, const char *who);
-
 static const FpDecoderType *const decoders[] = {
     &fp__decoder_yolov5, &fp__decoder_yolov8, &fp__decoder_yolov8_raw, &fp__decoder_blazeface, &fp__decoder_ssd,
 };

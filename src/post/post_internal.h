@@ -42,6 +42,9 @@ void fp__nms_scratch_deinit(FpNmsScratch *s);
 int fp__nms(FpNmsScratch *s, const FpNmsParams *params, const FpCandidate *c, int n, int max_candidates,
             int *keep);
 
+/* Checks NMS parameters; FP_EINVALID with a message prefixed by `who`. */
+int fp__nms_check_params(const FpNmsParams *p, const char *who);
+
 /* Descending-score order of c[0..n) into s->order (stable); returns s->order. */
 const int *fp__nms_sort(FpNmsScratch *s, const FpCandidate *c, int n);
 
