@@ -673,7 +673,7 @@ FP_TEST(pool_shm_slots_are_a_fixed_arena)
     cfg.idle_evict_ns = 1; /* evict as soon as possible */
     FpPool *p = NULL;
     CHECK_OK(fp_pool_create(&p, &cfg));
-    int64_t seen[2];
+    int64_t seen[2] = {-1, -1};
     for (int round = 0; round < 3; round++) {
         FpBuffer *a = NULL, *b = NULL, *c = NULL;
         CHECK_OK(fp_pool_acquire(p, 1000, 0, &a));
