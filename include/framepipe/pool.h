@@ -28,6 +28,14 @@ extern "C" {
  */
 
 #define FP_POOL_MAX_CLASSES 8
+/* Largest accepted class size (1 TiB): anything larger is a configuration mistake. */
+#define FP_POOL_MAX_CLASS_SIZE ((size_t)1 << 40)
+/* Largest accepted alignment (one page, so shm slots stay aligned in any mapping). */
+#define FP_POOL_MAX_ALIGNMENT 4096
+/* Bytes reserved at the start of a shm segment for its header (docs/pool.md). */
+#define FP_POOL_SHM_HEADER_SIZE 4096
+#define FP_POOL_SHM_MAGIC "FPPOOL\0\0"
+#define FP_POOL_SHM_VERSION 1
 
 typedef struct FpPool FpPool;
 typedef struct FpBuffer FpBuffer;
@@ -44,51 +52,79 @@ typedef struct FpPoolConfig {
     const char *shm_name;                      /* NULL, or a POSIX shm name ("/fp-pool-x"): back all memory by it */
     int64_t idle_evict_ns;                     /* free buffers idle longer than this, LRU first (0: never) */
     double grow_below_hit_rate;                /* tuning: grow prealloc when a window's hit rate is below (0: off) */
-    unsigned tune_window;                      /* acquisitions per tuning window (0: 256) */
+    unsigned tune_window;                      /* acquisitions per class per tuning window (0: 256) */
+    double shrink_idle_fraction;               /* tuning: shrink a class when at least this fraction of its
+                                                  buffers sat idle through a whole window (0: off) */
 } FpPoolConfig;
 
 typedef struct FpPoolStats {
     uint64_t hits;          /* acquisitions served by an idle buffer */
-    uint64_t misses;        /* acquisitions that had to allocate (or wait) */
+    uint64_t misses;        /* acquisitions that had to allocate, wait, or failed (would-block/timeout) */
     double hit_rate;        /* hits / (hits + misses), 0 when none */
     uint64_t waits;         /* acquisitions that blocked on the bound */
     uint64_t timeouts;      /* acquisitions that gave up (timeout or would-block) */
-    uint64_t evictions;     /* idle buffers freed by LRU eviction */
+    uint64_t evictions;     /* idle buffers freed by LRU eviction, shrinking, or to make room for another class */
     unsigned in_use;        /* buffers currently out */
     unsigned idle;          /* buffers currently home */
     unsigned peak_in_use;
     size_t bytes_total;     /* bytes of all buffers in existence */
     size_t bytes_in_use;
+    uint64_t grows;         /* tuning windows that raised a class's target */
+    uint64_t shrinks;       /* tuning windows that lowered a class's target */
+    unsigned target;        /* sum over classes of the preallocated target */
 } FpPoolStats;
 
-/* Creates a pool; the config is copied. Returns 0, FP_EINVALID (message names the field), -ENOMEM, -ENOSPC (shm full). */
+/*
+ * Creates a pool; the config is copied (the caller keeps its strings). On
+ * success *out owns the pool until fp_pool_destroy(). Returns 0,
+ * FP_EINVALID (the message names the field), -ENOMEM, FP_EEXISTS (a live
+ * or foreign shm segment of that name exists; a stale one left by a dead
+ * framepipe process is replaced), -ENOSPC (shm full: the message names the
+ * segment and its size), or another -errno from shm_open/ftruncate/mmap.
+ * On failure *out is untouched and nothing is left behind.
+ */
 int fp_pool_create(FpPool **out, const FpPoolConfig *cfg);
 
-/* Drops the creator's handle and sets *pool to NULL; frees when every buffer is home. Any thread. */
+/*
+ * Drops the creator's handle and sets *pool to NULL; idle buffers are freed
+ * now, the rest when they come home, then the pool itself (and its shm
+ * name is unlinked). Any thread, but no other thread may still be inside
+ * fp_pool_acquire() on this pool (set flushing and join them first).
+ */
 void fp_pool_destroy(FpPool **pool);
 
 /*
  * Takes a buffer of at least `size` bytes. timeout_ns: 0 = never wait
  * (FP_EWOULD_BLOCK when full), < 0 = wait forever, > 0 = wait at most that
- * long (FP_ETIMEOUT). FP_ETOO_LARGE when no class fits. Thread-safe.
- * On success *out holds one reference owned by the caller.
+ * long (FP_ETIMEOUT). FP_ETOO_LARGE when no class fits, FP_EFLUSHING while
+ * flushing, -ENOMEM when a new buffer cannot be allocated, FP_EINVALID for
+ * NULL arguments; error messages name the pool. Thread-safe. On success
+ * *out holds one reference owned by the caller; on failure *out is
+ * untouched. After warm-up it makes no heap allocation.
  */
 int fp_pool_acquire(FpPool *pool, size_t size, int64_t timeout_ns, FpBuffer **out);
 
-/* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. */
+/* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. Any thread. */
 void fp_pool_set_flushing(FpPool *pool, int flushing);
 
-/* Frees idle buffers idle longer than idle_evict_ns (LRU first) now; returns how many. Also done inside acquire/release. */
+/* Frees idle buffers idle longer than idle_evict_ns (LRU first, never below min_buffers) now; returns
+ * how many (0 when idle_evict_ns is 0). Also done inside acquire/release. Any thread. */
 int fp_pool_evict_idle(FpPool *pool);
 
+/* A consistent snapshot of the counters (taken under the pool lock). Any thread. */
 void fp_pool_get_stats(FpPool *pool, FpPoolStats *out);
+/* The pool's name (the config's, or "pool"); valid while the pool lives. */
 const char *fp_pool_name(const FpPool *pool);
+/* Total size of the shm segment in bytes (header included), or 0 when not shm-backed. */
+size_t fp_pool_shm_size(const FpPool *pool);
 
-/* Adds a reference; returns b. Any thread. */
+/* Adds a reference (relaxed increment); returns b, now also owned by the caller. Any thread. */
 FpBuffer *fp_buffer_ref(FpBuffer *b);
-/* Drops a reference and sets *b to NULL; the last one returns the buffer to its pool. */
+/* Drops a reference (acq_rel) and sets *b to NULL; the last one returns the buffer to its pool
+ * (and frees the pool if it was destroyed and this was its last buffer). NULL is a no-op. Any thread. */
 void fp_buffer_unref(FpBuffer **b);
 
+/* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. */
 uint8_t *fp_buffer_data(const FpBuffer *b);
 size_t fp_buffer_size(const FpBuffer *b);          /* capacity (the class size) */
 int fp_buffer_is_writable(const FpBuffer *b);      /* refcount == 1 */
