@@ -92,13 +92,6 @@ struct FpRing {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-/* Local names (fp_pixel_format_name lives with the frame code; the ring does not depend on it). */
-static const char *format_name(FpPixelFormat f)
-{
-    static const char *const names[] = {"none", "yuv420p", "nv12", "rgb24", "bgr24", "gray8"};
-    return (unsigned)f < sizeof(names) / sizeof(names[0]) ? names[f] : "unknown";
-}
-
 static uint64_t page_align(uint64_t v)
 {
     return (v + FP_RING_PAGE - 1) & ~(uint64_t)(FP_RING_PAGE - 1);
@@ -252,7 +245,7 @@ int64_t fp_ring_frame_layout(int width, int height, FpPixelFormat format,
             want = min_ls[i];
         if (want < min_ls[i] || want > (1 << 20))
             return fp_error(FP_EINVALID, "%s %dx%d: linesize %d of plane %d is below %d or absurd",
-                            format_name(format), width, height, want, i, min_ls[i]);
+                            fp_pixel_format_name(format), width, height, want, i, min_ls[i]);
         ls[i] = want;
         off = align64(off);
         offs[i] = off;
@@ -313,7 +306,7 @@ static int validate_header(const FpRingHeader *h, uint64_t file_size, const char
                                          ls, offs, &planes);
     if (fsize < 0)
         return fp_error(FP_ECORRUPT, "segment %s: geometry %ux%u %s is invalid", name, h->width,
-                        h->height, format_name((FpPixelFormat)h->format));
+                        h->height, fp_pixel_format_name((FpPixelFormat)h->format));
     if ((uint64_t)fsize != h->frame_size || (uint32_t)planes != h->plane_count ||
         memcmp(offs, h->plane_offset, sizeof(offs)) != 0)
         return fp_error(FP_ECORRUPT, "segment %s: frame size / plane offsets do not match its geometry",
@@ -632,7 +625,7 @@ static int validate_config(const char *name, const FpRingConfig *cfg, FpRingInfo
     if (slot < (uint64_t)fsize)
         return fp_error(FP_ETOO_LARGE, "ring %s: slot size %llu is too small for a %dx%d %s frame (%lld bytes)",
                         name, (unsigned long long)slot, cfg->width, cfg->height,
-                        format_name(cfg->format), (long long)fsize);
+                        fp_pixel_format_name(cfg->format), (long long)fsize);
     if (slot > FP_RING_MAX_BYTES)
         return fp_error(FP_ERANGE, "ring %s: slot size %llu is absurd", name, (unsigned long long)slot);
     *stride = page_align(slot);
