@@ -25,7 +25,8 @@ int fp_labels_load(FpLabels **out, const char *path);
  * Python dict literal {0: 'person', 1: 'bicycle', ...} (keys 0..n-1 in any
  * order, single- or double-quoted names with backslash escapes: \\ \' \" \/
  * \n \r \t \xHH \uXXXX \UXXXXXXXX, written as UTF-8; no surrogate pairs), or a
- * Python or JSON list ['person', 'bicycle', ...]. `what` names the source in error messages (e.g.
+ * Python or JSON list ['person', 'bicycle', ...]; any other text is read as one name per line,
+ * exactly as fp_labels_load reads a file. `what` names the source in error messages (e.g.
  * "model.onnx metadata 'names'"). Errors: FP_ECORRUPT with the byte offset
  * and what was expected (bad syntax, a duplicate or missing key, an empty
  * set), FP_EINVALID (NULL), -ENOMEM.

@@ -5,6 +5,7 @@
 #include "framepipe/error.h"
 #include "framepipe/log.h"
 #include "framepipe/model.h"
+#include "framepipe/labels.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -119,8 +120,7 @@ struct FpModel {
 
     int n_meta;
     char **meta_keys, **meta_vals;
-    int n_classes;
-    char **classes;
+    FpLabels *labels; /* class names from metadata, or NULL */
 };
 
 /* Records ORT's message for `st` (released here) as FP_EMODEL naming the model and the step. */
@@ -289,142 +289,14 @@ out:
     return rc;
 }
 
-static const char *skip_ws(const char *s)
+/* Class names from metadata (fp_labels_parse); a malformed value is logged and ignored, the model still loads. */
+static void parse_class_names(FpModel *m, const char *key, const char *v)
 {
-    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
-        s++;
-    return s;
-}
-
-/* Reads a '...' or "..." literal at *s into a new string (escapes: \\ \' \" \n kept simple). */
-static char *read_quoted(const char **ps)
-{
-    const char *s = *ps;
-    char q = *s;
-    if (q != '\'' && q != '"')
-        return NULL;
-    s++;
-    size_t cap = strlen(s) + 1, n = 0;
-    char *out = malloc(cap);
-    if (!out)
-        return NULL;
-    while (*s && *s != q) {
-        if (*s == '\\' && s[1]) {
-            s++;
-            out[n++] = *s == 'n' ? '\n' : *s;
-        } else {
-            out[n++] = *s;
-        }
-        s++;
-    }
-    if (*s != q) {
-        free(out);
-        return NULL;
-    }
-    out[n] = 0;
-    *ps = s + 1;
-    return out;
-}
-
-static int add_class(FpModel *m, int index, char *name, int *cap)
-{
-    if (index < 0 || index > 100000) {
-        free(name);
-        return -1;
-    }
-    if (index >= *cap) {
-        int ncap = *cap ? *cap : 16;
-        while (ncap <= index)
-            ncap *= 2;
-        char **nc = realloc(m->classes, (size_t)ncap * sizeof(char *));
-        if (!nc) {
-            free(name);
-            return -1;
-        }
-        memset(nc + *cap, 0, (size_t)(ncap - *cap) * sizeof(char *));
-        m->classes = nc;
-        *cap = ncap;
-    }
-    free(m->classes[index]);
-    m->classes[index] = name;
-    if (index + 1 > m->n_classes)
-        m->n_classes = index + 1;
-    return 0;
-}
-
-/* Parses a names value: {0: 'a', 1: 'b'} (Python or JSON dict), ['a', 'b'], or "a,b" / "a\nb". Best effort. */
-static void parse_class_names(FpModel *m, const char *v)
-{
-    int cap = 0;
-    const char *s = skip_ws(v);
-    if (*s == '{') {
-        s++;
-        for (;;) {
-            s = skip_ws(s);
-            if (*s == '}' || !*s)
-                break;
-            int quoted_key = *s == '\'' || *s == '"';
-            if (quoted_key)
-                s++;
-            char *end;
-            long idx = strtol(s, &end, 10);
-            if (end == s)
-                goto bad;
-            s = end;
-            if (quoted_key)
-                s++;
-            s = skip_ws(s);
-            if (*s != ':')
-                goto bad;
-            s = skip_ws(s + 1);
-            char *name = read_quoted(&s);
-            if (!name || add_class(m, (int)idx, name, &cap) < 0)
-                goto bad;
-            s = skip_ws(s);
-            if (*s == ',')
-                s++;
-        }
-    } else if (*s == '[') {
-        s++;
-        for (int idx = 0;; idx++) {
-            s = skip_ws(s);
-            if (*s == ']' || !*s)
-                break;
-            char *name = read_quoted(&s);
-            if (!name || add_class(m, idx, name, &cap) < 0)
-                goto bad;
-            s = skip_ws(s);
-            if (*s == ',')
-                s++;
-        }
-    } else {
-        const char *sep = strchr(s, '\n') ? "\n" : ",";
-        for (int idx = 0; *s; idx++) {
-            size_t len = strcspn(s, sep);
-            const char *a = s, *b = s + len;
-            while (a < b && (*a == ' ' || *a == '\t' || *a == '\r'))
-                a++;
-            while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r'))
-                b--;
-            if (b > a && add_class(m, idx, strndup(a, (size_t)(b - a)), &cap) < 0)
-                goto bad;
-            s += len;
-            if (*s)
-                s++;
-        }
-    }
-    for (int i = 0; i < m->n_classes; i++) {
-        if (!m->classes[i] && !(m->classes[i] = strdup("")))
-            goto bad;
-    }
-    return;
-bad:
-    fp_log_warn("infer", "model %s: cannot parse the class names in the metadata; ignoring them", m->path);
-    for (int i = 0; i < cap; i++)
-        free(m->classes[i]);
-    free(m->classes);
-    m->classes = NULL;
-    m->n_classes = 0;
+    char what[600];
+    snprintf(what, sizeof(what), "model %s: metadata '%s'", m->path, key);
+    int rc = fp_labels_parse(&m->labels, v, what);
+    if (rc < 0)
+        fp_log_warn("infer", "%s; ignoring the class names", fp_error_detail(rc));
 }
 
 /* ---- the value cache ---- */
@@ -840,13 +712,14 @@ int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in
             memset(m->out_bufs[i], 0, bytes);
         }
     }
-    const char *names = fp_model_meta(m, "names");
-    if (!names)
-        names = fp_model_meta(m, "classes");
-    if (!names)
-        names = fp_model_meta(m, "labels");
-    if (names)
-        parse_class_names(m, names);
+    static const char *const name_keys[] = {"names", "classes", "labels"};
+    for (size_t k = 0; k < sizeof(name_keys) / sizeof(name_keys[0]); k++) {
+        const char *names = fp_model_meta(m, name_keys[k]);
+        if (names) {
+            parse_class_names(m, name_keys[k], names);
+            break;
+        }
+    }
 
     o->ReleaseSessionOptions(so);
     memset(&m->stats, 0, sizeof(m->stats)); /* count the caller's runs, not the shape warm-up */
@@ -900,9 +773,7 @@ void fp_model_destroy(FpModel **pm)
     }
     free(m->meta_keys);
     free(m->meta_vals);
-    for (int i = 0; i < m->n_classes; i++)
-        free(m->classes[i]);
-    free(m->classes);
+    fp_labels_destroy(&m->labels);
     free(m->path);
     free(m);
     *pm = NULL;
@@ -1029,12 +900,12 @@ const char *fp_model_meta(const FpModel *m, const char *key)
 
 int fp_model_class_count(const FpModel *m)
 {
-    return m->n_classes;
+    return fp_labels_count(m->labels);
 }
 
 const char *fp_model_class_name(const FpModel *m, int i)
 {
-    return i >= 0 && i < m->n_classes ? m->classes[i] : NULL;
+    return fp_labels_name(m->labels, i);
 }
 
 #else /* !FP_HAVE_ORT: built without the headers; every entry point says so. */

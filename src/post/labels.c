@@ -50,6 +50,84 @@ const char *fp_labels_name(const FpLabels *l, int id)
 
 /* ---- labels file ---- */
 
+/*
+ * Splits `buf` (len bytes, NUL-terminated, owned: freed on failure) into one
+ * trimmed name per line; `what` names the source in messages.
+ */
+static int labels_from_lines(FpLabels **out, char *buf, size_t len, const char *what)
+{
+    if (memchr(buf, '\0', len)) {
+        size_t at = (size_t)((char *)memchr(buf, '\0', len) - buf);
+        free(buf);
+        return fp_error(FP_ECORRUPT, "%s: NUL byte at offset %zu (not a text file)", what, at);
+    }
+    int cap = 64, count = 0, last_nonblank = -1, first_blank = -1;
+    char **names = malloc((size_t)cap * sizeof(char *));
+    if (!names) {
+        free(buf);
+        return -ENOMEM;
+    }
+    char *s = buf;
+    int line = 0;
+    while (s < buf + len) {
+        char *e = strchr(s, '\n');
+        char *next = e ? e + 1 : s + strlen(s);
+        char *end = e ? e : next;
+        while (end > s && isspace((unsigned char)end[-1]))
+            end--;
+        while (s < end && isspace((unsigned char)*s))
+            s++;
+        *end = '\0';
+        line++;
+        if (count == cap) {
+            if (cap >= LABELS_MAX_COUNT) {
+                free(names);
+                free(buf);
+                return fp_error(FP_ETOO_LARGE, "%s: more than %d names", what, LABELS_MAX_COUNT);
+            }
+            cap *= 2;
+            char **nn = realloc(names, (size_t)cap * sizeof(char *));
+            if (!nn) {
+                free(names);
+                free(buf);
+                return -ENOMEM;
+            }
+            names = nn;
+        }
+        names[count] = s;
+        if (*s) {
+            if (first_blank >= 0) {
+                free(names);
+                free(buf);
+                return fp_error(FP_ECORRUPT, "%s: line %d is blank but names follow it (class ids "
+                                "would shift)", what, first_blank);
+            }
+            last_nonblank = count;
+        } else if (first_blank < 0) {
+            first_blank = line;
+        }
+        count++;
+        s = next;
+    }
+    count = last_nonblank + 1;
+    if (count == 0) {
+        free(names);
+        free(buf);
+        return fp_error(FP_ECORRUPT, "%s: no class names", what);
+    }
+    FpLabels *l = calloc(1, sizeof(*l));
+    if (!l) {
+        free(names);
+        free(buf);
+        return -ENOMEM;
+    }
+    l->count = count;
+    l->names = names;
+    l->text = buf;
+    *out = l;
+    return 0;
+}
+
 int fp_labels_load(FpLabels **out, const char *path)
 {
     if (!out || !path)
@@ -74,77 +152,9 @@ int fp_labels_load(FpLabels **out, const char *path)
         return fp_error(FP_ETOO_LARGE, "labels file %s: larger than %u bytes", path, LABELS_MAX_BYTES);
     }
     buf[len] = '\0';
-    if (memchr(buf, '\0', len)) {
-        size_t at = (size_t)((char *)memchr(buf, '\0', len) - buf);
-        free(buf);
-        return fp_error(FP_ECORRUPT, "labels file %s: NUL byte at offset %zu (not a text file)", path, at);
-    }
-    /* split into lines in place, trimming each */
-    int cap = 64, count = 0, last_nonblank = -1, first_blank = -1;
-    char **names = malloc((size_t)cap * sizeof(char *));
-    if (!names) {
-        free(buf);
-        return -ENOMEM;
-    }
-    char *s = buf;
-    int line = 0;
-    while (s < buf + len) {
-        char *e = strchr(s, '\n');
-        char *next = e ? e + 1 : s + strlen(s);
-        char *end = e ? e : next;
-        while (end > s && isspace((unsigned char)end[-1]))
-            end--;
-        while (s < end && isspace((unsigned char)*s))
-            s++;
-        *end = '\0';
-        line++;
-        if (count == cap) {
-            if (cap >= LABELS_MAX_COUNT) {
-                free(names);
-                free(buf);
-                return fp_error(FP_ETOO_LARGE, "labels file %s: more than %d names", path, LABELS_MAX_COUNT);
-            }
-            cap *= 2;
-            char **nn = realloc(names, (size_t)cap * sizeof(char *));
-            if (!nn) {
-                free(names);
-                free(buf);
-                return -ENOMEM;
-            }
-            names = nn;
-        }
-        names[count] = s;
-        if (*s) {
-            if (first_blank >= 0) {
-                free(names);
-                free(buf);
-                return fp_error(FP_ECORRUPT, "labels file %s: line %d is blank but names follow it (class ids "
-                                "would shift)", path, first_blank);
-            }
-            last_nonblank = count;
-        } else if (first_blank < 0) {
-            first_blank = line;
-        }
-        count++;
-        s = next;
-    }
-    count = last_nonblank + 1;
-    if (count == 0) {
-        free(names);
-        free(buf);
-        return fp_error(FP_ECORRUPT, "labels file %s: no class names", path);
-    }
-    FpLabels *l = calloc(1, sizeof(*l));
-    if (!l) {
-        free(names);
-        free(buf);
-        return -ENOMEM;
-    }
-    l->count = count;
-    l->names = names;
-    l->text = buf;
-    *out = l;
-    return 0;
+    char what[600];
+    snprintf(what, sizeof(what), "labels file %s", path);
+    return labels_from_lines(out, buf, len, what);
 }
 
 /* ---- Ultralytics metadata: {0: 'person', ...} or ['person', ...] ---- */
@@ -277,8 +287,11 @@ int fp_labels_parse(FpLabels **out, const char *text, const char *what)
     skip_ws(&p);
     char open = text[p.pos];
     if (open != '{' && open != '[') {
-        rc = expect_err(&p, "'{' (a dict of class number: name) or '['");
-        goto fail;
+        /* not a literal: one name per line, as in a labels file */
+        free(block);
+        free(slots);
+        char *copy = strdup(text);
+        return copy ? labels_from_lines(out, copy, len, p.what) : -ENOMEM;
     }
     char close = open == '{' ? '}' : ']';
     p.pos++;
