@@ -102,10 +102,11 @@ typedef struct FpPrepOptions {
 
 /* Instruction-set variants of the kernel. */
 typedef enum FpPrepIsa {
-    FP_PREP_ISA_AUTO = 0, /* the best the CPU has (or FP_PREP_ISA=c|avx2|avx512 from the environment) */
+    FP_PREP_ISA_AUTO = 0, /* the best the CPU has (or FP_PREP_ISA=c|avx2|avx512|avx512vbmi from the environment) */
     FP_PREP_ISA_C,
     FP_PREP_ISA_AVX2,
-    FP_PREP_ISA_AVX512,
+    FP_PREP_ISA_AVX512,     /* AVX-512 F/BW/DQ/VL: gathers */
+    FP_PREP_ISA_AVX512VBMI, /* + VBMI (Ice Lake, Zen 4 and later): byte permutes instead of gathers */
 } FpPrepIsa;
 
 /* Fills *o with the defaults above for a dst_width x dst_height model input. Never fails. */
@@ -167,7 +168,7 @@ FpBox fp_letterbox_box_to_source(const FpLetterbox *lb, FpBox tensor_box);
 /* The best variant this CPU supports (ignores the environment). */
 FpPrepIsa fp_prep_cpu_isa(void);
 
-/* Name of a variant ("c", "avx2", "avx512", "auto"). Never NULL. */
+/* Name of a variant ("c", "avx2", "avx512", "avx512vbmi", "auto"). Never NULL. */
 const char *fp_prep_isa_name(FpPrepIsa isa);
 
 /* Whether this CPU can run `isa` (C and AUTO: always). */

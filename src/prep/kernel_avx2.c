@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // AVX2 variant of the fused pre-processing kernel: 8 pixels per step, chosen at run time.
 #pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx2,f16c")
+#pragma GCC target("avx2,fma,f16c")
 
 #include "prep_internal.h"
 
@@ -20,6 +20,7 @@ typedef __m256i vi;
 #define I_SRLV(a, s) _mm256_srlv_epi32(a, s)
 #define I_ADD(a, b) _mm256_add_epi32(a, b)
 #define CVT_I2F(a) _mm256_cvtepi32_ps(a)
+#define F_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define F_MUL(a, b) _mm256_mul_ps(a, b)
 #define F_ADD(a, b) _mm256_add_ps(a, b)
 #define F_SUB(a, b) _mm256_sub_ps(a, b)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // AVX-512 (F/BW/VL/DQ) variant of the fused pre-processing kernel: 16 pixels per step, chosen at run time.
 #pragma GCC optimize("fp-contract=off")
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,f16c")
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c")
 
 #include "prep_internal.h"
 
@@ -20,6 +20,7 @@ typedef __m512i vi;
 #define I_SRLV(a, s) _mm512_srlv_epi32(a, s)
 #define I_ADD(a, b) _mm512_add_epi32(a, b)
 #define CVT_I2F(a) _mm512_cvtepi32_ps(a)
+#define F_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define F_MUL(a, b) _mm512_mul_ps(a, b)
 #define F_ADD(a, b) _mm512_add_ps(a, b)
 #define F_SUB(a, b) _mm512_sub_ps(a, b)

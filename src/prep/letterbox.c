@@ -91,7 +91,7 @@ FpPrepIsa fp_prep_cpu_isa(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        return FP_PREP_ISA_AVX512;
+        return __builtin_cpu_supports("avx512vbmi") ? FP_PREP_ISA_AVX512VBMI : FP_PREP_ISA_AVX512;
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
         return FP_PREP_ISA_AVX2;
     return FP_PREP_ISA_C;
@@ -105,6 +105,7 @@ int fp_prep_isa_supported(FpPrepIsa isa)
     case FP_PREP_ISA_C: return 1;
     case FP_PREP_ISA_AVX2: return best >= FP_PREP_ISA_AVX2;
     case FP_PREP_ISA_AVX512: return best >= FP_PREP_ISA_AVX512;
+    case FP_PREP_ISA_AVX512VBMI: return best >= FP_PREP_ISA_AVX512VBMI;
     }
     return 0;
 }
@@ -116,6 +117,7 @@ const char *fp_prep_isa_name(FpPrepIsa isa)
     case FP_PREP_ISA_C: return "c";
     case FP_PREP_ISA_AVX2: return "avx2";
     case FP_PREP_ISA_AVX512: return "avx512";
+    case FP_PREP_ISA_AVX512VBMI: return "avx512vbmi";
     }
     return "unknown";
 }
@@ -129,7 +131,8 @@ static FpPrepIsa resolve_isa(FpPrepIsa req)
     if (env && *env) {
         FpPrepIsa want = !strcmp(env, "c") ? FP_PREP_ISA_C
                        : !strcmp(env, "avx2") ? FP_PREP_ISA_AVX2
-                       : !strcmp(env, "avx512") ? FP_PREP_ISA_AVX512 : FP_PREP_ISA_AUTO;
+                       : !strcmp(env, "avx512") ? FP_PREP_ISA_AVX512
+                       : !strcmp(env, "avx512vbmi") ? FP_PREP_ISA_AVX512VBMI : FP_PREP_ISA_AUTO;
         if (want != FP_PREP_ISA_AUTO && fp_prep_isa_supported(want))
             return want;
     }
@@ -242,6 +245,64 @@ static uint8_t to_u8(float v)
     return (uint8_t)nearbyintf(v);
 }
 
+static uint64_t window_mask(int row_bytes, int base, int from)
+{
+    int rem = row_bytes - base - from; /* bytes of [base+from, base+from+64) inside the row */
+    return rem >= 64 ? ~0ULL : rem <= 0 ? 0 : (1ULL << rem) - 1;
+}
+
+/*
+ * The VBMI kernel's vector groups over all content columns [cx0, cx1): at
+ * cx0 + 16 g, the last one moved back to end at cx1 (overlapping).
+ */
+static void plan_groups(FpLetterbox *lb, int w, FpPixelFormat f)
+{
+    const int G = FP_PREP_GROUP_W;
+    int n = lb->cx1 - lb->cx0;
+    lb->ngroups = n < G ? 0 : (n + G - 1) / G;
+    int yuv = f == FP_PIX_YUV420P || f == FP_PIX_NV12, nv12 = f == FP_PIX_NV12;
+    int lrow = w, crow = nv12 ? 2 * ((w + 1) / 2) : (w + 1) / 2;
+    for (int g = 0; g < lb->ngroups; g++) {
+        int x = lb->cx0 + g * G;
+        if (x > lb->cx1 - G)
+            x = lb->cx1 - G;
+        FpPrepGroup *gr = &lb->groups[g];
+        memset(gr, 0, sizeof(*gr));
+        memset(lb->gidx[g], 0, sizeof(lb->gidx[g]));
+        if (f == FP_PIX_RGB24 || f == FP_PIX_BGR24)
+            continue; /* 16 RGB pixels rarely fit in 128 bytes: gathers */
+        int lb0 = lb->xo[x], lmax = lb->xo[x + G - 1] + lb->xd[x + G - 1];
+        int cb0 = lb->co[x], cmax = lb->co[x + G - 1] + lb->cd[x + G - 1] + (nv12 ? 1 : 0);
+        if (lmax - lb0 > 127 || (yuv && cmax - cb0 > 127))
+            continue;
+        gr->ok = 1;
+        gr->lbase = lb0, gr->cbase = cb0;
+        gr->hzero = 1;
+        for (int i = 0; i < G; i++)
+            gr->hzero &= lb->wx1[x + i] == 0.0f;
+        /* byte 3 of every index dword is 0x4B: the permute keeps it, so each lane reads as the float 2^23 + byte */
+        for (int t = 0; t < 6; t++)
+            for (int i = 0; i < G; i++)
+                lb->gidx[g][t][4 * i + 3] = 0x4B;
+        gr->lmask[0] = window_mask(lrow, lb0, 0), gr->lmask[1] = window_mask(lrow, lb0, 64);
+        gr->cmask[0] = yuv ? window_mask(crow, cb0, 0) : 0, gr->cmask[1] = yuv ? window_mask(crow, cb0, 64) : 0;
+        for (int i = 0; i < G; i++) {
+            int c = x + i;
+            lb->gidx[g][0][4 * i] = (uint8_t)(lb->xo[c] - lb0);
+            lb->gidx[g][1][4 * i] = (uint8_t)(lb->xo[c] + lb->xd[c] - lb0);
+            if (!yuv)
+                continue;
+            int c0 = lb->co[c] - cb0, c1 = lb->co[c] + lb->cd[c] - cb0;
+            if (nv12) {
+                lb->gidx[g][2][4 * i] = (uint8_t)c0, lb->gidx[g][3][4 * i] = (uint8_t)(c0 + 1);
+                lb->gidx[g][4][4 * i] = (uint8_t)c1, lb->gidx[g][5][4 * i] = (uint8_t)(c1 + 1);
+            } else {
+                lb->gidx[g][2][4 * i] = (uint8_t)c0, lb->gidx[g][3][4 * i] = (uint8_t)c1;
+            }
+        }
+    }
+}
+
 /* Fills the geometry, tables and constants for (w, h, f). Options are valid; no allocation. */
 static void plan(FpLetterbox *lb, int w, int h, FpPixelFormat f)
 {
@@ -318,6 +379,7 @@ static void plan(FpLetterbox *lb, int w, int h, FpPixelFormat f)
                 lb->vec_end = x + 1;
         }
     }
+    plan_groups(lb, w, f);
     for (int y = lb->cy0; y < lb->cy1; y++) {
         int i0, i1;
         float f1;
@@ -341,9 +403,7 @@ static void plan(FpLetterbox *lb, int w, int h, FpPixelFormat f)
             lb->a[c] = o->scale[c];
             lb->b[c] = o->offset[c];
         }
-        float p = o->pad[c];
-        float v = p * lb->a[c];
-        v = v + lb->b[c];
+        float v = fmaf(o->pad[c], lb->a[c], lb->b[c]);
         lb->padv[c] = v;
         lb->padh[c] = fp__prep_f32_to_f16(v);
         lb->padb[c] = to_u8(v);
@@ -366,13 +426,18 @@ int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixe
     if (!lb)
         return fp_error(-ENOMEM, "fp_letterbox_create: out of memory");
     size_t dw = (size_t)opt->dst_width, dh = (size_t)opt->dst_height;
-    size_t bytes = dw * (5 * sizeof(int32_t) + 2 * sizeof(float)) + dh * sizeof(FpPrepRow) + 64;
+    size_t max_groups = dw / FP_PREP_GROUP_W + 2;
+    size_t bytes = max_groups * sizeof(lb->gidx[0]) + 64 + max_groups * sizeof(FpPrepGroup) +
+                   dw * (5 * sizeof(int32_t) + 2 * sizeof(float)) + dh * sizeof(FpPrepRow);
     lb->mem = calloc(1, bytes);
     if (!lb->mem) {
         free(lb);
         return fp_error(-ENOMEM, "fp_letterbox_create: out of memory for %zu bytes of tables", bytes);
     }
-    uint8_t *p = lb->mem;
+    uint8_t *p = (uint8_t *)(((uintptr_t)lb->mem + 63) & ~(uintptr_t)63);
+    lb->gidx = (uint8_t(*)[6][64])p, p += max_groups * sizeof(lb->gidx[0]);
+    lb->groups = (FpPrepGroup *)p, p += max_groups * sizeof(FpPrepGroup);
+    lb->max_groups = (int)max_groups;
     lb->xo = (int32_t *)p, p += dw * sizeof(int32_t);
     lb->xd = (int32_t *)p, p += dw * sizeof(int32_t);
     lb->co = (int32_t *)p, p += dw * sizeof(int32_t);
@@ -416,7 +481,7 @@ int fp_letterbox_set_isa(FpLetterbox *lb, FpPrepIsa isa)
 {
     if (!lb)
         return fp_error(FP_EINVALID, "fp_letterbox_set_isa: plan is NULL");
-    if ((unsigned)isa > FP_PREP_ISA_AVX512)
+    if ((unsigned)isa > FP_PREP_ISA_AVX512VBMI)
         return fp_error(FP_EINVALID, "fp_letterbox_set_isa: variant %d: unknown", (int)isa);
     if (!fp_prep_isa_supported(isa))
         return fp_error(FP_EUNSUPPORTED, "fp_letterbox_set_isa: this CPU cannot run the %s variant",
@@ -444,8 +509,7 @@ static inline void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, co
 {
     size_t at = (size_t)x * (size_t)d->pstride;
     for (int c = 0; c < 3; c++) {
-        float v = v3[lb->perm[c]] * lb->a[c];
-        v = v + lb->b[c];
+        float v = fmaf(v3[lb->perm[c]], lb->a[c], lb->b[c]);
         switch (lb->opt.type) {
         case FP_TENSOR_F32: memcpy(d->ch[c] + at * 4, &v, 4); break;
         case FP_TENSOR_F16: {
@@ -460,13 +524,11 @@ static inline void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, co
 
 static inline void yuv_tap(const FpLetterbox *lb, int Y, int U, int V, float rgb[3])
 {
-    float yv = (float)Y * lb->cy;
-    yv = yv + lb->ky;
+    float yv = fmaf((float)Y, lb->cy, lb->ky);
     float u = (float)U - 128.0f, v = (float)V - 128.0f;
-    float r = yv + v * lb->crv;
-    float g = yv + u * lb->cgu;
-    g = g + v * lb->cgv;
-    float b = yv + u * lb->cbu;
+    float r = fmaf(v, lb->crv, yv);
+    float g = fmaf(v, lb->cgv, fmaf(u, lb->cgu, yv));
+    float b = fmaf(u, lb->cbu, yv);
     rgb[0] = clamp255(r), rgb[1] = clamp255(g), rgb[2] = clamp255(b);
 }
 
@@ -474,12 +536,9 @@ static inline void blend(const float t00[3], const float t01[3], const float t10
                          float wx0, float wx1, float wy0, float wy1, float out[3])
 {
     for (int c = 0; c < 3; c++) {
-        float top = t00[c] * wx0;
-        top = top + t01[c] * wx1;
-        float bot = t10[c] * wx0;
-        bot = bot + t11[c] * wx1;
-        float v = top * wy0;
-        out[c] = v + bot * wy1;
+        float top = fmaf(t01[c], wx1, t00[c] * wx0);
+        float bot = fmaf(t11[c], wx1, t10[c] * wx0);
+        out[c] = fmaf(bot, wy1, top * wy0);
     }
 }
 
@@ -603,7 +662,8 @@ int fp_letterbox_run(const FpLetterbox *lb, const FpFrame *fr, void *dst, size_t
     size_t es = lb->esize;
     int nchw = lb->opt.layout == FP_LAYOUT_NCHW;
     int (*simd)(const FpLetterbox *, const FpPrepSrc *, int, int, const FpPrepDst *) =
-        lb->isa == FP_PREP_ISA_AVX512 ? fp__prep_span_avx512
+        lb->isa == FP_PREP_ISA_AVX512VBMI ? fp__prep_span_avx512vbmi
+        : lb->isa == FP_PREP_ISA_AVX512 ? fp__prep_span_avx512
         : lb->isa == FP_PREP_ISA_AVX2 ? fp__prep_span_avx2 : NULL;
     int yuv = lb->format == FP_PIX_YUV420P || lb->format == FP_PIX_NV12;
 
@@ -639,8 +699,8 @@ int fp_letterbox_run(const FpLetterbox *lb, const FpFrame *fr, void *dst, size_t
                 s.v0 = row_ptr(fr, 2, c0), s.v1 = row_ptr(fr, 2, c1);
         }
         int x = lb->cx0;
-        if (simd && lb->vec_end > x)
-            x = simd(lb, &s, x, lb->vec_end, &d);
+        if (simd)
+            x = simd(lb, &s, x, lb->cx1, &d);
         fp__prep_span_c(lb, &s, x, lb->cx1, &d);
     }
     return 0;

@@ -9,17 +9,38 @@
 
 /*
  * Exactness contract between the C reference and the SIMD kernels: all of
- * them perform the same IEEE single-precision operations in the same order
- * (no fused multiply-add, no reassociation; every prep source is compiled
- * with fp-contract off), read the same precomputed tables, and round the
- * same way (nearest, ties to even). Their outputs are therefore bit
- * identical, which tests/prep/test_checkasm.c verifies.
+ * them perform the same IEEE single-precision operations in the same order,
+ * with fused multiply-adds exactly where written below (fmaf() in C, which
+ * rounds once like vfmadd), no other contraction or reassociation (every
+ * prep source is compiled with fp-contract off), read the same precomputed
+ * tables, and round the same way (nearest, ties to even). Their outputs are
+ * therefore bit identical, which tests/prep/test_checkasm.c verifies.
  *
- * Per tap (one source pixel) in YUV: yv = Y*cy + ky; u = U-128; v = V-128;
- *   R = yv + v*crv;  G = (yv + u*cgu) + v*cgv;  B = yv + u*cbu; each clamped to [0,255].
- * Blend: top = t00*wx0 + t01*wx1; bot = t10*wx0 + t11*wx1; p = top*wy0 + bot*wy1.
- * Store: v = p*a[c] + b[c]; u8: rint(clamp(v, 0, 255)); f16: round to nearest even.
+ * Per tap (one source pixel) in YUV: yv = fma(Y, cy, ky); u = U-128; v = V-128;
+ *   R = fma(v, crv, yv);  G = fma(v, cgv, fma(u, cgu, yv));  B = fma(u, cbu, yv);
+ *   each clamped to [0,255].
+ * Blend: top = fma(t01, wx1, t00*wx0); bot = fma(t11, wx1, t10*wx0); p = fma(bot, wy1, top*wy0).
+ * Store: v = fma(p, a[c], b[c]); u8: rint(clamp(v, 0, 255)); f16: round to nearest even.
  */
+
+/*
+ * One vector group of 16 tensor columns for the AVX-512 VBMI kernel: the
+ * bytes its taps need lie in a 128-byte window of each source row starting
+ * at lbase (luma) / cbase (chroma), so two masked loads and one byte permute
+ * per tap replace the gathers. idx: 6 x 64 permute indices (byte 4i = lane
+ * i's offset in the window, byte 4i+3 = 0x4B so the lane reads as the
+ * float 2^23 + pixel, bytes 4i+1..2 = 0): luma
+ * tap 0, luma tap 1, then chroma (YUV420P: tap 0, tap 1; NV12: U0, V0, U1,
+ * V1). ok == 0: the window does not fit (strong downscale, packed RGB), the
+ * group uses gathers.
+ */
+typedef struct FpPrepGroup {
+    int32_t lbase, cbase, ok;
+    int32_t hzero; /* every column's tap-1 weight is 0 (odd integer downscale): tap 1 is skipped, bit-exactly */
+    uint64_t lmask[2], cmask[2]; /* bytes of the window inside the row */
+} FpPrepGroup;
+
+#define FP_PREP_GROUP_W 16
 
 /* Source rows of one output row. */
 typedef struct FpPrepRow {
@@ -47,6 +68,9 @@ struct FpLetterbox {
     int32_t *csh;  /* 8 * cd: bit shift of chroma tap 1 inside a 4-byte gather */
     float *wx0, *wx1;
     FpPrepRow *rows; /* per output row */
+    FpPrepGroup *groups;       /* vector groups of [cx0, cx1) (VBMI kernel) */
+    uint8_t (*gidx)[6][64];    /* their permute indices */
+    int ngroups, max_groups;
 
     /* colour and values */
     float cy, ky, crv, cgu, cgv, cbu;
@@ -75,9 +99,14 @@ typedef struct FpPrepSrc {
 /* Content columns [x_begin, x_end) of one row, plain C (the reference). */
 void fp__prep_span_c(const FpLetterbox *lb, const FpPrepSrc *s, int x_begin, int x_end, const FpPrepDst *d);
 
-/* SIMD spans: process columns from x_begin, return the first column not done (<= x_end). */
+/*
+ * SIMD spans, called with [cx0, cx1): process columns from x_begin, return
+ * the first column not done (the C reference does the rest). The gather
+ * kernels stop at vec_end; the VBMI kernel usually reaches cx1.
+ */
 int fp__prep_span_avx2(const FpLetterbox *lb, const FpPrepSrc *s, int x_begin, int x_end, const FpPrepDst *d);
 int fp__prep_span_avx512(const FpLetterbox *lb, const FpPrepSrc *s, int x_begin, int x_end, const FpPrepDst *d);
+int fp__prep_span_avx512vbmi(const FpLetterbox *lb, const FpPrepSrc *s, int x_begin, int x_end, const FpPrepDst *d);
 
 /* Float -> IEEE half, round to nearest even (what F16C's vcvtps2ph does with imm 0). */
 uint16_t fp__prep_f32_to_f16(float f);

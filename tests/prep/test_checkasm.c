@@ -64,8 +64,8 @@ static void describe(char *buf, size_t n, int w, int h, FpPixelFormat f, const F
 
 static void run_variants(uint64_t seed, int iterations, int max_src)
 {
-    FpPrepIsa isas[] = {FP_PREP_ISA_AVX2, FP_PREP_ISA_AVX512};
-    int tested[2] = {0, 0};
+    FpPrepIsa isas[] = {FP_PREP_ISA_AVX2, FP_PREP_ISA_AVX512, FP_PREP_ISA_AVX512VBMI};
+    int tested[3] = {0, 0, 0};
     uint64_t s = seed;
     for (int it = 0; it < iterations; it++) {
         int w = pt_range(&s, 1, max_src), h = pt_range(&s, 1, max_src);
@@ -93,7 +93,7 @@ static void run_variants(uint64_t seed, int iterations, int max_src)
         CHECK_OK(fp_letterbox_run(lb, &pf.f, ref, slot));
         for (int i = 0; i < 16; i++)
             CHECK_EQ(ref[slot + i], 0xA5);
-        for (int k = 0; k < 2; k++) {
+        for (int k = 0; k < 3; k++) {
             if (!fp_prep_isa_supported(isas[k]))
                 continue;
             CHECK_OK(fp_letterbox_set_isa(lb, isas[k]));
@@ -122,6 +122,8 @@ static void run_variants(uint64_t seed, int iterations, int max_src)
         CHECK(tested[0] == iterations);
     if (fp_prep_isa_supported(FP_PREP_ISA_AVX512))
         CHECK(tested[1] == iterations);
+    if (fp_prep_isa_supported(FP_PREP_ISA_AVX512VBMI))
+        CHECK(tested[2] == iterations);
 }
 
 FP_TEST(checkasm_small_random)
@@ -158,8 +160,8 @@ FP_TEST(checkasm_1080p_letterbox)
             uint8_t *ref = malloc(slot), *out = malloc(slot);
             CHECK_OK(fp_letterbox_set_isa(lb, FP_PREP_ISA_C));
             CHECK_OK(fp_letterbox_run(lb, &pf.f, ref, slot));
-            FpPrepIsa isas[] = {FP_PREP_ISA_AVX2, FP_PREP_ISA_AVX512};
-            for (int k = 0; k < 2; k++) {
+            FpPrepIsa isas[] = {FP_PREP_ISA_AVX2, FP_PREP_ISA_AVX512, FP_PREP_ISA_AVX512VBMI};
+            for (int k = 0; k < 3; k++) {
                 if (!fp_prep_isa_supported(isas[k]))
                     continue;
                 CHECK_OK(fp_letterbox_set_isa(lb, isas[k]));
@@ -206,4 +208,55 @@ FP_TEST(checkasm_f16_conversion_matches_hardware)
         fp_letterbox_destroy(&lb);
     }
     pt_frame_free(&pf);
+}
+
+/*
+ * Integer downscale ratios make whole vectors of tap weights exactly 0 (odd
+ * factors: the sample hits a pixel centre), which the VBMI kernel skips:
+ * horizontal only, vertical only, both, neither; every variant must still
+ * equal the C reference bit for bit.
+ */
+FP_TEST(checkasm_integer_ratios)
+{
+    struct { int sw, sh, dw, dh; } geo[] = {
+        {480, 270, 160, 90}, /* 3x3: both taps skipped */
+        {320, 270, 160, 90}, /* 2x3: vertical skipped */
+        {480, 180, 160, 90}, /* 3x2: horizontal skipped */
+        {320, 180, 160, 90}, /* 2x2: none skipped */
+        {960, 540, 160, 90}, /* 6x6 */
+        {800, 450, 160, 90}, /* 5x5 */
+    };
+    uint64_t s = 77;
+    FpPrepIsa isas[] = {FP_PREP_ISA_AVX2, FP_PREP_ISA_AVX512, FP_PREP_ISA_AVX512VBMI};
+    for (size_t gi = 0; gi < sizeof(geo) / sizeof(geo[0]); gi++)
+        for (int fi = 0; fi < 5; fi++) {
+            PtFrame pf;
+            CHECK(pt_frame_alloc(&pf, geo[gi].sw, geo[gi].sh, formats[fi], NULL, 0) == 0);
+            pt_fill_random(&pf, &s);
+            FpPrepOptions o;
+            fp_prep_options_default(&o, geo[gi].dw, geo[gi].dh);
+            o.resize = FP_RESIZE_STRETCH;
+            o.type = (FpTensorType)(gi % 3);
+            if (o.type == FP_TENSOR_U8)
+                o.scale[0] = o.scale[1] = o.scale[2] = 1.0f;
+            FpLetterbox *lb = NULL;
+            CHECK_OK(fp_letterbox_create(&lb, geo[gi].sw, geo[gi].sh, formats[fi], &o));
+            size_t slot = fp_letterbox_slot_bytes(lb);
+            uint8_t *ref = malloc(slot), *out = malloc(slot);
+            CHECK_OK(fp_letterbox_set_isa(lb, FP_PREP_ISA_C));
+            CHECK_OK(fp_letterbox_run(lb, &pf.f, ref, slot));
+            for (int k = 0; k < 3; k++) {
+                if (!fp_prep_isa_supported(isas[k]))
+                    continue;
+                CHECK_OK(fp_letterbox_set_isa(lb, isas[k]));
+                memset(out, 0, slot);
+                CHECK_OK(fp_letterbox_run(lb, &pf.f, out, slot));
+                CHECK_MSG(memcmp(ref, out, slot) == 0, "%dx%d -> %dx%d format %d: %s differs from c", geo[gi].sw,
+                          geo[gi].sh, geo[gi].dw, geo[gi].dh, (int)formats[fi], fp_prep_isa_name(isas[k]));
+            }
+            free(ref);
+            free(out);
+            fp_letterbox_destroy(&lb);
+            pt_frame_free(&pf);
+        }
 }

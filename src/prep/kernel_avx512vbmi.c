@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: MIT
+// AVX-512 VBMI variant of the fused pre-processing kernel: byte permutes from 128-byte row windows instead of gathers.
+#pragma GCC optimize("fp-contract=off")
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi,avx2,fma,f16c")
+
+#include "prep_internal.h"
+
+#include <immintrin.h>
+
+#define VW 16
+typedef __m512 vf;
+typedef __m512i vi;
+#define F_LOAD(p) _mm512_loadu_ps(p)
+#define I_LOAD(p) _mm512_loadu_si512((const void *)(p))
+#define F_SET1(x) _mm512_set1_ps(x)
+#define I_SET1(x) _mm512_set1_epi32(x)
+#define GATHER(base, idx) _mm512_i32gather_epi32((idx), (const void *)(base), 1)
+#define I_AND(a, b) _mm512_and_si512(a, b)
+#define I_SRLI(a, n) _mm512_srli_epi32(a, n)
+#define I_SRLV(a, s) _mm512_srlv_epi32(a, s)
+#define I_ADD(a, b) _mm512_add_epi32(a, b)
+#define CVT_I2F(a) _mm512_cvtepi32_ps(a)
+#define F_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define F_MUL(a, b) _mm512_mul_ps(a, b)
+#define F_ADD(a, b) _mm512_add_ps(a, b)
+#define F_SUB(a, b) _mm512_sub_ps(a, b)
+#define F_MIN(a, b) _mm512_min_ps(a, b)
+#define F_MAX(a, b) _mm512_max_ps(a, b)
+#define F_STOREU(p, v) _mm512_storeu_ps(p, v)
+#define STORE_F16(p, v) \
+    _mm256_storeu_si256((__m256i *)(void *)(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))
+#define STORE_U8(p, v) _mm_storeu_si128((__m128i *)(void *)(p), _mm512_cvtusepi32_epi8(_mm512_cvtps_epi32(v)))
+
+#include "kernel_body.h"
+
+#define LANE0 0x1111111111111111ULL /* byte 0 of every dword */
+
+typedef struct Window {
+    __m512i lo, hi;
+} Window;
+
+/* 128 bytes of a row from `base`; bytes past the row end read as 0 and are never touched (masked loads). */
+static inline __attribute__((always_inline)) Window window(const uint8_t *row, int base, const uint64_t mask[2])
+{
+    Window w = {_mm512_maskz_loadu_epi8(mask[0], row + base), _mm512_maskz_loadu_epi8(mask[1], row + base + 64)};
+    return w;
+}
+
+/*
+ * 16 taps as floats 2^23 + pixel: byte 0 of each lane comes from the window
+ * at idx[4i], bytes 1-3 stay as in idx (0, 0, 0x4B). Subtracting 2^23 (or
+ * 2^23 + 128 for chroma) is exact, and cheaper than int->float conversion.
+ */
+static inline __attribute__((always_inline)) vf taps(Window w, const uint8_t *idx)
+{
+    return _mm512_castsi512_ps(
+        _mm512_mask2_permutex2var_epi8(w.lo, _mm512_load_si512((const void *)idx), LANE0, w.hi));
+}
+
+/*
+ * hz: tap 1 of every column has weight 0; vz: row tap 1 has weight 0. The
+ * skipped taps would contribute fma(t, 0, x * 1.0) == x exactly (taps are
+ * finite and >= 0), so skipping them keeps the result bit-identical.
+ */
+static inline __attribute__((always_inline)) void pixels_vbmi(const Ctx *k, const FpPrepGroup *gr,
+                                                              const uint8_t (*ix)[64], int x, FpPixelFormat fmt,
+                                                              int hz, int vz, vf out[3])
+{
+    const vf bias = F_SET1(8388608.0f), cbias = F_SET1(8388608.0f + 128.0f);
+    vf wx0 = F_LOAD(k->wx0 + x), wx1 = F_LOAD(k->wx1 + x);
+    vf t00[3], t01[3], t10[3], t11[3];
+    Window l0 = window(k->l0, gr->lbase, gr->lmask), l1 = l0;
+    if (!vz)
+        l1 = window(k->l1, gr->lbase, gr->lmask);
+    if (fmt == FP_PIX_GRAY8) {
+        t00[0] = F_SUB(taps(l0, ix[0]), bias);
+        if (!hz)
+            t01[0] = F_SUB(taps(l0, ix[1]), bias);
+        if (!vz)
+            t10[0] = F_SUB(taps(l1, ix[0]), bias);
+        if (!hz && !vz)
+            t11[0] = F_SUB(taps(l1, ix[1]), bias);
+    } else {
+        const uint8_t *iu0 = ix[2], *iu1 = ix[3], *iv0 = ix[2], *iv1 = ix[3];
+        Window cu0, cu1, cv0, cv1;
+        cu0 = window(k->u0, gr->cbase, gr->cmask), cu1 = cu0;
+        if (!vz)
+            cu1 = window(k->u1, gr->cbase, gr->cmask);
+        if (fmt == FP_PIX_NV12) {
+            iu0 = ix[2], iv0 = ix[3], iu1 = ix[4], iv1 = ix[5];
+            cv0 = cu0, cv1 = cu1;
+        } else {
+            cv0 = window(k->v0, gr->cbase, gr->cmask), cv1 = cv0;
+            if (!vz)
+                cv1 = window(k->v1, gr->cbase, gr->cmask);
+        }
+        yuv_rgb_f(k, F_SUB(taps(l0, ix[0]), bias), F_SUB(taps(cu0, iu0), cbias), F_SUB(taps(cv0, iv0), cbias), t00);
+        if (!hz)
+            yuv_rgb_f(k, F_SUB(taps(l0, ix[1]), bias), F_SUB(taps(cu0, iu1), cbias), F_SUB(taps(cv0, iv1), cbias),
+                      t01);
+        if (!vz)
+            yuv_rgb_f(k, F_SUB(taps(l1, ix[0]), bias), F_SUB(taps(cu1, iu0), cbias), F_SUB(taps(cv1, iv0), cbias),
+                      t10);
+        if (!hz && !vz)
+            yuv_rgb_f(k, F_SUB(taps(l1, ix[1]), bias), F_SUB(taps(cu1, iu1), cbias), F_SUB(taps(cv1, iv1), cbias),
+                      t11);
+    }
+    int nc = fmt == FP_PIX_GRAY8 ? 1 : 3;
+    for (int c = 0; c < nc; c++) {
+        vf top = hz ? t00[c] : F_FMA(t01[c], wx1, F_MUL(t00[c], wx0));
+        if (vz) {
+            out[c] = top;
+        } else {
+            vf bot = hz ? t10[c] : F_FMA(t11[c], wx1, F_MUL(t10[c], wx0));
+            out[c] = F_FMA(bot, k->wy1, F_MUL(top, k->wy0));
+        }
+    }
+    if (fmt == FP_PIX_GRAY8)
+        out[1] = out[2] = out[0];
+}
+
+static inline __attribute__((always_inline)) void group_vbmi(const Ctx *k, const FpPrepGroup *gr,
+                                                             const uint8_t (*ix)[64], int x, FpPixelFormat fmt,
+                                                             int vz, vf out[3])
+{
+    if (gr->hzero) {
+        if (vz)
+            pixels_vbmi(k, gr, ix, x, fmt, 1, 1, out);
+        else
+            pixels_vbmi(k, gr, ix, x, fmt, 1, 0, out);
+    } else {
+        if (vz)
+            pixels_vbmi(k, gr, ix, x, fmt, 0, 1, out);
+        else
+            pixels_vbmi(k, gr, ix, x, fmt, 0, 0, out);
+    }
+}
+
+/*
+ * All content columns [cx0, cx1) in the planned groups. A group whose
+ * window does not fit uses gathers, which is only safe before vec_end: at
+ * the first such group past it, stop and leave the rest to the C reference.
+ */
+static inline __attribute__((always_inline)) int span_vbmi(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe,
+                                                           const FpPrepDst *d, FpPixelFormat fmt)
+{
+    if (xb != lb->cx0 || xe != lb->cx1 || lb->ngroups == 0)
+        return span(lb, s, xb, xe < lb->vec_end ? xe : lb->vec_end, d, fmt);
+    Ctx k;
+    ctx_init(&k, lb, s, d);
+    const FpPrepGroup *groups = lb->groups;
+    const uint8_t(*gidx)[6][64] = lb->gidx;
+    int ng = lb->ngroups, vec_end = lb->vec_end;
+    int vz = s->wy1 == 0.0f;
+    for (int g = 0; g < ng; g++) {
+        int x = xb + g * VW;
+        if (x > xe - VW)
+            x = xe - VW;
+        vf v3[3];
+        if (groups[g].ok) {
+            group_vbmi(&k, &groups[g], gidx[g], x, fmt, vz, v3);
+        } else {
+            if (x + VW > vec_end)
+                return x;
+            pixels(&k, x, fmt, v3);
+        }
+        store(&k, x, v3);
+    }
+    return xe;
+}
+
+int fp__prep_span_avx512vbmi(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, const FpPrepDst *d)
+{
+    switch (lb->format) {
+    case FP_PIX_YUV420P: return span_vbmi(lb, s, xb, xe, d, FP_PIX_YUV420P);
+    case FP_PIX_NV12: return span_vbmi(lb, s, xb, xe, d, FP_PIX_NV12);
+    case FP_PIX_RGB24:
+    case FP_PIX_BGR24: return span(lb, s, xb, xe < lb->vec_end ? xe : lb->vec_end, d, FP_PIX_RGB24);
+    case FP_PIX_GRAY8: return span_vbmi(lb, s, xb, xe, d, FP_PIX_GRAY8);
+    default: return xb;
+    }
+}
