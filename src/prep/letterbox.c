@@ -542,6 +542,12 @@ static inline void blend(const float t00[3], const float t01[3], const float t10
     }
 }
 
+/*
+ * Built twice (GCC target_clones, chosen once by the loader): plain x86-64,
+ * where fmaf() is glibc's correctly rounded software routine, and a copy for
+ * CPUs with FMA, where it is one vfmadd instruction. Both round identically.
+ */
+__attribute__((target_clones("fma", "default")))
 void fp__prep_span_c(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, const FpPrepDst *d)
 {
     for (int x = xb; x < xe; x++) {
