@@ -239,7 +239,7 @@ static void yuv_coefficients(FpLetterbox *lb)
     lb->cgv = (float)(-2.0 * (1.0 - kr) * kr / kg * cs);
 }
 
-static uint8_t to_u8(float v)
+static inline __attribute__((always_inline)) uint8_t to_u8(float v)
 {
     v = v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v;
     return (uint8_t)nearbyintf(v);
@@ -451,6 +451,8 @@ int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixe
     lb->esize = opt->type == FP_TENSOR_F32 ? 4 : opt->type == FP_TENSOR_F16 ? 2 : 1;
     lb->slot_bytes = dw * dh * 3 * lb->esize;
     lb->isa_req = FP_PREP_ISA_AUTO;
+    __builtin_cpu_init();
+    lb->cpu_fma = __builtin_cpu_supports("fma") != 0;
     lb->isa = resolve_isa(FP_PREP_ISA_AUTO);
     plan(lb, src_width, src_height, format);
     *out = lb;
@@ -503,9 +505,9 @@ FpBox fp_letterbox_box_to_source(const FpLetterbox *lb, FpBox b) { return fp_tra
 
 /* ---------- the C reference kernel ---------- */
 
-static inline float clamp255(float v) { return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; }
+static inline __attribute__((always_inline)) float clamp255(float v) { return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; }
 
-static inline void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, const float v3[3])
+static inline __attribute__((always_inline)) void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, const float v3[3])
 {
     size_t at = (size_t)x * (size_t)d->pstride;
     for (int c = 0; c < 3; c++) {
@@ -522,7 +524,7 @@ static inline void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, co
     }
 }
 
-static inline void yuv_tap(const FpLetterbox *lb, int Y, int U, int V, float rgb[3])
+static inline __attribute__((always_inline)) void yuv_tap(const FpLetterbox *lb, int Y, int U, int V, float rgb[3])
 {
     float yv = fmaf((float)Y, lb->cy, lb->ky);
     float u = (float)U - 128.0f, v = (float)V - 128.0f;
@@ -532,7 +534,7 @@ static inline void yuv_tap(const FpLetterbox *lb, int Y, int U, int V, float rgb
     rgb[0] = clamp255(r), rgb[1] = clamp255(g), rgb[2] = clamp255(b);
 }
 
-static inline void blend(const float t00[3], const float t01[3], const float t10[3], const float t11[3],
+static inline __attribute__((always_inline)) void blend(const float t00[3], const float t01[3], const float t10[3], const float t11[3],
                          float wx0, float wx1, float wy0, float wy1, float out[3])
 {
     for (int c = 0; c < 3; c++) {
@@ -542,13 +544,8 @@ static inline void blend(const float t00[3], const float t01[3], const float t10
     }
 }
 
-/*
- * Built twice (GCC target_clones, chosen once by the loader): plain x86-64,
- * where fmaf() is glibc's correctly rounded software routine, and a copy for
- * CPUs with FMA, where it is one vfmadd instruction. Both round identically.
- */
-__attribute__((target_clones("fma", "default")))
-void fp__prep_span_c(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, const FpPrepDst *d)
+static inline __attribute__((always_inline)) void span_c(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe,
+                                                        const FpPrepDst *d)
 {
     for (int x = xb; x < xe; x++) {
         int o = lb->xo[x], od = o + lb->xd[x];
@@ -580,6 +577,33 @@ void fp__prep_span_c(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, 
         blend(t00, t01, t10, t11, lb->wx0[x], lb->wx1[x], s->wy0, s->wy1, out);
         store_px(lb, d, x, out);
     }
+}
+
+/*
+ * The reference is compiled twice: plain x86-64, where fmaf() is glibc's
+ * correctly rounded routine, and for CPUs with FMA, where it is one vfmadd.
+ * Both round identically. (Chosen by a branch, not an ifunc/target_clones:
+ * ifunc resolvers run before ThreadSanitizer is initialised.)
+ */
+static void span_c_default(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, const FpPrepDst *d)
+{
+    span_c(lb, s, xb, xe, d);
+}
+
+__attribute__((target("fma"))) static void span_c_fma(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe,
+                                                      const FpPrepDst *d)
+{
+    span_c(lb, s, xb, xe, d);
+}
+
+void fp__prep_span_c(const FpLetterbox *lb, const FpPrepSrc *s, int xb, int xe, const FpPrepDst *d)
+{
+    if (xb >= xe)
+        return;
+    if (lb->cpu_fma)
+        span_c_fma(lb, s, xb, xe, d);
+    else
+        span_c_default(lb, s, xb, xe, d);
 }
 
 /* ---------- the driver ---------- */

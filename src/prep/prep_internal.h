@@ -79,6 +79,7 @@ struct FpLetterbox {
     float padv[3];   /* pad value as f32 tensor values */
     uint16_t padh[3];
     uint8_t padb[3];
+    int cpu_fma;     /* the C reference may use its FMA build */
     size_t esize;    /* element size */
     size_t slot_bytes;
     void *mem;       /* one allocation holding the tables */
