@@ -505,7 +505,12 @@ FpBox fp_letterbox_box_to_source(const FpLetterbox *lb, FpBox b) { return fp_tra
 
 /* ---------- the C reference kernel ---------- */
 
-static inline __attribute__((always_inline)) float clamp255(float v) { return v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v; }
+/* min(max(v, 0), 255) with vmaxps/vminps operand semantics (max(-0, +0) is +0), as the SIMD kernels do. */
+static inline __attribute__((always_inline)) float clamp255(float v)
+{
+    v = v > 0.0f ? v : 0.0f;
+    return v < 255.0f ? v : 255.0f;
+}
 
 static inline __attribute__((always_inline)) void store_px(const FpLetterbox *lb, const FpPrepDst *d, int x, const float v3[3])
 {
