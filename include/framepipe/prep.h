@@ -33,7 +33,8 @@ extern "C" {
  *              shows the centre of the ROI; nothing is padded.
  *
  * YUV input: chroma is upsampled by replication (each chroma sample covers
- * its 2x2 luma block, as cv2.cvtColor COLOR_YUV2RGB_I420/NV12 does), each of
+ * its 2x2 luma block, as cv2.cvtColor COLOR_YUV2RGB_I420/NV12 does), luma
+ * below 16 counts as 16 in limited range (as cvtColor's max(0, Y-16)), each of
  * the 4 bilinear taps is converted to RGB and clamped to [0, 255], then the
  * taps are blended. The result equals cvtColor + resize computed in exact
  * arithmetic (OpenCV rounds to 8 bits after each step; framepipe does not).

@@ -22,7 +22,7 @@
 #include <string.h>
 
 typedef struct Ctx {
-    vf cy, ky, crv, cgu, cgv, cbu, c128, zero, c255;
+    vf cy, ky, crv, cgu, cgv, cbu, c128, zero, c255, ymin;
     vi ff;
     vf a[3], b[3];       /* per computed channel */
     uint8_t *dst[3];     /* per computed channel: the tensor channel's row */
@@ -38,7 +38,7 @@ static inline __attribute__((always_inline)) void ctx_init(Ctx *k, const FpLette
 {
     k->cy = F_SET1(lb->cy), k->ky = F_SET1(lb->ky), k->crv = F_SET1(lb->crv), k->cgu = F_SET1(lb->cgu);
     k->cgv = F_SET1(lb->cgv), k->cbu = F_SET1(lb->cbu), k->c128 = F_SET1(128.0f), k->zero = F_SET1(0.0f);
-    k->c255 = F_SET1(255.0f), k->ff = I_SET1(0xff);
+    k->c255 = F_SET1(255.0f), k->ff = I_SET1(0xff), k->ymin = F_SET1((float)lb->ymin);
     /* perm is the identity or the R<->B swap, so it is its own inverse: computed channel j goes to
        tensor channel perm[j] */
     for (int j = 0; j < 3; j++) {
@@ -61,7 +61,7 @@ static inline __attribute__((always_inline)) vf clampv(const Ctx *k, vf v)
 /* One tap to clamped R,G,B from Y and the centred chroma u = U-128, v = V-128 (all exact floats). */
 static inline __attribute__((always_inline)) void yuv_rgb_f(const Ctx *k, vf Y, vf u, vf v, vf out[3])
 {
-    vf yv = F_FMA(Y, k->cy, k->ky);
+    vf yv = F_FMA(F_MAX(Y, k->ymin), k->cy, k->ky);
     out[0] = clampv(k, F_FMA(v, k->crv, yv));
     out[1] = clampv(k, F_FMA(v, k->cgv, F_FMA(u, k->cgu, yv)));
     out[2] = clampv(k, F_FMA(u, k->cbu, yv));
@@ -69,7 +69,7 @@ static inline __attribute__((always_inline)) void yuv_rgb_f(const Ctx *k, vf Y, 
 
 static inline __attribute__((always_inline)) void yuv_rgb(const Ctx *k, vi Y, vi U, vi V, vf out[3])
 {
-    vf yv = F_FMA(CVT_I2F(Y), k->cy, k->ky);
+    vf yv = F_FMA(F_MAX(CVT_I2F(Y), k->ymin), k->cy, k->ky);
     vf u = F_SUB(CVT_I2F(U), k->c128), v = F_SUB(CVT_I2F(V), k->c128);
     out[0] = clampv(k, F_FMA(v, k->crv, yv));
     out[1] = clampv(k, F_FMA(v, k->cgv, F_FMA(u, k->cgu, yv)));

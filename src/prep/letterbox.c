@@ -232,6 +232,7 @@ static void yuv_coefficients(FpLetterbox *lb)
     }
     double kg = 1.0 - kr - kb;
     lb->cy = (float)ys;
+    lb->ymin = (int)yo; /* limited range: luma below 16 is black (cv2.cvtColor does max(0, Y - 16) too) */
     lb->ky = (float)(-yo * ys);
     lb->crv = (float)(2.0 * (1.0 - kr) * cs);
     lb->cbu = (float)(2.0 * (1.0 - kb) * cs);
@@ -531,7 +532,7 @@ static inline __attribute__((always_inline)) void store_px(const FpLetterbox *lb
 
 static inline __attribute__((always_inline)) void yuv_tap(const FpLetterbox *lb, int Y, int U, int V, float rgb[3])
 {
-    float yv = fmaf((float)Y, lb->cy, lb->ky);
+    float yv = fmaf((float)(Y < lb->ymin ? lb->ymin : Y), lb->cy, lb->ky);
     float u = (float)U - 128.0f, v = (float)V - 128.0f;
     float r = fmaf(v, lb->crv, yv);
     float g = fmaf(v, lb->cgv, fmaf(u, lb->cgu, yv));

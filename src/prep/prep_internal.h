@@ -16,7 +16,7 @@
  * tables, and round the same way (nearest, ties to even). Their outputs are
  * therefore bit identical, which tests/prep/test_checkasm.c verifies.
  *
- * Per tap (one source pixel) in YUV: yv = fma(Y, cy, ky); u = U-128; v = V-128;
+ * Per tap (one source pixel) in YUV: yv = fma(max(Y, ymin), cy, ky); u = U-128; v = V-128;
  *   R = fma(v, crv, yv);  G = fma(v, cgv, fma(u, cgu, yv));  B = fma(u, cbu, yv);
  *   each clamped to [0,255].
  * Blend: top = fma(t01, wx1, t00*wx0); bot = fma(t11, wx1, t10*wx0); p = fma(bot, wy1, top*wy0).
@@ -74,6 +74,7 @@ struct FpLetterbox {
 
     /* colour and values */
     float cy, ky, crv, cgu, cgv, cbu;
+    int ymin;        /* 16 for limited range, 0 for full range */
     int perm[3];     /* tensor channel c takes computed channel perm[c] (computed: R,G,B for YUV/GRAY; bytes 0,1,2 for packed) */
     float a[3], b[3];
     float padv[3];   /* pad value as f32 tensor values */

@@ -3,8 +3,9 @@
 # Independent oracle for the prep kernel: builds the expected tensor with OpenCV (cvtColor, resize, copyMakeBorder, blobFromImage).
 """usage: oracle.py OUTDIR NAME key=value...
 
-Keys: image (a file under /usr/share/doc/opencv-doc/examples/data, or
-"gen:WxH" for a generated frame), format (yuv420p nv12 rgb24 bgr24 gray8),
+Keys: image (a file under /usr/share/doc/opencv-doc/examples/data,
+"gen:WxH" for a generated picture, or "genyuv:WxH" for YUV planes drawn
+directly, mostly outside the RGB gamut; YUV formats only), format (yuv420p nv12 rgb24 bgr24 gray8),
 dst (WxH), resize (letterbox stretch crop), anchor (center topleft),
 order (rgb bgr), norm (scale meanstd), layout (nchw nhwc), pad (0..255),
 roi (x,y,w,h), crop_even (1: crop the image to even width/height).
@@ -58,7 +59,23 @@ def main():
     pad = float(kv.get("pad", "114"))
 
     image = kv["image"]
-    if image.startswith("gen:"):
+    raw_yuv = None
+    if image.startswith("genyuv:"):
+        # YUV planes drawn directly (not from an RGB picture): smooth fields and hard edges over the
+        # whole 0..255 range, so many pixels fall outside the RGB gamut and the clamping matters
+        w, h = (int(v) for v in image[7:].split("x"))
+        rng = np.random.default_rng(5)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+        Y = 128 + 127 * np.sin(xx / 9.0 + yy / 13.0)
+        Y[(xx // 32 + yy // 24) % 2 == 0] = 250
+        cy, cx = np.mgrid[0:h // 2, 0:w // 2].astype(np.float64)
+        U = 128 + 127 * np.cos(cx / 5.0) + rng.normal(0, 20, cx.shape)
+        V = 128 + 127 * np.sin(cy / 4.0 + cx / 11.0)
+        V[cx > w // 4] = 255 - V[cx > w // 4]
+        q = lambda a: np.clip(a + 0.5, 0, 255).astype(np.uint8)
+        raw_yuv = np.concatenate([q(Y).reshape(-1), q(U).reshape(-1), q(V).reshape(-1)]).reshape(h * 3 // 2, w)
+        rgb = np.zeros((h, w, 3), np.uint8)
+    elif image.startswith("gen:"):
         w, h = (int(v) for v in image[4:].split("x"))
         rgb = generated(w, h)
     else:
@@ -71,7 +88,7 @@ def main():
 
     # The source frame handed to the C kernel, and OpenCV's own RGB decoding of it.
     if fmt in ("yuv420p", "nv12"):
-        i420 = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # (h*3/2, w): Y, then U, then V
+        i420 = raw_yuv if raw_yuv is not None else cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)  # Y, U, V
         if fmt == "yuv420p":
             src = i420
             ref_rgb = cv2.cvtColor(i420, cv2.COLOR_YUV2RGB_I420)

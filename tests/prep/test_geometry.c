@@ -246,7 +246,8 @@ FP_TEST(geometry_yuv_matrices_on_flat_colours)
 {
     struct { FpYuvMatrix m; double kr, kb; int full; } mats[] = {
         {FP_YUV_BT601, 0.299, 0.114, 0}, {FP_YUV_BT709, 0.2126, 0.0722, 0}, {FP_YUV_BT601_FULL, 0.299, 0.114, 1}};
-    int yuv[][3] = {{16, 128, 128}, {235, 128, 128}, {81, 90, 240}, {145, 54, 34}, {41, 240, 110}, {128, 60, 200}};
+    int yuv[][3] = {{16, 128, 128}, {235, 128, 128}, {81, 90, 240}, {145, 54, 34}, {41, 240, 110}, {128, 60, 200},
+                    {5, 200, 60}, {0, 128, 128}, {255, 0, 255}};
     for (size_t mi = 0; mi < 3; mi++)
         for (size_t k = 0; k < sizeof(yuv) / sizeof(yuv[0]); k++) {
             PtFrame pf;
@@ -262,7 +263,8 @@ FP_TEST(geometry_yuv_matrices_on_flat_colours)
             float out[8 * 4 * 3];
             CHECK_OK(fp_letterbox_run(lb, &pf.f, out, sizeof(out)));
             double kr = mats[mi].kr, kb = mats[mi].kb, kg = 1 - kr - kb;
-            double yy = mats[mi].full ? yuv[k][0] : (yuv[k][0] - 16) * 255.0 / 219;
+            /* limited range: footroom luma (< 16) is black, as in cv2.cvtColor */
+            double yy = mats[mi].full ? yuv[k][0] : (yuv[k][0] < 16 ? 0 : yuv[k][0] - 16) * 255.0 / 219;
             double cs = mats[mi].full ? 1.0 : 255.0 / 224;
             double pb = (yuv[k][1] - 128) * cs, pr = (yuv[k][2] - 128) * cs;
             double rgb[3] = {yy + 2 * (1 - kr) * pr, yy - 2 * (1 - kb) * kb / kg * pb - 2 * (1 - kr) * kr / kg * pr,

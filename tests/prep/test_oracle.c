@@ -245,3 +245,18 @@ FP_TEST(oracle_building_yuv420p_stretch_u8)
                     FP_TENSOR_U8, {0}};
     run_case(&c);
 }
+
+/* YUV drawn directly, far outside the RGB gamut: per-tap clamping must match cvtColor's saturation */
+FP_TEST(oracle_generated_out_of_gamut_yuv)
+{
+    OracleCase c = {"gen_gamut", "image=genyuv:960x540 format=yuv420p dst=416x416", FP_PIX_YUV420P, 416, 416, LB,
+                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+    run_case(&c);
+}
+
+FP_TEST(oracle_generated_out_of_gamut_nv12_upscale)
+{
+    OracleCase c = {"gen_gamut_nv12", "image=genyuv:200x120 format=nv12 dst=320x320 resize=stretch", FP_PIX_NV12,
+                    320, 320, ST, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+    run_case(&c);
+}
