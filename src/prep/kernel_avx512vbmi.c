@@ -58,6 +58,45 @@ static inline __attribute__((always_inline)) vf taps(Window w, const uint8_t *id
 }
 
 /*
+ * One source row of a group, blended horizontally: h = fma(t1, wx1, t0 * wx0)
+ * per channel (h = t0 when hz). Rows are done one after the other so only
+ * one row's windows are live at a time (32 zmm registers are not many).
+ */
+static inline __attribute__((always_inline)) void row_vbmi(const Ctx *k, const FpPrepGroup *gr, const uint8_t (*ix)[64],
+                                                           const uint8_t *lrow, const uint8_t *urow,
+                                                           const uint8_t *vrow, vf wx0, vf wx1, FpPixelFormat fmt,
+                                                           int hz, vf h[3])
+{
+    const vf bias = F_SET1(8388608.0f), cbias = F_SET1(8388608.0f + 128.0f);
+    Window l = window(lrow, gr->lbase, gr->lmask);
+    if (fmt == FP_PIX_GRAY8) {
+        vf t0 = F_SUB(taps(l, ix[0]), bias);
+        h[0] = hz ? t0 : F_FMA(F_SUB(taps(l, ix[1]), bias), wx1, F_MUL(t0, wx0));
+        h[1] = h[2] = h[0];
+        return;
+    }
+    Window cu = window(urow, gr->cbase, gr->cmask), cv = cu;
+    const uint8_t *iu0 = ix[2], *iu1 = ix[3], *iv0 = ix[2], *iv1 = ix[3];
+    if (fmt == FP_PIX_NV12)
+        iv0 = ix[3], iu1 = ix[4], iv1 = ix[5];
+    else
+        cv = window(vrow, gr->cbase, gr->cmask);
+    vf t0[3];
+    yuv_rgb_f(k, F_SUB(taps(l, ix[0]), bias), F_SUB(taps(cu, iu0), cbias), F_SUB(taps(cv, iv0), cbias), t0);
+    if (hz) {
+        for (int c = 0; c < 3; c++)
+            h[c] = t0[c];
+        return;
+    }
+    for (int c = 0; c < 3; c++)
+        t0[c] = F_MUL(t0[c], wx0);
+    vf t1[3];
+    yuv_rgb_f(k, F_SUB(taps(l, ix[1]), bias), F_SUB(taps(cu, iu1), cbias), F_SUB(taps(cv, iv1), cbias), t1);
+    for (int c = 0; c < 3; c++)
+        h[c] = F_FMA(t1[c], wx1, t0[c]);
+}
+
+/*
  * hz: tap 1 of every column has weight 0; vz: row tap 1 has weight 0. The
  * skipped taps would contribute fma(t, 0, x * 1.0) == x exactly (taps are
  * finite and >= 0), so skipping them keeps the result bit-identical.
@@ -66,57 +105,17 @@ static inline __attribute__((always_inline)) void pixels_vbmi(const Ctx *k, cons
                                                               const uint8_t (*ix)[64], int x, FpPixelFormat fmt,
                                                               int hz, int vz, vf out[3])
 {
-    const vf bias = F_SET1(8388608.0f), cbias = F_SET1(8388608.0f + 128.0f);
     vf wx0 = F_LOAD(k->wx0 + x), wx1 = F_LOAD(k->wx1 + x);
-    vf t00[3], t01[3], t10[3], t11[3];
-    Window l0 = window(k->l0, gr->lbase, gr->lmask), l1 = l0;
-    if (!vz)
-        l1 = window(k->l1, gr->lbase, gr->lmask);
-    if (fmt == FP_PIX_GRAY8) {
-        t00[0] = F_SUB(taps(l0, ix[0]), bias);
-        if (!hz)
-            t01[0] = F_SUB(taps(l0, ix[1]), bias);
-        if (!vz)
-            t10[0] = F_SUB(taps(l1, ix[0]), bias);
-        if (!hz && !vz)
-            t11[0] = F_SUB(taps(l1, ix[1]), bias);
-    } else {
-        const uint8_t *iu0 = ix[2], *iu1 = ix[3], *iv0 = ix[2], *iv1 = ix[3];
-        Window cu0, cu1, cv0, cv1;
-        cu0 = window(k->u0, gr->cbase, gr->cmask), cu1 = cu0;
-        if (!vz)
-            cu1 = window(k->u1, gr->cbase, gr->cmask);
-        if (fmt == FP_PIX_NV12) {
-            iu0 = ix[2], iv0 = ix[3], iu1 = ix[4], iv1 = ix[5];
-            cv0 = cu0, cv1 = cu1;
-        } else {
-            cv0 = window(k->v0, gr->cbase, gr->cmask), cv1 = cv0;
-            if (!vz)
-                cv1 = window(k->v1, gr->cbase, gr->cmask);
-        }
-        yuv_rgb_f(k, F_SUB(taps(l0, ix[0]), bias), F_SUB(taps(cu0, iu0), cbias), F_SUB(taps(cv0, iv0), cbias), t00);
-        if (!hz)
-            yuv_rgb_f(k, F_SUB(taps(l0, ix[1]), bias), F_SUB(taps(cu0, iu1), cbias), F_SUB(taps(cv0, iv1), cbias),
-                      t01);
-        if (!vz)
-            yuv_rgb_f(k, F_SUB(taps(l1, ix[0]), bias), F_SUB(taps(cu1, iu0), cbias), F_SUB(taps(cv1, iv0), cbias),
-                      t10);
-        if (!hz && !vz)
-            yuv_rgb_f(k, F_SUB(taps(l1, ix[1]), bias), F_SUB(taps(cu1, iu1), cbias), F_SUB(taps(cv1, iv1), cbias),
-                      t11);
+    vf top[3], bot[3];
+    row_vbmi(k, gr, ix, k->l0, k->u0, k->v0, wx0, wx1, fmt, hz, top);
+    if (vz) {
+        for (int c = 0; c < 3; c++)
+            out[c] = top[c];
+        return;
     }
-    int nc = fmt == FP_PIX_GRAY8 ? 1 : 3;
-    for (int c = 0; c < nc; c++) {
-        vf top = hz ? t00[c] : F_FMA(t01[c], wx1, F_MUL(t00[c], wx0));
-        if (vz) {
-            out[c] = top;
-        } else {
-            vf bot = hz ? t10[c] : F_FMA(t11[c], wx1, F_MUL(t10[c], wx0));
-            out[c] = F_FMA(bot, k->wy1, F_MUL(top, k->wy0));
-        }
-    }
-    if (fmt == FP_PIX_GRAY8)
-        out[1] = out[2] = out[0];
+    row_vbmi(k, gr, ix, k->l1, k->u1, k->v1, wx0, wx1, fmt, hz, bot);
+    for (int c = 0; c < 3; c++)
+        out[c] = F_FMA(bot[c], k->wy1, F_MUL(top[c], k->wy0));
 }
 
 static inline __attribute__((always_inline)) void group_vbmi(const Ctx *k, const FpPrepGroup *gr,
