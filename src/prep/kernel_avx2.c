@@ -26,6 +26,7 @@ typedef __m256i vi;
 #define F_SUB(a, b) _mm256_sub_ps(a, b)
 #define F_MIN(a, b) _mm256_min_ps(a, b)
 #define F_MAX(a, b) _mm256_max_ps(a, b)
+#define ALL_ZERO(v) (_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_EQ_OQ)) == 0xff)
 #define F_STOREU(p, v) _mm256_storeu_ps(p, v)
 #define STORE_F16(p, v) \
     _mm_storeu_si128((__m128i *)(void *)(p), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))

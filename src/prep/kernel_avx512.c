@@ -26,6 +26,7 @@ typedef __m512i vi;
 #define F_SUB(a, b) _mm512_sub_ps(a, b)
 #define F_MIN(a, b) _mm512_min_ps(a, b)
 #define F_MAX(a, b) _mm512_max_ps(a, b)
+#define ALL_ZERO(v) (_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_EQ_OQ) == 0xffff)
 #define F_STOREU(p, v) _mm512_storeu_ps(p, v)
 #define STORE_F16(p, v) \
     _mm256_storeu_si256((__m256i *)(void *)(p), _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))

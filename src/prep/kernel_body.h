@@ -5,7 +5,8 @@
  * Included with these macros defined: VW (lanes), vf/vi (vector types),
  * F_LOAD, I_LOAD, F_SET1, I_SET1, F_FMA(a, b, c) (a*b+c, one rounding),
  * GATHER(base, idx) (4 bytes at base+idx per lane), I_AND, I_SRLI, I_SRLV,
- * I_ADD, CVT_I2F, F_MUL, F_SUB, F_MIN, F_MAX, F_STOREU(float *, vf),
+ * I_ADD, CVT_I2F, F_MUL, F_SUB, F_MIN, F_MAX, ALL_ZERO(vf) (every lane +-0),
+ * F_STOREU(float *, vf),
  * STORE_F16(uint8_t *, vf) (VW halves), STORE_U8(uint8_t *, vf) (VW bytes
  * from values already in [0,255]), and optionally SPAN_NAME. Every lane
  * reads 4 bytes at each tap offset; the driver only hands over columns where
@@ -31,6 +32,7 @@ typedef struct Ctx {
     const int32_t *xo, *xd, *co, *csh;
     const uint8_t *l0, *l1, *u0, *u1, *v0, *v1;
     vf wy0, wy1;
+    int vz;              /* the row's tap-1 weight is 0 */
 } Ctx;
 
 static inline __attribute__((always_inline)) void ctx_init(Ctx *k, const FpLetterbox *lb, const FpPrepSrc *s,
@@ -51,6 +53,7 @@ static inline __attribute__((always_inline)) void ctx_init(Ctx *k, const FpLette
     k->wx0 = lb->wx0, k->wx1 = lb->wx1, k->xo = lb->xo, k->xd = lb->xd, k->co = lb->co, k->csh = lb->csh;
     k->l0 = s->l0, k->l1 = s->l1, k->u0 = s->u0, k->u1 = s->u1, k->v0 = s->v0, k->v1 = s->v1;
     k->wy0 = F_SET1(s->wy0), k->wy1 = F_SET1(s->wy1);
+    k->vz = s->wy1 == 0.0f;
 }
 
 static inline __attribute__((always_inline)) vf clampv(const Ctx *k, vf v)
@@ -85,47 +88,96 @@ static inline __attribute__((always_inline)) vf lerp4(vf t00, vf t01, vf t10, vf
 
 #define BYTE(g, n) I_AND(I_SRLI(g, n), k->ff)
 
+/*
+ * One source row of VW columns through 4-byte gathers, blended horizontally:
+ * h = fma(t1, wx1, t0 * wx0) per channel, or h = t0 when hz (every tap-1
+ * weight is 0: skipping it is bit-exact, see kernel_avx512vbmi.c).
+ */
+static inline __attribute__((always_inline)) void row_gather(const Ctx *k, int x, const uint8_t *lrow,
+                                                             const uint8_t *urow, const uint8_t *vrow, vi xo,
+                                                             vf wx0, vf wx1, FpPixelFormat fmt, int hz, vf h[3])
+{
+    if (fmt == FP_PIX_YUV420P || fmt == FP_PIX_NV12) {
+        vi co = I_LOAD(k->co + x);
+        vi gy = GATHER(lrow, xo);
+        vi u0, v0, u1, v1;
+        if (fmt == FP_PIX_NV12) {
+            vi g = GATHER(urow, co);
+            u0 = I_AND(g, k->ff), v0 = BYTE(g, 8);
+            if (!hz) {
+                vi sh = I_SRLV(g, I_LOAD(k->csh + x));
+                u1 = I_AND(sh, k->ff), v1 = BYTE(sh, 8);
+            }
+        } else {
+            vi gu = GATHER(urow, co), gv = GATHER(vrow, co);
+            u0 = I_AND(gu, k->ff), v0 = I_AND(gv, k->ff);
+            if (!hz) {
+                vi csh = I_LOAD(k->csh + x);
+                u1 = I_AND(I_SRLV(gu, csh), k->ff), v1 = I_AND(I_SRLV(gv, csh), k->ff);
+            }
+        }
+        vf t0[3];
+        yuv_rgb(k, I_AND(gy, k->ff), u0, v0, t0);
+        if (hz) {
+            for (int c = 0; c < 3; c++)
+                h[c] = t0[c];
+            return;
+        }
+        for (int c = 0; c < 3; c++)
+            t0[c] = F_MUL(t0[c], wx0);
+        vf t1[3];
+        yuv_rgb(k, BYTE(gy, 8), u1, v1, t1);
+        for (int c = 0; c < 3; c++)
+            h[c] = F_FMA(t1[c], wx1, t0[c]);
+    } else if (fmt == FP_PIX_RGB24 || fmt == FP_PIX_BGR24) {
+        vi a0 = GATHER(lrow, xo);
+        if (hz) {
+            for (int c = 0; c < 3; c++)
+                h[c] = CVT_I2F(BYTE(a0, 8 * c));
+            return;
+        }
+        vi a1 = GATHER(lrow, I_ADD(xo, I_LOAD(k->xd + x)));
+        for (int c = 0; c < 3; c++)
+            h[c] = F_FMA(CVT_I2F(BYTE(a1, 8 * c)), wx1, F_MUL(CVT_I2F(BYTE(a0, 8 * c)), wx0));
+    } else {
+        vi g = GATHER(lrow, xo);
+        vf t0 = CVT_I2F(I_AND(g, k->ff));
+        h[0] = hz ? t0 : F_FMA(CVT_I2F(BYTE(g, 8)), wx1, F_MUL(t0, wx0));
+        h[1] = h[2] = h[0];
+    }
+}
+
+static inline __attribute__((always_inline)) void pixels_hv(const Ctx *k, int x, FpPixelFormat fmt, int hz, int vz,
+                                                            vi xo, vf wx0, vf wx1, vf out[3])
+{
+    vf top[3], bot[3];
+    row_gather(k, x, k->l0, k->u0, k->v0, xo, wx0, wx1, fmt, hz, top);
+    if (vz) {
+        for (int c = 0; c < 3; c++)
+            out[c] = top[c];
+        return;
+    }
+    row_gather(k, x, k->l1, k->u1, k->v1, xo, wx0, wx1, fmt, hz, bot);
+    for (int c = 0; c < 3; c++)
+        out[c] = F_FMA(bot[c], k->wy1, F_MUL(top[c], k->wy0));
+}
+
 /* The VW pixels at columns x..x+VW-1 in computed channel order, through 4-byte gathers. */
 static inline __attribute__((always_inline)) void pixels(const Ctx *k, int x, FpPixelFormat fmt, vf out[3])
 {
     vf wx0 = F_LOAD(k->wx0 + x), wx1 = F_LOAD(k->wx1 + x);
     vi xo = I_LOAD(k->xo + x);
-    if (fmt == FP_PIX_YUV420P || fmt == FP_PIX_NV12) {
-        vi co = I_LOAD(k->co + x), csh = I_LOAD(k->csh + x);
-        vi gy0 = GATHER(k->l0, xo), gy1 = GATHER(k->l1, xo);
-        vi u00, u01, u10, u11, v00, v01, v10, v11;
-        if (fmt == FP_PIX_NV12) {
-            vi g0 = GATHER(k->u0, co), g1 = GATHER(k->u1, co);
-            vi h0 = I_SRLV(g0, csh), h1 = I_SRLV(g1, csh);
-            u00 = I_AND(g0, k->ff), v00 = BYTE(g0, 8), u01 = I_AND(h0, k->ff), v01 = BYTE(h0, 8);
-            u10 = I_AND(g1, k->ff), v10 = BYTE(g1, 8), u11 = I_AND(h1, k->ff), v11 = BYTE(h1, 8);
-        } else {
-            vi gu0 = GATHER(k->u0, co), gu1 = GATHER(k->u1, co);
-            vi gv0 = GATHER(k->v0, co), gv1 = GATHER(k->v1, co);
-            u00 = I_AND(gu0, k->ff), u01 = I_AND(I_SRLV(gu0, csh), k->ff);
-            u10 = I_AND(gu1, k->ff), u11 = I_AND(I_SRLV(gu1, csh), k->ff);
-            v00 = I_AND(gv0, k->ff), v01 = I_AND(I_SRLV(gv0, csh), k->ff);
-            v10 = I_AND(gv1, k->ff), v11 = I_AND(I_SRLV(gv1, csh), k->ff);
-        }
-        vf t00[3], t01[3], t10[3], t11[3];
-        yuv_rgb(k, I_AND(gy0, k->ff), u00, v00, t00);
-        yuv_rgb(k, BYTE(gy0, 8), u01, v01, t01);
-        yuv_rgb(k, I_AND(gy1, k->ff), u10, v10, t10);
-        yuv_rgb(k, BYTE(gy1, 8), u11, v11, t11);
-        for (int c = 0; c < 3; c++)
-            out[c] = lerp4(t00[c], t01[c], t10[c], t11[c], wx0, wx1, k->wy0, k->wy1);
-    } else if (fmt == FP_PIX_RGB24 || fmt == FP_PIX_BGR24) {
-        vi xo1 = I_ADD(xo, I_LOAD(k->xd + x));
-        vi a0 = GATHER(k->l0, xo), a1 = GATHER(k->l0, xo1);
-        vi b0 = GATHER(k->l1, xo), b1 = GATHER(k->l1, xo1);
-        for (int c = 0; c < 3; c++)
-            out[c] = lerp4(CVT_I2F(BYTE(a0, 8 * c)), CVT_I2F(BYTE(a1, 8 * c)), CVT_I2F(BYTE(b0, 8 * c)),
-                           CVT_I2F(BYTE(b1, 8 * c)), wx0, wx1, k->wy0, k->wy1);
+    int hz = ALL_ZERO(wx1);
+    if (hz) {
+        if (k->vz)
+            pixels_hv(k, x, fmt, 1, 1, xo, wx0, wx1, out);
+        else
+            pixels_hv(k, x, fmt, 1, 0, xo, wx0, wx1, out);
     } else {
-        vi g0 = GATHER(k->l0, xo), g1 = GATHER(k->l1, xo);
-        vf v = lerp4(CVT_I2F(I_AND(g0, k->ff)), CVT_I2F(BYTE(g0, 8)), CVT_I2F(I_AND(g1, k->ff)),
-                     CVT_I2F(BYTE(g1, 8)), wx0, wx1, k->wy0, k->wy1);
-        out[0] = out[1] = out[2] = v;
+        if (k->vz)
+            pixels_hv(k, x, fmt, 0, 1, xo, wx0, wx1, out);
+        else
+            pixels_hv(k, x, fmt, 0, 0, xo, wx0, wx1, out);
     }
 }
 
