@@ -27,7 +27,8 @@ typedef struct Ctx {
     vi ff;
     vf a[3], b[3];       /* per computed channel */
     uint8_t *dst[3];     /* per computed channel: the tensor channel's row */
-    int type, nchw;
+    int type, nchw, swap;  /* swap: tensor channel order is the reverse of the computed order */
+    uint8_t *row0;         /* tensor channel 0's row (NHWC: the interleaved row) */
     const float *wx0, *wx1;
     const int32_t *xo, *xd, *co, *csh;
     const uint8_t *l0, *l1, *u0, *u1, *v0, *v1;
@@ -49,6 +50,8 @@ static inline __attribute__((always_inline)) void ctx_init(Ctx *k, const FpLette
         k->dst[j] = d->ch[c];
     }
     k->type = (int)lb->opt.type;
+    k->swap = lb->perm[0] == 2;
+    k->row0 = d->ch[0];
     k->nchw = d->pstride == 1;
     k->wx0 = lb->wx0, k->wx1 = lb->wx1, k->xo = lb->xo, k->xd = lb->xd, k->co = lb->co, k->csh = lb->csh;
     k->l0 = s->l0, k->l1 = s->l1, k->u0 = s->u0, k->u1 = s->u1, k->v0 = s->v0, k->v1 = s->v1;
@@ -197,6 +200,23 @@ static inline __attribute__((always_inline)) void store(const Ctx *k, int x, con
         }
         return;
     }
+#ifdef INTERLEAVE3
+    /* NHWC: interleave in registers, then three whole-vector stores */
+    vf o[3];
+    if (k->swap)
+        INTERLEAVE3(t[2], t[1], t[0], o);
+    else
+        INTERLEAVE3(t[0], t[1], t[2], o);
+    for (int j = 0; j < 3; j++) {
+        size_t at = (size_t)x * 3 + (size_t)j * VW; /* element index */
+        if (k->type == FP_TENSOR_F32)
+            F_STOREU((float *)(void *)k->row0 + at, o[j]);
+        else if (k->type == FP_TENSOR_F16)
+            STORE_F16(k->row0 + at * 2, o[j]);
+        else
+            STORE_U8(k->row0 + at, clampv(k, o[j]));
+    }
+#else
     /* NHWC: interleave through a small buffer */
     float tmp[3][VW];
     for (int j = 0; j < 3; j++)
@@ -216,6 +236,7 @@ static inline __attribute__((always_inline)) void store(const Ctx *k, int x, con
             }
         }
     }
+#endif
 }
 
 /* Columns [xb, xe) through gathers (xe <= vec_end); returns the first column not done. */
