@@ -110,7 +110,7 @@ typedef enum FpPrepIsa {
     FP_PREP_ISA_AVX512VBMI, /* + VBMI (Ice Lake, Zen 4 and later): byte permutes instead of gathers */
 } FpPrepIsa;
 
-/* Fills *o with the defaults above for a dst_width x dst_height model input. Never fails. */
+/* Fills *o (caller-owned) with the defaults above for a dst_width x dst_height model input. Never fails; any thread. */
 void fp_prep_options_default(FpPrepOptions *o, int dst_width, int dst_height);
 
 /*
@@ -142,13 +142,18 @@ int fp_letterbox_set_source(FpLetterbox *lb, int src_width, int src_height, FpPi
  */
 int fp_letterbox_set_isa(FpLetterbox *lb, FpPrepIsa isa);
 
-/* The variant this plan runs. */
+/* The variant this plan runs. Any thread. */
 FpPrepIsa fp_letterbox_isa(const FpLetterbox *lb);
 
-/* The source<->tensor transform of this plan (valid while the plan lives, unchanged by runs). */
+/*
+ * The source<->tensor transform of this plan: owned by the plan, valid until
+ * it is destroyed or re-planned (fp_letterbox_set_source), unchanged by
+ * runs. Any thread. Post-processing maps detections back with
+ * fp_transform_box_to_source (include/framepipe/geometry.h).
+ */
 const FpTransform *fp_letterbox_transform(const FpLetterbox *lb);
 
-/* Bytes of one tensor slot: dst_w * dst_h * 3 * element size. */
+/* Bytes of one tensor slot: dst_w * dst_h * 3 * element size. Any thread. */
 size_t fp_letterbox_slot_bytes(const FpLetterbox *lb);
 
 /*
@@ -162,17 +167,21 @@ size_t fp_letterbox_slot_bytes(const FpLetterbox *lb);
  */
 int fp_letterbox_run(const FpLetterbox *lb, const FpFrame *frame, void *dst, size_t dst_bytes);
 
-/* Source box -> tensor box and back (FpTransform helpers, exposed for symmetry). */
+/*
+ * Source box -> tensor box (unclipped), and tensor box -> source box
+ * clipped to the visible source rectangle: the FpTransform helpers applied
+ * to this plan's transform. Round trip within half a pixel. Any thread.
+ */
 FpBox fp_letterbox_box_to_tensor(const FpLetterbox *lb, FpBox source_box);
 FpBox fp_letterbox_box_to_source(const FpLetterbox *lb, FpBox tensor_box);
 
-/* The best variant this CPU supports (ignores the environment). */
+/* The best variant this CPU supports (ignores the environment). Any thread. */
 FpPrepIsa fp_prep_cpu_isa(void);
 
-/* Name of a variant ("c", "avx2", "avx512", "avx512vbmi", "auto"). Never NULL. */
+/* Name of a variant ("c", "avx2", "avx512", "avx512vbmi", "auto"); static, never NULL. Any thread. */
 const char *fp_prep_isa_name(FpPrepIsa isa);
 
-/* Whether this CPU can run `isa` (C and AUTO: always). */
+/* Whether this CPU can run `isa` (C and AUTO: always). Any thread. */
 int fp_prep_isa_supported(FpPrepIsa isa);
 
 /*
