@@ -4,6 +4,7 @@
 #define FRAMEPIPE_MODEL_H
 
 #include "framepipe/family.h"
+#include "framepipe/tensor.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,12 +38,6 @@ typedef enum FpDtype {
     FP_DTYPE_INT32,
     FP_DTYPE_INT64,
 } FpDtype;
-
-typedef enum FpLayout {
-    FP_LAYOUT_UNKNOWN = 0,
-    FP_LAYOUT_NCHW,
-    FP_LAYOUT_NHWC,
-} FpLayout;
 
 typedef enum FpProvider {
     FP_PROVIDER_CPU = 0,
