@@ -28,6 +28,14 @@ extern "C" {
  */
 
 #define FP_POOL_MAX_CLASSES 8
+/* Largest accepted class size (1 TiB): anything larger is a configuration mistake. */
+#define FP_POOL_MAX_CLASS_SIZE ((size_t)1 << 40)
+/* Largest accepted alignment (one page, so shm slots stay aligned in any mapping). */
+#define FP_POOL_MAX_ALIGNMENT 4096
+/* Bytes reserved at the start of a shm segment for its header (docs/pool.md). */
+#define FP_POOL_SHM_HEADER_SIZE 4096
+#define FP_POOL_SHM_MAGIC "FPPOOL\0\0"
+#define FP_POOL_SHM_VERSION 1
 
 typedef struct FpPool FpPool;
 typedef struct FpBuffer FpBuffer;
@@ -44,7 +52,9 @@ typedef struct FpPoolConfig {
     const char *shm_name;                      /* NULL, or a POSIX shm name ("/fp-pool-x"): back all memory by it */
     int64_t idle_evict_ns;                     /* free buffers idle longer than this, LRU first (0: never) */
     double grow_below_hit_rate;                /* tuning: grow prealloc when a window's hit rate is below (0: off) */
-    unsigned tune_window;                      /* acquisitions per tuning window (0: 256) */
+    unsigned tune_window;                      /* acquisitions per class per tuning window (0: 256) */
+    double shrink_idle_fraction;               /* tuning: shrink a class when at least this fraction of its
+                                                  buffers sat idle through a whole window (0: off) */
 } FpPoolConfig;
 
 typedef struct FpPoolStats {
@@ -59,12 +69,28 @@ typedef struct FpPoolStats {
     unsigned peak_in_use;
     size_t bytes_total;     /* bytes of all buffers in existence */
     size_t bytes_in_use;
+    uint64_t grows;         /* tuning windows that raised a class's target */
+    uint64_t shrinks;       /* tuning windows that lowered a class's target */
+    unsigned target;        /* sum over classes of the preallocated target */
 } FpPoolStats;
 
-/* Creates a pool; the config is copied. Returns 0, FP_EINVALID (message names the field), -ENOMEM, -ENOSPC (shm full). */
+/*
+ * Creates a pool; the config is copied (the caller keeps its strings). On
+ * success *out owns the pool until fp_pool_destroy(). Returns 0,
+ * FP_EINVALID (the message names the field), -ENOMEM, FP_EEXISTS (a live
+ * or foreign shm segment of that name exists; a stale one left by a dead
+ * framepipe process is replaced), -ENOSPC (shm full: the message names the
+ * segment and its size), or another -errno from shm_open/ftruncate/mmap.
+ * On failure *out is untouched and nothing is left behind.
+ */
 int fp_pool_create(FpPool **out, const FpPoolConfig *cfg);
 
-/* Drops the creator's handle and sets *pool to NULL; frees when every buffer is home. Any thread. */
+/*
+ * Drops the creator's handle and sets *pool to NULL; idle buffers are freed
+ * now, the rest when they come home, then the pool itself (and its shm
+ * name is unlinked). Any thread, but no other thread may still be inside
+ * fp_pool_acquire() on this pool (set flushing and join them first).
+ */
 void fp_pool_destroy(FpPool **pool);
 
 /*
@@ -75,20 +101,25 @@ void fp_pool_destroy(FpPool **pool);
  */
 int fp_pool_acquire(FpPool *pool, size_t size, int64_t timeout_ns, FpBuffer **out);
 
-/* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. */
+/* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. Any thread. */
 void fp_pool_set_flushing(FpPool *pool, int flushing);
 
 /* Frees idle buffers idle longer than idle_evict_ns (LRU first) now; returns how many. Also done inside acquire/release. */
 int fp_pool_evict_idle(FpPool *pool);
 
+/* A consistent snapshot of the counters (taken under the pool lock). Any thread. */
 void fp_pool_get_stats(FpPool *pool, FpPoolStats *out);
+/* The pool's name (the config's, or "pool"); valid while the pool lives. */
 const char *fp_pool_name(const FpPool *pool);
+/* Total size of the shm segment in bytes (header included), or 0 when not shm-backed. */
+size_t fp_pool_shm_size(const FpPool *pool);
 
 /* Adds a reference; returns b. Any thread. */
 FpBuffer *fp_buffer_ref(FpBuffer *b);
 /* Drops a reference and sets *b to NULL; the last one returns the buffer to its pool. */
 void fp_buffer_unref(FpBuffer **b);
 
+/* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. */
 uint8_t *fp_buffer_data(const FpBuffer *b);
 size_t fp_buffer_size(const FpBuffer *b);          /* capacity (the class size) */
 int fp_buffer_is_writable(const FpBuffer *b);      /* refcount == 1 */
