@@ -15,6 +15,7 @@
 #include <libswscale/swscale.h>
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ struct FpLav {
     uint64_t frames;     /* this session */
     uint64_t errors_logged;
     int64_t synth_pts;   /* when the stream has no timestamps */
+    _Atomic int pool_error; /* set by get_buffer2 (any decoder thread) when the pool refuses */
 };
 
 /* ---- global: log routing ---- */
@@ -239,8 +241,11 @@ static int lav_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
     avcodec_align_dimensions2(avctx, &w, &h, align);
     FpBuffer *fb = NULL;
     int rc = pool_frame_planes(c, frame, frame->format, w, h, align, &fb);
-    if (rc < 0)
+    if (rc < 0) {
+        if (rc != FP_EFLUSHING)
+            atomic_store(&c->pool_error, rc);
         return rc == FP_EFLUSHING ? AVERROR_EXIT : AVERROR(ENOMEM);
+    }
     frame->buf[0] = av_buffer_create(fp_buffer_data(fb), fp_buffer_size(fb), lav_buffer_free, fb, 0);
     if (!frame->buf[0]) {
         fp_buffer_unref(&fb);
@@ -617,6 +622,14 @@ static int deliver(FpLav *c, AVFrame *f)
     return fp__source_emit(c->src, out);
 }
 
+/* The pool refused a frame (too large, pool error): fatal for this session; the status has the text. */
+static int pool_failure(FpLav *c)
+{
+    FpSourceStatus st;
+    fp_source_get_status(c->src, &st);
+    return fp_error(atomic_load(&c->pool_error), "%s", st.last_error);
+}
+
 static int receive_all(FpLav *c)
 {
     for (;;) {
@@ -627,10 +640,9 @@ static int receive_all(FpLav *c)
             return FP_EEND_OF_STREAM;
         if (err == AVERROR_EXIT && fp__source_stopping(c->src))
             return FP_EFLUSHING;
+        if (atomic_load(&c->pool_error))
+            return pool_failure(c);
         if (err < 0) {
-            if (err == AVERROR(ENOMEM)) /* the pool refused: reason recorded in the status */
-                return fp_error(FP_ETOO_LARGE, "source %s: no pool memory for a frame",
-                                fp_source_name(c->src));
             note_decode_error(c, "a frame", err);
             continue;
         }
@@ -685,9 +697,8 @@ int fp__lav_pump(FpLav *c)
             av_packet_unref(c->pkt);
             if (err == AVERROR_EXIT && fp__source_stopping(c->src))
                 return FP_EFLUSHING;
-            if (err == AVERROR(ENOMEM))
-                return fp_error(FP_ETOO_LARGE, "source %s: no pool memory for a frame",
-                                fp_source_name(c->src));
+            if (atomic_load(&c->pool_error))
+                return pool_failure(c);
             if (err < 0 && err != AVERROR(EAGAIN))
                 note_decode_error(c, "a packet", err);
         }
