@@ -144,8 +144,18 @@ static int images_pump(FpSource *src, void *priv)
     }
     int rc = fp__lav_pump(im->cur);
     if (rc == FP_EEND_OF_STREAM) {
+        if (fp__lav_frames(im->cur)) {
+            im->emitted++;
+        } else {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "source %s: image %s has no decodable picture; skipping it",
+                     fp_source_name(src), im->paths[im->next - 1]);
+            fp_log_warn("ingest", "%s", msg);
+            fp__source_note_error(src, FP_ECORRUPT, msg);
+            if (!fp__lav_errors(im->cur))
+                fp__source_count_decode_error(src);
+        }
         fp__lav_close(&im->cur);
-        im->emitted++;
         return 0;
     }
     return rc;

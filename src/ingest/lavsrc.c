@@ -460,6 +460,16 @@ fail:
     return rc;
 }
 
+uint64_t fp__lav_frames(const FpLav *c)
+{
+    return c->frames;
+}
+
+uint64_t fp__lav_errors(const FpLav *c)
+{
+    return c->errors_logged;
+}
+
 void fp__lav_set_pts(FpLav *c, int64_t pts_ns)
 {
     c->forced_pts = pts_ns;
