@@ -1,3 +1,210 @@
 // SPDX-License-Identifier: MIT
-// placeholder
+// Live RTSP tests against a real gst-rtsp-server on 127.0.0.1: TCP/UDP, server stop/restart with backoff, stalls, other sources unblocked.
 #include "fp_test.h"
+#include "media.h"
+
+#include "framepipe/clock.h"
+#include "framepipe/source.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SEC 1000000000LL
+#define MS 1000000LL
+
+static char *server_clip(void)
+{
+    /* 30 s of 25 fps: outlasts every test; each RTSP client plays it from the start */
+    return fp_media_clip("h264", 320, 240, 750, 25, "mp4");
+}
+
+static pid_t start_server(int port, const char *clip)
+{
+    char exe[600];
+    snprintf(exe, sizeof(exe), "%s/tests/ingest/fp_rtsp_server", fp_test_build_dir());
+    if (access(exe, X_OK) != 0)
+        fp_test_skip("the RTSP test server was not built (gst-rtsp-server missing)");
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        dup2(p[1], 1);
+        close(p[1]);
+        execl(exe, exe, ports, clip, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[64] = {0};
+    size_t n = 0;
+    int64_t dl = fp_clock_ns() + 10 * SEC;
+    while (n < sizeof(line) - 1 && !strchr(line, '\n') && fp_clock_ns() < dl) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t k = read(p[0], line + n, sizeof(line) - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(p[0]);
+    CHECK_MSG(strstr(line, "READY"), "RTSP server on port %d did not start", port);
+    return pid;
+}
+
+static void stop_server(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static FpSource *open_rtsp(int port, const char *name, FpRtspTransport tr)
+{
+    char url[128];
+    snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/clip", port);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = url;
+    cfg.name = name;
+    cfg.rtsp_transport = tr;
+    cfg.stall_timeout_ns = 1 * SEC;
+    cfg.open_timeout_ns = 2 * SEC;
+    cfg.backoff_min_ns = 100 * MS;
+    cfg.backoff_max_ns = 800 * MS;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s));
+    return s;
+}
+
+/* Takes n frames; checks counters increase; returns the last counter. */
+static int take(FpSource *s, int n, int consecutive)
+{
+    int last = -1;
+    for (int i = 0; i < n; i++) {
+        FpFrame *f = NULL;
+        int rc = fp_source_next(s, &f, 10 * SEC);
+        CHECK_MSG(rc == 0, "%s: frame %d: %s", fp_source_name(s), i, fp_error_detail(rc));
+        int c = fp_media_counter(f);
+        CHECK_MSG(c >= 0, "%s: frame %d has no readable counter", fp_source_name(s), i);
+        if (last >= 0 && consecutive)
+            CHECK_MSG(c == last + 1, "%s: counter %d after %d", fp_source_name(s), c, last);
+        else
+            CHECK_MSG(c > last, "%s: counter %d after %d", fp_source_name(s), c, last);
+        CHECK_EQ(f->format, FP_PIX_YUV420P);
+        last = c;
+        fp_frame_unref(&f);
+    }
+    return last;
+}
+
+FP_TEST_TIMED(rtsp_tcp_and_udp_receive_frames, 90)
+{
+    char *clip = server_clip();
+    int port = fp_media_free_port();
+    pid_t srv = start_server(port, clip);
+    FpSource *tcp = open_rtsp(port, "cam-tcp", FP_RTSP_TCP);
+    take(tcp, 25, 1);
+    FpSourceStatus st;
+    fp_source_get_status(tcp, &st);
+    CHECK_EQ(st.state, FP_SOURCE_RUNNING);
+    CHECK_EQ(st.copies, 0);
+    CHECK_EQ(st.width, 320);
+    fp_source_close(&tcp);
+
+    FpSource *udp = open_rtsp(port, "cam-udp", FP_RTSP_UDP);
+    take(udp, 25, 0);
+    fp_source_close(&udp);
+    stop_server(srv);
+    free(clip);
+}
+
+FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
+{
+    char *clip = server_clip();
+    int pa = fp_media_free_port(), pb = fp_media_free_port();
+    pid_t a = start_server(pa, clip), b = start_server(pb, clip);
+    FpSource *sa = open_rtsp(pa, "cam-a", FP_RTSP_TCP);
+    FpSource *sb = open_rtsp(pb, "cam-b", FP_RTSP_TCP);
+    take(sa, 10, 0);
+    take(sb, 10, 0);
+
+    stop_server(a);
+    int64_t t0 = fp_clock_ns(), last_b = fp_clock_ns(), max_gap = 0;
+    int frames_b = 0;
+    FpSourceStatus st;
+    /* while A is down (about 3 s): B keeps delivering, A reconnects with backoff */
+    while (fp_clock_ns() - t0 < 3 * SEC) {
+        FpFrame *f = NULL;
+        int rc = fp_source_next(sb, &f, 50 * MS);
+        if (rc == 0) {
+            int64_t now = fp_clock_ns();
+            if (now - last_b > max_gap)
+                max_gap = now - last_b;
+            last_b = now;
+            frames_b++;
+            fp_frame_unref(&f);
+        }
+        while (fp_source_next(sa, &f, 0) == 0) /* frames decoded before the cut */
+            fp_frame_unref(&f);
+    }
+    fp_source_get_status(sa, &st);
+    CHECK_MSG(st.reconnects >= 2, "cam-a: %llu reconnects", (unsigned long long)st.reconnects);
+    CHECK(st.state == FP_SOURCE_RECONNECTING || st.state == FP_SOURCE_OPENING);
+    CHECK_MSG(strstr(st.last_error, "cam-a"), "last error: %s", st.last_error);
+    CHECK_MSG(frames_b >= 50, "cam-b delivered only %d frames in 3 s", frames_b);
+    CHECK_MSG(max_gap < 500 * MS, "cam-b stalled for %.0f ms", max_gap / 1e6);
+    uint64_t reconnects = st.reconnects;
+
+    /* restart A on the same port: frames flow again within a few seconds */
+    a = start_server(pa, clip);
+    int64_t t1 = fp_clock_ns();
+    take(sa, 5, 0);
+    CHECK_MSG(fp_clock_ns() - t1 < 5 * SEC, "cam-a took %.1f s to recover",
+              (fp_clock_ns() - t1) / 1e9);
+    fp_source_get_status(sa, &st);
+    CHECK_EQ(st.state, FP_SOURCE_RUNNING);
+    CHECK(st.reconnects >= reconnects);
+    fp_source_close(&sa);
+    fp_source_close(&sb);
+    stop_server(a);
+    stop_server(b);
+    free(clip);
+}
+
+FP_TEST_TIMED(rtsp_stalled_server_detected_and_recovered, 120)
+{
+    char *clip = server_clip();
+    int port = fp_media_free_port();
+    pid_t srv = start_server(port, clip);
+    FpSource *s = open_rtsp(port, "cam-stall", FP_RTSP_TCP);
+    take(s, 10, 0);
+    kill(srv, SIGSTOP); /* the connection stays open, nothing arrives */
+    int64_t t0 = fp_clock_ns();
+    FpSourceStatus st;
+    do {
+        FpFrame *f = NULL;
+        if (fp_source_next(s, &f, 50 * MS) == 0)
+            fp_frame_unref(&f);
+        fp_source_get_status(s, &st);
+    } while (st.reconnects < 1 && fp_clock_ns() - t0 < 10 * SEC);
+    CHECK_MSG(st.reconnects >= 1, "a stalled stream was not noticed in 10 s");
+    CHECK_MSG(strstr(st.last_error, "cam-stall") &&
+                  (strstr(st.last_error, "stalled") || strstr(st.last_error, "no answer") ||
+                   strstr(st.last_error, "timed out") || strstr(st.last_error, "ended")),
+              "last error: %s", st.last_error);
+    kill(srv, SIGCONT);
+    take(s, 5, 0);
+    fp_source_close(&s);
+    stop_server(srv);
+    free(clip);
+}
