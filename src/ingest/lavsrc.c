@@ -63,7 +63,12 @@ struct FpLav {
     uint64_t errors_logged;
     int64_t synth_pts;   /* when the stream has no timestamps */
     _Atomic int pool_error; /* set by get_buffer2 (any decoder thread) when the pool refuses */
+    _Atomic unsigned log_errors; /* error lines libavcodec logged for this decoder (any thread) */
+    unsigned log_errors_seen;
 };
+
+static int lav_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags);
+static enum AVPixelFormat lav_get_format(AVCodecContext *avctx, const enum AVPixelFormat *fmts);
 
 /* ---- global: log routing ---- */
 
@@ -71,6 +76,14 @@ static void lav_log(void *avcl, int level, const char *fmt, va_list vl)
 {
     if (level > AV_LOG_WARNING)
         return;
+    if (level <= AV_LOG_ERROR && avcl && *(const AVClass **)avcl == avcodec_get_class()) {
+        /* A decoder of ours (recognised by its callbacks, also in frame-thread copies) saw damage. */
+        AVCodecContext *avctx = avcl;
+        if (avctx->get_buffer2 == lav_get_buffer2 || avctx->get_format == lav_get_format) {
+            FpLav *c = avctx->opaque;
+            atomic_fetch_add(&c->log_errors, 1);
+        }
+    }
     static _Thread_local int print_prefix = 1;
     char line[512];
     av_log_format_line2(avcl, level, fmt, vl, line, sizeof(line), &print_prefix);
@@ -640,9 +653,19 @@ static int pool_failure(FpLav *c)
     return fp_error(atomic_load(&c->pool_error), "%s", st.last_error);
 }
 
+static void check_logged_errors(FpLav *c)
+{
+    unsigned n = atomic_load(&c->log_errors);
+    if (n != c->log_errors_seen) {
+        c->log_errors_seen = n;
+        note_decode_error(c, "the bitstream", AVERROR_INVALIDDATA);
+    }
+}
+
 static int receive_all(FpLav *c)
 {
     for (;;) {
+        check_logged_errors(c);
         int err = avcodec_receive_frame(c->dec, c->frm);
         if (err == AVERROR(EAGAIN))
             return 0;
