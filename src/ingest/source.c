@@ -200,6 +200,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     FpSource *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
+    (void)fp_log_get_level(); /* initialise logging here, before the source threads race to */
     s->cfg = *cfg;
     s->url = strdup(cfg->url);
     s->name = strdup(label);

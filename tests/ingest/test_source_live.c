@@ -15,6 +15,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/*
+ * Under ThreadSanitizer: Debian's libavcodec/libavutil are not instrumented,
+ * so their internal atomics (frame-thread progress, AVBuffer refcounts) show
+ * up as races between decoder threads. Reports whose stacks run through
+ * those libraries are suppressed; framepipe's own code stays checked.
+ */
+const char *__tsan_default_suppressions(void);
+const char *__tsan_default_suppressions(void)
+{
+    return "race:libavcodec.so\nrace:libavutil.so\nrace:libavformat.so\n";
+}
+
 #define SEC 1000000000LL
 #define MS 1000000LL
 
