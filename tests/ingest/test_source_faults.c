@@ -264,7 +264,7 @@ static const char *const samples = "/usr/share/doc/opencv-doc/examples/data";
 
 static void link_sample(const char *dir, const char *name, const char *as)
 {
-    char from[600], to[600];
+    char from[700], to[1300];
     snprintf(from, sizeof(from), "%s/%s", samples, name);
     snprintf(to, sizeof(to), "%s/%s", dir, as);
     CHECK_MSG(symlink(from, to) == 0, "symlink %s", from);
