@@ -32,7 +32,7 @@ typedef enum FpSourceKind {
     FP_SOURCE_LIBAV,    /* anything libavformat opens: files, rtsp://, http(s)://, HLS, v4l2 */
     FP_SOURCE_IMAGES,   /* one image file or a folder of images (sorted by name) */
     FP_SOURCE_RAW,      /* raw frames of raw_width x raw_height x raw_format: "-" (stdin), "fd:N" or a path */
-    FP_SOURCE_RING,     /* an FpRing written by another process (not built yet) */
+    FP_SOURCE_RING,     /* "ring:NAME": an FpRing written by another process (one copy into the pool) */
 } FpSourceKind;
 
 typedef enum FpSourcePolicy {
@@ -58,7 +58,7 @@ typedef struct FpSourceConfig {
     const char *name;         /* for logs and status (default: the URL); copied */
     int camera;               /* copied into every frame */
     FpSourceKind kind;
-    int live;                 /* -1/0 auto: rtsp/rtmp/udp/srt/http(s)/v4l2 are live; 1 live; 2 not live */
+    int live;                 /* 0 auto: rtsp/rtmp/udp/srt/http(s)/v4l2/ring are live; 1 live; 2 not live */
     FpSourcePolicy policy;
     unsigned queue_depth;     /* frames waiting for the consumer (default 4) */
 

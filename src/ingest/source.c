@@ -192,8 +192,8 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
                         "source %s: raw frames need raw_width, raw_height (1..32768) and raw_format "
                         "(got %dx%d format %d)",
                         label, cfg->raw_width, cfg->raw_height, (int)cfg->raw_format);
-    if (kind == FP_SOURCE_RING)
-        return fp_error(FP_EUNSUPPORTED, "source %s: FpRing sources are not built yet", label);
+    if (kind == FP_SOURCE_RING && (strncmp(cfg->url, "ring:", 5) || !cfg->url[5]))
+        return fp_error(FP_ECONFIG, "source %s: a ring source's url is ring:NAME", label);
     if ((int)cfg->hw < FP_HW_NONE || cfg->hw > FP_HW_VAAPI)
         return fp_error(FP_ECONFIG, "source %s: unknown hw decode mode %d", label, (int)cfg->hw);
 
@@ -226,12 +226,15 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
 #undef DEFAULT
     if (s->cfg.backoff_max_ns < s->cfg.backoff_min_ns)
         s->cfg.backoff_max_ns = s->cfg.backoff_min_ns;
-    s->live = cfg->live == 1 ? 1 : cfg->live == 2 ? 0 : (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
+    s->live = cfg->live == 1   ? 1
+              : cfg->live == 2 ? 0
+                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
     s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
                 : s->live                        ? FP_POLICY_LATEST
                                                  : FP_POLICY_LOSSLESS;
     s->backend = kind == FP_SOURCE_IMAGES ? &fp__source_images
                  : kind == FP_SOURCE_RAW  ? &fp__source_raw
+                 : kind == FP_SOURCE_RING ? &fp__source_ring
                                           : &fp__source_libav;
     s->pool = pool;
     atomic_init(&s->stop, 0);
@@ -620,9 +623,13 @@ static void *source_thread(void *arg)
         if (s->st.frames > before)
             attempt = 0;
         if (rc == FP_EEND_OF_STREAM || rc == 0) {
+            const char *detail = fp_error_detail(FP_EEND_OF_STREAM);
             s->st.last_error_code = FP_EEND_OF_STREAM;
-            snprintf(s->st.last_error, sizeof(s->st.last_error), "source %s: the stream ended",
-                     s->name);
+            if (rc == FP_EEND_OF_STREAM && strstr(detail, s->name))
+                snprintf(s->st.last_error, sizeof(s->st.last_error), "%s", detail);
+            else
+                snprintf(s->st.last_error, sizeof(s->st.last_error), "source %s: the stream ended",
+                         s->name);
         }
         int64_t delay = s->cfg.backoff_min_ns;
         for (unsigned i = 0; i < attempt && delay < s->cfg.backoff_max_ns; i++)

@@ -26,6 +26,7 @@ typedef struct FpSourceBackend {
 extern const FpSourceBackend fp__source_libav;
 extern const FpSourceBackend fp__source_images;
 extern const FpSourceBackend fp__source_raw;
+extern const FpSourceBackend fp__source_ring;
 
 /* The effective, copied configuration (strings owned by the source). */
 const FpSourceConfig *fp__source_cfg(const FpSource *src);

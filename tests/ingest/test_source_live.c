@@ -4,6 +4,7 @@
 #include "media.h"
 
 #include "framepipe/clock.h"
+#include "framepipe/ring.h"
 #include "framepipe/source.h"
 
 #include <errno.h>
@@ -219,4 +220,78 @@ FP_TEST_TIMED(rtsp_stalled_server_detected_and_recovered, 120)
     fp_source_close(&s);
     stop_server(srv);
     free(clip);
+}
+
+/* ---- FpRing written by another process ---- */
+
+static void ring_writer(const char *name, int frames, int delay_ms)
+{
+    FpRingConfig rc = {.slot_count = 8, .width = 320, .height = 240, .format = FP_PIX_GRAY8};
+    FpRing *w = NULL;
+    if (fp_ring_create(&w, name, &rc) < 0)
+        _exit(3);
+    fp_sleep_ns(delay_ms * MS); /* let the reader attach */
+    static uint8_t img[320 * 240];
+    for (int n = 0; n < frames; n++) {
+        memset(img, 128, sizeof(img));
+        for (int k = 0; k < 20; k++)
+            for (int y = 0; y < 16; y++)
+                memset(img + y * 320 + 16 * k, (n >> k) & 1 ? 255 : 0, 16);
+        if (fp_ring_write(w, img, sizeof(img), n * 40 * MS, (uint64_t)n, 10 * SEC) < 0)
+            _exit(4);
+    }
+    fp_sleep_ns(200 * MS);
+    fp_ring_destroy(&w);
+    _exit(0);
+}
+
+FP_TEST_TIMED(ring_source_lossless_from_another_process, 60)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "/fp-test-ingest-%d", (int)getpid());
+    char url[80];
+    snprintf(url, sizeof(url), "ring:%s", name);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = url;
+    cfg.name = "cam-ring";
+    cfg.policy = FP_POLICY_LOSSLESS;
+    cfg.backoff_min_ns = 20 * MS;
+    cfg.backoff_max_ns = 100 * MS;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s)); /* no ring yet: the source retries */
+    fp_sleep_ns(150 * MS);
+    FpSourceStatus st;
+    fp_source_get_status(s, &st);
+    CHECK(st.reconnects >= 1);
+    CHECK_EQ(st.last_error_code, -ENOENT);
+
+    pid_t pid = fork();
+    if (pid == 0)
+        ring_writer(name, 100, 1000);
+    for (int i = 0; i < 100; i++) {
+        FpFrame *f = NULL;
+        int rc = fp_source_next(s, &f, 10 * SEC);
+        CHECK_MSG(rc == 0, "frame %d: %s", i, fp_error_detail(rc));
+        CHECK_EQ(fp_media_counter(f), i);
+        CHECK_EQ(f->format, FP_PIX_GRAY8);
+        CHECK_EQ(f->width, 320);
+        CHECK_EQ(f->pts_ns, i * 40 * MS);
+        CHECK_EQ(f->data[0][200 * f->linesize[0] + 100], 128);
+        CHECK(f->data[0] >= fp_buffer_data(f->buf[0]));
+        fp_frame_unref(&f);
+    }
+    int wst = 0;
+    waitpid(pid, &wst, 0);
+    CHECK_MSG(WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "writer exit %d", WEXITSTATUS(wst));
+    int64_t t0 = fp_clock_ns();
+    do {
+        fp_sleep_ns(20 * MS);
+        fp_source_get_status(s, &st);
+    } while (st.state == FP_SOURCE_RUNNING && fp_clock_ns() - t0 < 5 * SEC);
+    CHECK_EQ(st.frames, 100);
+    CHECK_EQ(st.copies, 100); /* a ring slot is copied once into the pool, and counted */
+    CHECK(st.state == FP_SOURCE_RECONNECTING || st.state == FP_SOURCE_OPENING);
+    fp_source_close(&s);
 }
