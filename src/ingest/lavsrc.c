@@ -508,6 +508,8 @@ int fp__lav_rewind(FpLav *c)
 
 static void note_decode_error(FpLav *c, const char *what, int averr)
 {
+    if (fp__source_stopping(c->src))
+        return; /* a decode cut short by close() is not damage */
     fp__source_count_decode_error(c->src);
     c->errors_logged++;
     if (c->errors_logged <= 5 || c->errors_logged % 100 == 0) {

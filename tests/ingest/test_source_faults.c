@@ -484,3 +484,140 @@ FP_TEST_TIMED(hls_over_http_all_frames, 90)
         CHECK_EQ(counters[i], i);
     free(clip);
 }
+
+/* ---- hardware decoding: used when present, else a clear log line and software ---- */
+
+FP_TEST(hw_decode_request_falls_back_to_software)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 30, 25, "mp4");
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/stderr.log", fp_test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2);
+    int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && lfd >= 0);
+    dup2(lfd, 2);
+    close(lfd);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = clip;
+    cfg.name = "cam-hw";
+    cfg.hw = FP_HW_CUDA;
+    FpSource *s = start_source(&cfg);
+    int counters[40], end = 0;
+    int n = drain(s, &end, counters, 40);
+    FpSourceStatus st;
+    fp_source_get_status(s, &st);
+    fp_source_close(&s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK_EQ(end, FP_EEND_OF_STREAM);
+    CHECK_EQ(n, 30);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(counters[i], i);
+    size_t len = 0;
+    char *log = (char *)fp_media_read_file(logpath, &len);
+    CHECK(log);
+    log = realloc(log, len + 1);
+    log[len] = 0;
+    if (st.hw_active) {
+        CHECK_EQ(st.copies, 30); /* each surface downloaded into the pool, counted */
+        CHECK(strstr(log, "cam-hw: hardware decoding with cuda"));
+    } else {
+        CHECK_EQ(st.copies, 0);
+        CHECK_MSG(strstr(log, "cam-hw: hardware decoding (cuda) is not available here; using software"),
+                  "log: %s", log);
+    }
+    free(log);
+    free(clip);
+}
+
+FP_TEST(missing_v4l2_device_retries_with_clear_error)
+{
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = "/dev/video97";
+    cfg.name = "cam-usb";
+    cfg.backoff_min_ns = 20 * 1000000LL;
+    cfg.backoff_max_ns = 50 * 1000000LL;
+    FpSource *s = start_source(&cfg);
+    FpSourceStatus st;
+    int64_t t0 = fp_clock_ns();
+    do {
+        fp_sleep_ns(20 * 1000000LL);
+        fp_source_get_status(s, &st);
+    } while (st.reconnects < 2 && fp_clock_ns() - t0 < 5 * SEC);
+    CHECK(st.reconnects >= 2);
+    CHECK_EQ(st.last_error_code, -ENOENT);
+    CHECK_MSG(strstr(st.last_error, "cam-usb") && strstr(st.last_error, "/dev/video97"),
+              "last error: %s", st.last_error);
+    fp_source_close(&s);
+}
+
+/* ---- Debian's opencv-doc sample videos: frame count and size agree with OpenCV ---- */
+
+FP_TEST(opencv_sample_videos_match_opencv_counts)
+{
+    const char *names[] = {"vtest.avi", "Megamind.avi"};
+    for (int k = 0; k < 2; k++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s", samples, names[k]);
+        if (access(path, R_OK) != 0)
+            fp_test_skip("opencv-doc samples are not installed");
+        char out[600], script[1200];
+        snprintf(out, sizeof(out), "%s/count.txt", fp_test_tmpdir());
+        snprintf(script, sizeof(script),
+                 "import cv2\ncap=cv2.VideoCapture('%s')\nn=0\nw=h=0\n"
+                 "while True:\n    ok,im=cap.read()\n    if not ok: break\n"
+                 "    n+=1\n    h,w=im.shape[:2]\nprint(n,w,h)\n",
+                 path);
+        const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+        if (fp_media_run(argv, out) != 0)
+            fp_test_skip("python3-opencv is not available");
+        FILE *fp = fopen(out, "r");
+        int n_ref = 0, w = 0, h = 0;
+        CHECK_EQ(fscanf(fp, "%d %d %d", &n_ref, &w, &h), 3);
+        fclose(fp);
+        FpSourceConfig cfg;
+        fp_source_config_init(&cfg);
+        cfg.url = path;
+        FpSource *s = start_source(&cfg);
+        int end = 0;
+        int n = drain(s, &end, NULL, 0);
+        FpSourceStatus st;
+        fp_source_get_status(s, &st);
+        CHECK_EQ(end, FP_EEND_OF_STREAM);
+        CHECK_MSG(n == n_ref, "%s: %d frames, OpenCV reads %d", names[k], n, n_ref);
+        CHECK_EQ(st.width, w);
+        CHECK_EQ(st.height, h);
+        CHECK_EQ(st.copies, 0);
+        fp_source_close(&s);
+    }
+}
+
+FP_TEST(probe_command_reports_the_stream)
+{
+    char exe[600];
+    snprintf(exe, sizeof(exe), "%s/apps/framepipe", fp_test_build_dir());
+    if (access(exe, X_OK) != 0)
+        fp_test_skip("the framepipe command was not built");
+    char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mp4");
+    char out[600];
+    snprintf(out, sizeof(out), "%s/probe.json", fp_test_tmpdir());
+    const char *argv[] = {exe, "probe", "--frames", "10", clip, NULL};
+    CHECK_EQ(fp_media_run(argv, out), 0);
+    size_t len;
+    char *j = (char *)fp_media_read_file(out, &len);
+    CHECK(j);
+    j = realloc(j, len + 1);
+    j[len] = 0;
+    CHECK_MSG(strstr(j, "\"decoder\":\"h264\"") && strstr(j, "\"width\":320") &&
+                  strstr(j, "\"frames\":10") && strstr(j, "\"copies\":0") &&
+                  strstr(j, "\"format\":\"yuv420p\""),
+              "probe said: %s", j);
+    free(j);
+    const char *bad[] = {exe, "probe", "/nonexistent.mp4", NULL};
+    CHECK_EQ(fp_media_run(bad, out), 1);
+    free(clip);
+}
