@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "framepipe/frame.h"
+#include "framepipe/metrics.h"
 #include "framepipe/pool.h"
 
 #ifdef __cplusplus
@@ -23,6 +24,11 @@ extern "C" {
  * exponential backoff; other sources are never blocked by it (one thread
  * each). The backend (libav, images, raw, ring) is a constant table picked
  * from the URL or the config (see docs/ingest.md).
+ *
+ * Frame timing: pts_ns is the stream's timestamp (its time base converted
+ * to ns) relative to the stream start; it keeps increasing across file loops
+ * and live reconnects (offset to continue after the last frame).
+ * capture_ns is the wall clock when the frame left the decoder.
  */
 
 typedef struct FpSource FpSource;
@@ -142,6 +148,17 @@ int fp_source_next(FpSource *src, FpFrame **out, int64_t timeout_ns);
 void fp_source_get_status(FpSource *src, FpSourceStatus *out);
 
 const char *fp_source_name(const FpSource *src);
+
+/*
+ * Registers the source's status with a metrics registry, labelled
+ * source="NAME",camera="N": fp_source_frames, _decoded, _decimated,
+ * _skipped, _copies (frames copied or converted into pool memory: 0 on the
+ * zero-copy path), _decode_errors, _reconnects, _queued, _state (the
+ * FpSourceState number). Read at export time. fp_source_close() removes
+ * them; the registry must outlive the source. One registry per source.
+ * Returns 0, FP_EINVALID (already registered), or the registry's error.
+ */
+int fp_source_add_metrics(FpSource *src, FpMetrics *metrics);
 
 /*
  * Stops the thread, drops queued frames and the caller's handle, and sets

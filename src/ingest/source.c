@@ -25,6 +25,14 @@
  * wait is a condition-variable wait that close() interrupts.
  */
 
+enum { M_FRAMES, M_DECODED, M_DECIMATED, M_SKIPPED, M_COPIES, M_ERRORS, M_RECONNECTS, M_QUEUED,
+       M_STATE, M_COUNT };
+
+typedef struct SrcGauge {
+    FpSource *src;
+    int which;
+} SrcGauge;
+
 typedef struct SrcFrame {
     FpFrame frame; /* first member: FpFrame* <-> SrcFrame* */
     struct SrcFrame *next;
@@ -59,6 +67,9 @@ struct FpSource {
     pthread_mutex_t fl_lock;
     SrcFrame *free_list;
 
+    FpMetrics *metrics;
+    SrcGauge gauges[M_COUNT];
+
     /* decimation and timing, source thread only */
     uint64_t decoded_idx;
     int64_t next_due_ns;
@@ -66,6 +77,8 @@ struct FpSource {
     int64_t pts_offset_ns, last_pts_ns, frame_dur_ns;
     int have_last_pts;
     uint64_t session_frames;
+    int64_t last_out_ns; /* pts of the last frame queued, after offsets */
+    int have_out;
 };
 
 static void source_free(FpSource *s)
@@ -469,7 +482,12 @@ int fp__source_emit(FpSource *s, FpFrame *f)
         fp_frame_unref(&f);
         return 0;
     }
-    if (s->have_last_pts && pts > s->last_pts_ns)
+    if (s->live && s->session_frames == 0 && s->have_out) {
+        /* A reopened live stream restarts its clock: keep pts increasing across reconnects. */
+        int64_t dur = s->frame_dur_ns > 0 ? s->frame_dur_ns : 40000000;
+        s->pts_offset_ns = s->last_out_ns + dur - pts;
+    }
+    if (s->have_last_pts && pts > s->last_pts_ns && s->session_frames)
         s->frame_dur_ns = pts - s->last_pts_ns;
     s->last_pts_ns = pts;
     s->have_last_pts = 1;
@@ -477,6 +495,8 @@ int fp__source_emit(FpSource *s, FpFrame *f)
 
     f->camera = c->camera;
     f->pts_ns = pts + s->pts_offset_ns;
+    s->last_out_ns = f->pts_ns;
+    s->have_out = 1;
     f->capture_ns = fp_wall_ns();
     f->decoded_ns = fp_clock_ns();
 
@@ -719,12 +739,70 @@ void fp_source_get_status(FpSource *src, FpSourceStatus *out)
     pthread_mutex_unlock(&src->lock);
 }
 
+static double gauge_read(void *opaque)
+{
+    SrcGauge *g = opaque;
+    FpSourceStatus st;
+    fp_source_get_status(g->src, &st);
+    switch (g->which) {
+    case M_FRAMES: return (double)st.frames;
+    case M_DECODED: return (double)st.decoded;
+    case M_DECIMATED: return (double)st.decimated;
+    case M_SKIPPED: return (double)st.skipped;
+    case M_COPIES: return (double)st.copies;
+    case M_ERRORS: return (double)st.decode_errors;
+    case M_RECONNECTS: return (double)st.reconnects;
+    case M_QUEUED: return (double)st.queued;
+    default: return (double)st.state;
+    }
+}
+
+int fp_source_add_metrics(FpSource *src, FpMetrics *m)
+{
+    static const struct {
+        const char *name, *help;
+    } defs[M_COUNT] = {
+        {"fp_source_frames", "frames handed to the source's queue"},
+        {"fp_source_decoded", "frames out of the decoder"},
+        {"fp_source_decimated", "decoded frames dropped by fps / every-Nth / start time"},
+        {"fp_source_skipped", "frames dropped by the latest policy"},
+        {"fp_source_copies", "frames copied or converted into pool memory (0 on the zero-copy path)"},
+        {"fp_source_decode_errors", "decoder error reports (corrupt data)"},
+        {"fp_source_reconnects", "reopen attempts after an error or stall"},
+        {"fp_source_queued", "frames waiting for the consumer"},
+        {"fp_source_state", "0 idle 1 opening 2 running 3 reconnecting 4 ended 5 failed 6 stopped"},
+    };
+    if (!src || !m || src->metrics)
+        return fp_error(FP_EINVALID, "source %s: metrics already registered (or no registry)",
+                        src ? src->name : "?");
+    char labels[200], clean[96];
+    size_t j = 0;
+    for (const char *p = src->name; *p && j < sizeof(clean) - 1; p++)
+        clean[j++] = (*p == '"' || *p == '\\' || *p == '\n') ? '_' : *p;
+    clean[j] = 0;
+    snprintf(labels, sizeof(labels), "source=\"%s\",camera=\"%d\"", clean, src->cfg.camera);
+    for (int i = 0; i < M_COUNT; i++) {
+        src->gauges[i].src = src;
+        src->gauges[i].which = i;
+        int rc = fp_metrics_add_gauge(m, defs[i].name, labels, defs[i].help, gauge_read,
+                                      &src->gauges[i], src);
+        if (rc < 0) {
+            fp_metrics_remove_owner(m, src);
+            return rc;
+        }
+    }
+    src->metrics = m;
+    return 0;
+}
+
 void fp_source_close(FpSource **psrc)
 {
     FpSource *s = psrc ? *psrc : NULL;
     if (!s)
         return;
     *psrc = NULL;
+    if (s->metrics)
+        fp_metrics_remove_owner(s->metrics, s);
     pthread_mutex_lock(&s->lock);
     atomic_store_explicit(&s->stop, 1, memory_order_release);
     pthread_cond_broadcast(&s->cond);

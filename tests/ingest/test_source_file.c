@@ -331,3 +331,43 @@ FP_TEST(config_errors_name_the_field)
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "stop_s"));
     CHECK(s == NULL);
 }
+
+FP_TEST(status_exported_as_prometheus_metrics)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 30, 25, "mp4");
+    FpMetrics *m = NULL;
+    CHECK_OK(fp_metrics_create(&m));
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = clip;
+    cfg.name = "cam \"x\"";
+    cfg.camera = 3;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_add_metrics(s, m));
+    CHECK_EQ(fp_source_add_metrics(s, m), FP_EINVALID);
+    CHECK_OK(fp_source_start(s));
+    CHECK_EQ(read_counters(s, 0, 1, NULL), 30);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/metrics.txt", fp_test_tmpdir());
+    FILE *fp = fopen(path, "w");
+    CHECK_OK(fp_metrics_write_prometheus(m, fp));
+    fclose(fp);
+    size_t len;
+    char *text = (char *)fp_media_read_file(path, &len);
+    text = realloc(text, len + 1);
+    text[len] = 0;
+    CHECK_MSG(strstr(text, "fp_source_frames{source=\"cam _x_\",camera=\"3\"} 30"), "%s", text);
+    CHECK(strstr(text, "fp_source_copies{source=\"cam _x_\",camera=\"3\"} 0"));
+    CHECK(strstr(text, "fp_source_state{source=\"cam _x_\",camera=\"3\"} 4"));
+    free(text);
+    fp_source_close(&s); /* unregisters */
+    fp = fopen(path, "w");
+    CHECK_OK(fp_metrics_write_prometheus(m, fp));
+    fclose(fp);
+    text = (char *)fp_media_read_file(path, &len);
+    CHECK(text && (len == 0 || !memmem(text, len, "fp_source_frames{", 17)));
+    free(text);
+    fp_metrics_destroy(&m);
+    free(clip);
+}

@@ -99,6 +99,8 @@ static FpSource *open_rtsp(int port, const char *name, FpRtspTransport tr)
     return s;
 }
 
+static int64_t last_take_pts; /* pts of the last frame take() saw */
+
 /* Takes n frames; checks counters increase; returns the last counter. */
 static int take(FpSource *s, int n, int consecutive)
 {
@@ -115,6 +117,7 @@ static int take(FpSource *s, int n, int consecutive)
             CHECK_MSG(c > last, "%s: counter %d after %d", fp_source_name(s), c, last);
         CHECK_EQ(f->format, FP_PIX_YUV420P);
         last = c;
+        last_take_pts = f->pts_ns;
         fp_frame_unref(&f);
     }
     return last;
@@ -149,7 +152,9 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
     FpSource *sa = open_rtsp(pa, "cam-a", FP_RTSP_TCP);
     FpSource *sb = open_rtsp(pb, "cam-b", FP_RTSP_TCP);
     take(sa, 10, 0);
+    int64_t pts_a = last_take_pts;
     take(sb, 10, 0);
+    last_take_pts = pts_a;
 
     stop_server(a);
     int64_t t0 = fp_clock_ns(), last_b = fp_clock_ns(), max_gap = 0;
@@ -167,8 +172,10 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
             frames_b++;
             fp_frame_unref(&f);
         }
-        while (fp_source_next(sa, &f, 0) == 0) /* frames decoded before the cut */
+        while (fp_source_next(sa, &f, 0) == 0) { /* frames decoded before the cut */
+            last_take_pts = f->pts_ns;
             fp_frame_unref(&f);
+        }
     }
     fp_source_get_status(sa, &st);
     CHECK_MSG(st.reconnects >= 2, "cam-a: %llu reconnects", (unsigned long long)st.reconnects);
@@ -179,8 +186,19 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
     uint64_t reconnects = st.reconnects;
 
     /* restart A on the same port: frames flow again within a few seconds */
+    FpFrame *f = NULL;
+    int64_t last_pts = last_take_pts;
+    CHECK(last_pts > 0);
+    while (fp_source_next(sa, &f, 0) == 0) {
+        last_pts = f->pts_ns;
+        fp_frame_unref(&f);
+    }
     a = start_server(pa, clip);
     int64_t t1 = fp_clock_ns();
+    CHECK_OK(fp_source_next(sa, &f, 10 * SEC));
+    CHECK_MSG(f->pts_ns > last_pts, "pts went back after the reconnect: %lld after %lld",
+              (long long)f->pts_ns, (long long)last_pts);
+    fp_frame_unref(&f);
     take(sa, 5, 0);
     CHECK_MSG(fp_clock_ns() - t1 < 5 * SEC, "cam-a took %.1f s to recover",
               (fp_clock_ns() - t1) / 1e9);
