@@ -371,3 +371,54 @@ FP_TEST(status_exported_as_prometheus_metrics)
     fp_metrics_destroy(&m);
     free(clip);
 }
+
+/* Formats framepipe does not keep natively are converted once into pool memory, and counted. */
+FP_TEST(non_native_formats_converted_once_and_counted)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 20, 25, "mp4");
+    char out[600];
+    snprintf(out, sizeof(out), "%s/yuv422.mkv", fp_test_tmpdir());
+    const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-c:v", "mjpeg",
+                          "-q:v", "2", "-pix_fmt", "yuvj422p", "-y", out, NULL};
+    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = out;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s));
+    CHECK_EQ(read_counters(s, 0, 1, NULL), 20);
+    FpSourceStatus st;
+    fp_source_get_status(s, &st);
+    CHECK_EQ(st.format, FP_PIX_YUV420P);
+    CHECK_EQ(st.copies, 20);
+    fp_source_close(&s);
+
+    /* an RGBA PNG becomes RGB24; pixels checked against the RGB24 the CLI makes of it */
+    char png[600], ref[600];
+    snprintf(png, sizeof(png), "%s/rgba.png", fp_test_tmpdir());
+    snprintf(ref, sizeof(ref), "%s/rgb.raw", fp_test_tmpdir());
+    const char *mk[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                        "testsrc2=size=64x48,format=rgba", "-frames:v", "1", "-y", png, NULL};
+    CHECK_EQ(fp_media_run(mk, NULL), 0);
+    const char *dump[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", png, "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-y", ref, NULL};
+    CHECK_EQ(fp_media_run(dump, NULL), 0);
+    size_t len;
+    unsigned char *rgb = fp_media_read_file(ref, &len);
+    CHECK(rgb && len == 64 * 48 * 3);
+    cfg.url = png;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s));
+    FpFrame *f = NULL;
+    CHECK_OK(fp_source_next(s, &f, 20 * 1000000000LL));
+    CHECK_EQ(f->format, FP_PIX_RGB24);
+    for (int y = 0; y < 48; y++)
+        CHECK_MSG(!memcmp(f->data[0] + y * f->linesize[0], rgb + y * 64 * 3, 64 * 3), "row %d", y);
+    fp_frame_unref(&f);
+    fp_source_get_status(s, &st);
+    CHECK_EQ(st.copies, 1);
+    fp_source_close(&s);
+    free(rgb);
+    free(clip);
+}
