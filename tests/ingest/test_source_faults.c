@@ -69,7 +69,7 @@ FP_TEST(not_a_video_file_fails_clearly)
     FpSource *s = start_source(&cfg);
     int end = 0;
     CHECK_EQ(drain(s, &end, NULL, 0), 0);
-    CHECK(end < 0 && end != FP_EEND_OF_STREAM);
+    CHECK_EQ(end, FP_ECORRUPT);
     CHECK_MSG(strstr(fp_error_detail(end), "cam-text"), "detail: %s", fp_error_detail(end));
     FpSourceStatus st;
     fp_source_get_status(s, &st);
