@@ -324,7 +324,8 @@ FP_TEST(image_folder_sorted_bad_file_skipped)
     CHECK_EQ(fp_source_next(s, &f, 20 * SEC), FP_EEND_OF_STREAM);
     FpSourceStatus st;
     fp_source_get_status(s, &st);
-    CHECK_EQ(st.decode_errors, 1);
+    CHECK(st.decode_errors >= 1); /* the bad file (libavcodec may report it more than once) */
+    CHECK_EQ(st.frames, 3);
     CHECK_MSG(strstr(st.last_error, "c.jpg"), "last error: %s", st.last_error);
     fp_source_close(&s);
 }
