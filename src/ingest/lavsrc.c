@@ -540,15 +540,27 @@ static int copy_to_pool(FpLav *c, AVFrame *in, FpFrame *out)
             c->xfer->format = hfc->sw_format;
             c->xfer->width = in->width;
             c->xfer->height = in->height;
-            int err = av_hwframe_transfer_data(c->xfer, in, 0);
-            if (err < 0) {
+            /* buf[0] set: av_hwframe_transfer_data writes into these planes instead of allocating */
+            FpBuffer *extra = fp_buffer_ref(fb);
+            c->xfer->buf[0] = av_buffer_create(fp_buffer_data(fb), fp_buffer_size(fb),
+                                               lav_buffer_free, extra, 0);
+            if (!c->xfer->buf[0]) {
+                fp_buffer_unref(&extra);
                 fp_buffer_unref(&fb);
-                return lav_err(c, err, "cannot download a hardware frame of");
+                return fp_error(-ENOMEM, "source %s: out of memory", fp_source_name(c->src));
+            }
+            int err = av_hwframe_transfer_data(c->xfer, in, 0);
+            if (err < 0 || c->xfer->data[0] < fp_buffer_data(fb) ||
+                c->xfer->data[0] >= fp_buffer_data(fb) + fp_buffer_size(fb)) {
+                av_frame_unref(c->xfer);
+                fp_buffer_unref(&fb);
+                return lav_err(c, err < 0 ? err : AVERROR_BUG, "cannot download a hardware frame of");
             }
             for (int i = 0; i < 4; i++) {
                 out->data[i] = c->xfer->data[i];
                 out->linesize[i] = c->xfer->linesize[i];
             }
+            av_frame_unref(c->xfer); /* drops the extra reference; the FpFrame keeps fb */
             out->buf[0] = fb;
             out->format = map_format(hfc->sw_format);
             out->width = in->width;
