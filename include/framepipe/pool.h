@@ -59,11 +59,11 @@ typedef struct FpPoolConfig {
 
 typedef struct FpPoolStats {
     uint64_t hits;          /* acquisitions served by an idle buffer */
-    uint64_t misses;        /* acquisitions that had to allocate (or wait) */
+    uint64_t misses;        /* acquisitions that had to allocate, wait, or failed (would-block/timeout) */
     double hit_rate;        /* hits / (hits + misses), 0 when none */
     uint64_t waits;         /* acquisitions that blocked on the bound */
     uint64_t timeouts;      /* acquisitions that gave up (timeout or would-block) */
-    uint64_t evictions;     /* idle buffers freed by LRU eviction */
+    uint64_t evictions;     /* idle buffers freed by LRU eviction, shrinking, or to make room for another class */
     unsigned in_use;        /* buffers currently out */
     unsigned idle;          /* buffers currently home */
     unsigned peak_in_use;
@@ -96,15 +96,19 @@ void fp_pool_destroy(FpPool **pool);
 /*
  * Takes a buffer of at least `size` bytes. timeout_ns: 0 = never wait
  * (FP_EWOULD_BLOCK when full), < 0 = wait forever, > 0 = wait at most that
- * long (FP_ETIMEOUT). FP_ETOO_LARGE when no class fits. Thread-safe.
- * On success *out holds one reference owned by the caller.
+ * long (FP_ETIMEOUT). FP_ETOO_LARGE when no class fits, FP_EFLUSHING while
+ * flushing, -ENOMEM when a new buffer cannot be allocated, FP_EINVALID for
+ * NULL arguments; error messages name the pool. Thread-safe. On success
+ * *out holds one reference owned by the caller; on failure *out is
+ * untouched. After warm-up it makes no heap allocation.
  */
 int fp_pool_acquire(FpPool *pool, size_t size, int64_t timeout_ns, FpBuffer **out);
 
 /* Flushing wakes all waiters with FP_EFLUSHING and fails new acquires until cleared. Any thread. */
 void fp_pool_set_flushing(FpPool *pool, int flushing);
 
-/* Frees idle buffers idle longer than idle_evict_ns (LRU first) now; returns how many. Also done inside acquire/release. */
+/* Frees idle buffers idle longer than idle_evict_ns (LRU first, never below min_buffers) now; returns
+ * how many (0 when idle_evict_ns is 0). Also done inside acquire/release. Any thread. */
 int fp_pool_evict_idle(FpPool *pool);
 
 /* A consistent snapshot of the counters (taken under the pool lock). Any thread. */
@@ -114,9 +118,10 @@ const char *fp_pool_name(const FpPool *pool);
 /* Total size of the shm segment in bytes (header included), or 0 when not shm-backed. */
 size_t fp_pool_shm_size(const FpPool *pool);
 
-/* Adds a reference; returns b. Any thread. */
+/* Adds a reference (relaxed increment); returns b, now also owned by the caller. Any thread. */
 FpBuffer *fp_buffer_ref(FpBuffer *b);
-/* Drops a reference and sets *b to NULL; the last one returns the buffer to its pool. */
+/* Drops a reference (acq_rel) and sets *b to NULL; the last one returns the buffer to its pool
+ * (and frees the pool if it was destroyed and this was its last buffer). NULL is a no-op. Any thread. */
 void fp_buffer_unref(FpBuffer **b);
 
 /* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. */

@@ -801,13 +801,10 @@ static void pool_return(FpBuffer *b)
         if (c->waiters) {
             pthread_cond_signal(&c->cond);
         } else {
-            /* a waiter of another class may free this buffer to make room */
-            for (unsigned i = 0; i < p->n_classes; i++) {
-                if (p->cls[i].waiters) {
-                    pthread_cond_signal(&p->cls[i].cond);
-                    break;
-                }
-            }
+            /* waiters of other classes may free this buffer to make room (rare: bounds hit across classes) */
+            for (unsigned i = 0; i < p->n_classes; i++)
+                if (p->cls[i].waiters)
+                    pthread_cond_broadcast(&p->cls[i].cond);
         }
         if (freed)
             wake_for_room(p);
