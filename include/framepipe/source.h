@@ -64,7 +64,7 @@ typedef struct FpSourceConfig {
     const char *name;         /* for logs and status (default: the URL); copied */
     int camera;               /* copied into every frame */
     FpSourceKind kind;
-    int live;                 /* 0 auto: rtsp/rtmp/udp/srt/http(s)/v4l2/ring are live; 1 live; 2 not live */
+    int live;                 /* 0 auto (rtsp/rtmp/udp/srt/http(s)/v4l2/ring are live), 1 live, 2 not live */
     FpSourcePolicy policy;
     unsigned queue_depth;     /* frames waiting for the consumer (default 4) */
 

@@ -188,6 +188,11 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     if (!cfg->url || !cfg->url[0])
         return fp_error(FP_ECONFIG, "source config: url is empty");
     const char *label = cfg->name && cfg->name[0] ? cfg->name : cfg->url;
+    if ((int)cfg->kind < FP_SOURCE_AUTO || cfg->kind > FP_SOURCE_RING ||
+        (int)cfg->policy < FP_POLICY_DEFAULT || cfg->policy > FP_POLICY_LOSSLESS ||
+        cfg->live < 0 || cfg->live > 2 || (int)cfg->rtsp_transport < 0 || cfg->rtsp_transport > FP_RTSP_UDP)
+        return fp_error(FP_ECONFIG, "source %s: kind %d / policy %d / live %d / rtsp_transport %d out of range",
+                        label, (int)cfg->kind, (int)cfg->policy, cfg->live, (int)cfg->rtsp_transport);
     FpSourceKind kind = cfg->kind == FP_SOURCE_AUTO ? guess_kind(cfg->url) : cfg->kind;
     if (cfg->queue_depth > 4096)
         return fp_error(FP_ECONFIG, "source %s: queue_depth %u is out of range (1..4096)", label,

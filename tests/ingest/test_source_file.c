@@ -329,6 +329,13 @@ FP_TEST(config_errors_name_the_field)
     cfg.start_s = 3, cfg.stop_s = 2;
     CHECK_EQ(fp_source_open(&s, &cfg, NULL), FP_ECONFIG);
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "stop_s"));
+    cfg.start_s = 0, cfg.stop_s = 0;
+    cfg.policy = (FpSourcePolicy)7;
+    CHECK_EQ(fp_source_open(&s, &cfg, NULL), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "policy 7"));
+    cfg.policy = FP_POLICY_DEFAULT;
+    cfg.url = "ring:";
+    CHECK_EQ(fp_source_open(&s, &cfg, NULL), FP_ECONFIG);
     CHECK(s == NULL);
 }
 
