@@ -441,6 +441,7 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     c->dec->opaque = c;
     c->dec->pkt_timebase = st->time_base;
     c->dec->thread_count = cfg->decoder_threads > 0 ? cfg->decoder_threads : 0;
+    c->dec->max_pixels = 40000000; /* 8K and a margin: a damaged header must not claim gigabytes */
     c->dr1 = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     setup_hw(c, codec);
     if (c->dr1)

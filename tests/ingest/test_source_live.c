@@ -313,3 +313,57 @@ FP_TEST_TIMED(ring_source_lossless_from_another_process, 60)
     CHECK(st.state == FP_SOURCE_RECONNECTING || st.state == FP_SOURCE_OPENING);
     fp_source_close(&s);
 }
+
+/* Several sources decode at once into one shared pool (frame threads in each); one consumer. */
+FP_TEST_TIMED(many_sources_share_one_pool, 120)
+{
+    enum { N = 4, FRAMES = 60 };
+    const char *codecs[N] = {"h264", "hevc", "mjpeg", "h264"};
+    const char *containers[N] = {"mp4", "mkv", "avi", "mkv"};
+    char *clips[N];
+    FpSource *s[N];
+    FpPool *pool = fp_media_pool(256 * 1024, 4 * 48);
+    for (int i = 0; i < N; i++) {
+        clips[i] = fp_media_clip(codecs[i], 320, 240, FRAMES, 25, containers[i]);
+        FpSourceConfig cfg;
+        fp_source_config_init(&cfg);
+        cfg.url = clips[i];
+        cfg.camera = i;
+        cfg.decoder_threads = 2;
+        CHECK_OK(fp_source_open(&s[i], &cfg, pool));
+        CHECK_OK(fp_source_start(s[i]));
+    }
+    int next[N] = {0}, done = 0;
+    while (done < N) {
+        for (int i = 0; i < N; i++) {
+            if (next[i] < 0)
+                continue;
+            FpFrame *f = NULL;
+            int rc = fp_source_next(s[i], &f, 10 * MS);
+            if (rc == FP_ETIMEOUT)
+                continue;
+            if (rc == FP_EEND_OF_STREAM) {
+                CHECK_EQ(next[i], FRAMES);
+                next[i] = -1;
+                done++;
+                continue;
+            }
+            CHECK_OK(rc);
+            CHECK_EQ(f->camera, i);
+            CHECK_EQ(fp_media_counter(f), next[i]);
+            next[i]++;
+            fp_frame_unref(&f);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        FpSourceStatus st;
+        fp_source_get_status(s[i], &st);
+        CHECK_EQ(st.copies, 0);
+        fp_source_close(&s[i]);
+        free(clips[i]);
+    }
+    FpPoolStats ps;
+    fp_pool_get_stats(pool, &ps);
+    CHECK_EQ(ps.in_use, 0);
+    fp_pool_destroy(&pool);
+}
