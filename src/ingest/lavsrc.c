@@ -124,6 +124,9 @@ static int lav_err(FpLav *c, int averr, const char *what)
                         fp__source_cfg(c->src)->stall_timeout_ns / 1e9);
     }
     av_strerror(averr, buf, sizeof(buf));
+    if (averr == AVERROR(ETIMEDOUT) && !c->opening)
+        return fp_error(FP_ETIMEOUT, "source %s: stalled: no data from %s for %.1f s (%s)", name,
+                        c->url, fp__source_cfg(c->src)->stall_timeout_ns / 1e9, buf);
     int code;
     if (averr == AVERROR_INVALIDDATA)
         code = FP_ECORRUPT;

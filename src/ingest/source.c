@@ -267,6 +267,14 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
     s->st.state = FP_SOURCE_IDLE;
+    /* Frame structs for the queue, the consumer's current frame and the one being decoded. */
+    for (unsigned i = 0; i < s->qcap + 4; i++) {
+        SrcFrame *sf = calloc(1, sizeof(*sf));
+        if (!sf)
+            break; /* more come on demand */
+        sf->next = s->free_list;
+        s->free_list = sf;
+    }
     if (s->backend == &fp__source_libav || s->backend == &fp__source_images)
         fp__lav_global_init();
     *out = s;
@@ -353,7 +361,11 @@ static int own_pool_for(FpSource *s, size_t size, FpPool **out)
         pc.name = pname;
         pc.class_size[0] = (size + 4095) & ~(size_t)4095;
         pc.n_classes = 1;
-        pc.prealloc = 2;
+        /* queue, consumer, in flight (decoder references grow it); at most ~64 MiB up front */
+        size_t budget = ((size_t)64 << 20) / pc.class_size[0];
+        pc.prealloc = s->qcap + 4;
+        if (pc.prealloc > budget)
+            pc.prealloc = budget > 2 ? (unsigned)budget : 2;
         pc.max_buffers = s->qcap + 40; /* queue + decoder references (H.264: up to 16) + frame threads */
         FpPool *p = NULL;
         int rc = fp_pool_create(&p, &pc);

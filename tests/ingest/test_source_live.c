@@ -367,3 +367,30 @@ FP_TEST_TIMED(many_sources_share_one_pool, 120)
     CHECK_EQ(ps.in_use, 0);
     fp_pool_destroy(&pool);
 }
+
+/* Over UDP nothing closes when a server hangs: the stall timeout notices that no packet arrives. */
+FP_TEST_TIMED(rtsp_udp_stall_noticed_and_recovered, 90)
+{
+    char *clip = server_clip();
+    int port = fp_media_free_port();
+    pid_t srv = start_server(port, clip);
+    FpSource *s = open_rtsp(port, "cam-udp", FP_RTSP_UDP);
+    take(s, 5, 0);
+    kill(srv, SIGSTOP);
+    int64_t t0 = fp_clock_ns();
+    FpSourceStatus st;
+    do {
+        FpFrame *f = NULL;
+        if (fp_source_next(s, &f, 50 * MS) == 0)
+            fp_frame_unref(&f);
+        fp_source_get_status(s, &st);
+    } while (st.reconnects < 1 && fp_clock_ns() - t0 < 10 * SEC);
+    CHECK_MSG(st.reconnects >= 1, "the stalled UDP stream was not noticed in 10 s");
+    CHECK_MSG(strstr(st.last_error, "cam-udp") && strstr(st.last_error, "stalled"),
+              "last error: %s", st.last_error);
+    kill(srv, SIGCONT);
+    take(s, 5, 0);
+    fp_source_close(&s);
+    stop_server(srv);
+    free(clip);
+}
