@@ -106,6 +106,8 @@ const char *fp_source_state_name(FpSourceState s);
 
 typedef struct FpSourceStatus {
     FpSourceState state;
+    FpSourcePolicy policy;    /* the effective policy (latest or lossless) */
+    int live;                 /* 1 for a live source (reconnects, never ends) */
     uint64_t frames;          /* frames handed to the queue (seq of the next frame) */
     uint64_t decoded;         /* frames out of the decoder (before fps / every-Nth decimation) */
     uint64_t decimated;       /* decoded frames not kept by target_fps / every_nth / start_s */

@@ -267,6 +267,8 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     pthread_cond_init(&s->cond, &ca);
     pthread_condattr_destroy(&ca);
     s->st.state = FP_SOURCE_IDLE;
+    s->st.policy = s->policy;
+    s->st.live = s->live;
     /* Frame structs for the queue, the consumer's current frame and the one being decoded. */
     for (unsigned i = 0; i < s->qcap + 4; i++) {
         SrcFrame *sf = calloc(1, sizeof(*sf));

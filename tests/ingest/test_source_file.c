@@ -79,6 +79,8 @@ FP_TEST(h264_file_frames_in_order_none_lost_zero_copy)
     FpSourceStatus st;
     fp_source_get_status(s, &st);
     CHECK_EQ(st.state, FP_SOURCE_ENDED);
+    CHECK_EQ(st.live, 0);
+    CHECK_EQ(st.policy, FP_POLICY_LOSSLESS); /* files default to lossless */
     CHECK_EQ(st.frames, 60);
     CHECK_EQ(st.copies, 0);
     CHECK_EQ(st.decode_errors, 0);
@@ -427,5 +429,28 @@ FP_TEST(non_native_formats_converted_once_and_counted)
     CHECK_EQ(st.copies, 1);
     fp_source_close(&s);
     free(rgb);
+    free(clip);
+}
+
+FP_TEST(loop_between_start_and_stop)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mkv");
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = clip;
+    cfg.loop = 1;
+    cfg.start_s = 0.4;
+    cfg.stop_s = 0.8;
+    FpSource *s = start_source(&cfg, NULL);
+    int64_t last = -1;
+    for (int i = 0; i < 35; i++) {
+        FpFrame *f = NULL;
+        CHECK_OK(fp_source_next(s, &f, 20 * SEC));
+        CHECK_EQ(fp_media_counter(f), 10 + i % 10);
+        CHECK(f->pts_ns > last);
+        last = f->pts_ns;
+        fp_frame_unref(&f);
+    }
+    fp_source_close(&s);
     free(clip);
 }

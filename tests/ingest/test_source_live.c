@@ -135,6 +135,8 @@ FP_TEST_TIMED(rtsp_tcp_and_udp_receive_frames, 90)
     CHECK_EQ(st.state, FP_SOURCE_RUNNING);
     CHECK_EQ(st.copies, 0);
     CHECK_EQ(st.width, 320);
+    CHECK_EQ(st.live, 1);
+    CHECK_EQ(st.policy, FP_POLICY_LATEST); /* live streams default to latest */
     fp_source_close(&tcp);
 
     FpSource *udp = open_rtsp(port, "cam-udp", FP_RTSP_UDP);
