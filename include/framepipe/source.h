@@ -89,7 +89,7 @@ typedef struct FpSourceConfig {
     double raw_fps;              /* pts spacing of raw frames and images (default 25 / 1) */
 } FpSourceConfig;
 
-/* Fills a config with the defaults above (url NULL). */
+/* Fills a caller-owned config with the defaults above (url NULL). Any thread; never fails. */
 void fp_source_config_init(FpSourceConfig *cfg);
 
 typedef enum FpSourceState {
@@ -102,6 +102,7 @@ typedef enum FpSourceState {
     FP_SOURCE_STOPPED,
 } FpSourceState;
 
+/* "running", "reconnecting", ...: a static string, never NULL. */
 const char *fp_source_state_name(FpSourceState s);
 
 typedef struct FpSourceStatus {
@@ -134,7 +135,11 @@ typedef struct FpSourceStatus {
  */
 int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool);
 
-/* Starts the source's thread. Returns 0, FP_EINVALID when already started, -errno. */
+/*
+ * Starts the source's thread (once, by the handle's owner). Returns 0,
+ * FP_EINVALID when already started, -errno when the thread cannot start
+ * (the source stays usable for fp_source_close()).
+ */
 int fp_source_start(FpSource *src);
 
 /*
@@ -146,9 +151,10 @@ int fp_source_start(FpSource *src);
  */
 int fp_source_next(FpSource *src, FpFrame **out, int64_t timeout_ns);
 
-/* A snapshot of counters and state. Any thread. */
+/* Copies a snapshot of counters and state into the caller's *out. Any thread; never fails. */
 void fp_source_get_status(FpSource *src, FpSourceStatus *out);
 
+/* The source's name (config name, else its URL); owned by the source, valid until close. */
 const char *fp_source_name(const FpSource *src);
 
 /*
