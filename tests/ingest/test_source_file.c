@@ -403,6 +403,22 @@ FP_TEST(non_native_formats_converted_once_and_counted)
     CHECK_EQ(st.copies, 20);
     fp_source_close(&s);
 
+    /* rawvideo has no AV_CODEC_CAP_DR1: its pictures are copied once into the pool, and counted */
+    char rawmkv[600];
+    snprintf(rawmkv, sizeof(rawmkv), "%s/raw.mkv", fp_test_tmpdir());
+    const char *mkraw[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-c:v", "rawvideo",
+                           "-pix_fmt", "yuv420p", "-y", rawmkv, NULL};
+    CHECK_EQ(fp_media_run(mkraw, NULL), 0);
+    cfg.url = rawmkv;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s));
+    CHECK_EQ(read_counters(s, 0, 1, NULL), 20);
+    fp_source_get_status(s, &st);
+    CHECK(!strcmp(st.decoder, "rawvideo"));
+    CHECK_EQ(st.format, FP_PIX_YUV420P);
+    CHECK_EQ(st.copies, 20);
+    fp_source_close(&s);
+
     /* an RGBA PNG becomes RGB24; pixels checked against the RGB24 the CLI makes of it */
     char png[600], ref[600];
     snprintf(png, sizeof(png), "%s/rgba.png", fp_test_tmpdir());
