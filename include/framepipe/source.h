@@ -148,6 +148,8 @@ int fp_source_start(FpSource *src);
  * fp_frame_unref(). Returns 0, FP_ETIMEOUT, FP_EEND_OF_STREAM once a
  * finished source's queue is empty, or the error of a failed source (with
  * fp_error_detail() naming the source). One consumer thread at a time.
+ * A call waiting while fp_source_close() runs on another thread returns
+ * FP_EFLUSHING; no new call may start once close has begun.
  */
 int fp_source_next(FpSource *src, FpFrame **out, int64_t timeout_ns);
 

@@ -712,7 +712,18 @@ int fp_source_start(FpSource *src)
     return 0;
 }
 
+static int next_locked(FpSource *src, FpFrame **out, int64_t timeout_ns);
+
 int fp_source_next(FpSource *src, FpFrame **out, int64_t timeout_ns)
+{
+    /* A reference for the call: fp_source_close() may run meanwhile and drop the handle's. */
+    atomic_fetch_add_explicit(&src->refs, 1, memory_order_relaxed);
+    int rc = next_locked(src, out, timeout_ns);
+    source_unref(src);
+    return rc;
+}
+
+static int next_locked(FpSource *src, FpFrame **out, int64_t timeout_ns)
 {
     struct timespec dl = fp_deadline_ts(timeout_ns);
     pthread_mutex_lock(&src->lock);

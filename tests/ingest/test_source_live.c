@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,4 +396,35 @@ FP_TEST_TIMED(rtsp_udp_stall_noticed_and_recovered, 90)
     fp_source_close(&s);
     stop_server(srv);
     free(clip);
+}
+
+/* Shutdown: a consumer blocked in fp_source_next() wakes with FP_EFLUSHING when another thread closes. */
+static void *blocked_consumer(void *arg)
+{
+    FpSource *s = arg;
+    FpFrame *f = NULL;
+    int rc;
+    while ((rc = fp_source_next(s, &f, -1)) == 0)
+        fp_frame_unref(&f);
+    return (void *)(intptr_t)rc;
+}
+
+FP_TEST_TIMED(close_wakes_a_blocked_consumer, 60)
+{
+    int port = fp_media_free_port(); /* nobody listens: the source never yields a frame */
+    char url[128];
+    snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/none", port);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = url;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, NULL));
+    CHECK_OK(fp_source_start(s));
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, blocked_consumer, s), 0);
+    fp_sleep_ns(200 * MS);
+    fp_source_close(&s);
+    void *ret = NULL;
+    pthread_join(t, &ret);
+    CHECK_EQ((int)(intptr_t)ret, FP_EFLUSHING);
 }
