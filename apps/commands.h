@@ -6,7 +6,8 @@
 /* Each command is `int fn(int argc, char **argv)` with argv[0] = the command name; returns an exit code. */
 #define FP_COMMANDS(X)                                                                   \
     X(version, fp_cmd_version, "print the version and the libraries framepipe was built with") \
-    X(model, fp_cmd_model, "inspect an ONNX model: input, outputs, family, classes")
+    X(model, fp_cmd_model, "inspect an ONNX model: input, outputs, family, classes")             \
+    X(probe, fp_cmd_probe, "open a stream or file, decode a few frames, report what it is")
 
 #define FP__CMD_DECL(name, fn, summary) int fn(int argc, char **argv);
 FP_COMMANDS(FP__CMD_DECL)

@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: MIT
+// Test media for the ingest tests: generates and caches clips with the ffmpeg CLI, reads the burned-in frame counter.
+#include "media.h"
+
+#include "fp_test.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int fp_media_run(const char *const argv[], const char *out_path)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        if (out_path) {
+            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0)
+                _exit(126);
+            dup2(fd, 1);
+            close(fd);
+        }
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+char *fp_media_clip(const char *codec, int w, int h, int frames, int fps, const char *container)
+{
+    char dir[512], path[768], tmp[800], vf[1024], size[32], rate[16], nframes[16];
+    snprintf(dir, sizeof(dir), "%s", fp_test_cache_dir());
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof(dir), "%s/ingest-media", fp_test_cache_dir());
+    mkdir(dir, 0755);
+    int faststart = !strcmp(container, "mp4f");
+    const char *ext = faststart ? "mp4" : container;
+    snprintf(path, sizeof(path), "%s/%s-%dx%d-%d-%dfps%s.%s", dir, codec, w, h, frames, fps,
+             faststart ? "-fs" : "", ext);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && sb.st_size > 0)
+        return strdup(path);
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp.%s", path, (int)getpid(), ext);
+    snprintf(vf, sizeof(vf),
+             "format=yuv420p,"
+             "geq=lum='if(lt(Y,16),if(mod(floor(N/pow(2,floor(X/16))),2),235,16),lum(X,Y))'"
+             ":cb='if(lt(Y,8),128,cb(X,Y))':cr='if(lt(Y,8),128,cr(X,Y))'"
+             "%s",
+             access("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", R_OK) == 0
+                 ? ",drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+                   ":text=%{frame_num}:x=8:y=24:fontsize=20:fontcolor=white:box=1:boxcolor=black"
+                 : "");
+    if (!strcmp(codec, "mjpeg"))
+        strcat(vf, ",format=yuvj420p");
+    snprintf(size, sizeof(size), "testsrc2=size=%dx%d:rate=%d", w, h, fps);
+    snprintf(rate, sizeof(rate), "%d", fps);
+    snprintf(nframes, sizeof(nframes), "%d", frames);
+    const char *argv[40] = {"ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+                            "-f", "lavfi", "-i", size, "-vf", vf, "-frames:v", nframes};
+    int n = 14;
+    if (!strcmp(codec, "h264")) {
+        const char *a[] = {"-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-g", rate, "-bf", "2"};
+        memcpy(argv + n, a, sizeof(a)), n += 10;
+    } else if (!strcmp(codec, "hevc")) {
+        const char *a[] = {"-c:v", "libx265", "-preset", "veryfast", "-crf", "18",
+                           "-x265-params", "log-level=none", "-g", rate};
+        memcpy(argv + n, a, sizeof(a)), n += 10;
+        if (strcmp(container, "h264") && strcmp(ext, "avi"))
+            argv[n++] = "-tag:v", argv[n++] = "hvc1";
+    } else {
+        const char *a[] = {"-c:v", "mjpeg", "-q:v", "2"};
+        memcpy(argv + n, a, sizeof(a)), n += 4;
+    }
+    if (faststart)
+        argv[n++] = "-movflags", argv[n++] = "+faststart";
+    if (!strcmp(container, "h264"))
+        argv[n++] = "-f", argv[n++] = "h264";
+    argv[n++] = tmp;
+    argv[n] = NULL;
+    int rc = fp_media_run(argv, NULL);
+    CHECK_MSG(rc == 0, "ffmpeg failed (%d) generating %s", rc, path);
+    CHECK_MSG(rename(tmp, path) == 0, "rename %s: %s", tmp, strerror(errno));
+    return strdup(path);
+}
+
+int fp_media_counter(const FpFrame *f)
+{
+    if (!f || !f->data[0] || f->height < 16)
+        return -1;
+    if (f->format != FP_PIX_YUV420P && f->format != FP_PIX_NV12 && f->format != FP_PIX_GRAY8)
+        return -1;
+    int bits = f->width / 16;
+    if (bits > 24)
+        bits = 24;
+    int v = 0;
+    for (int k = 0; k < bits; k++) {
+        int y = f->data[0][8 * f->linesize[0] + 16 * k + 8];
+        if (y > 180)
+            v |= 1 << k;
+        else if (y > 70)
+            return -1; /* neither black nor white: not a counter */
+    }
+    return v;
+}
+
+unsigned char *fp_media_read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    unsigned char *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(fp);
+    if (buf)
+        *len = (size_t)n;
+    return buf;
+}
+
+int fp_media_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    if (!fp)
+        return -1;
+    size_t w = fwrite(data, 1, len, fp);
+    return fclose(fp) == 0 && w == len ? 0 : -1;
+}
+
+int fp_media_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+FpPool *fp_media_pool(size_t class_size, unsigned max_buffers)
+{
+    FpPoolConfig pc = {0};
+    pc.name = "test-frames";
+    pc.class_size[0] = class_size;
+    pc.n_classes = 1;
+    pc.prealloc = 2;
+    pc.max_buffers = max_buffers;
+    FpPool *p = NULL;
+    CHECK_OK(fp_pool_create(&p, &pc));
+    return p;
+}

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// Test media for the ingest tests: cached ffmpeg-CLI clips with a burned-in frame counter, and small process helpers.
+#ifndef FP_TEST_MEDIA_H
+#define FP_TEST_MEDIA_H
+
+#include "framepipe/frame.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Clips are testsrc2 with a binary frame counter in the top 16 rows: bit k
+ * of the frame number is a 16x16 block at x = 16k (white = 1), plus the
+ * number drawn as text for humans. codec: "h264", "hevc", "mjpeg";
+ * container: "mp4", "mp4f" (faststart), "mkv", "avi", "h264" (Annex B).
+ * Generated once with the ffmpeg CLI into fp_test_cache_dir()/ingest-media
+ * (atomic rename, safe across parallel tests). Returns a static-per-call
+ * malloc'd path (caller frees), or fails the test.
+ */
+char *fp_media_clip(const char *codec, int w, int h, int frames, int fps, const char *container);
+
+/* Reads the counter of a frame with a luma plane (YUV420P/NV12/GRAY8); -1 if unreadable. */
+int fp_media_counter(const FpFrame *f);
+
+/* Runs argv (execvp), waits; returns the exit status or -1. stdout goes to out_path when non-NULL. */
+int fp_media_run(const char *const argv[], const char *out_path);
+
+/* Reads a whole file; returns malloc'd bytes and sets *len, or NULL. */
+unsigned char *fp_media_read_file(const char *path, size_t *len);
+int fp_media_write_file(const char *path, const void *data, size_t len);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int fp_media_free_port(void);
+
+
+
+#include "framepipe/pool.h"
+/* A pool with one class of `class_size` bytes and at most max_buffers buffers (fails the test on error). */
+FpPool *fp_media_pool(size_t class_size, unsigned max_buffers);
+#endif
