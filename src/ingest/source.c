@@ -111,7 +111,6 @@ static void source_unref(FpSource *s)
 void fp_source_config_init(FpSourceConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->queue_depth = 4;
     cfg->open_timeout_ns = 10 * 1000000000LL;
     cfg->stall_timeout_ns = 5 * 1000000000LL;
     cfg->backoff_min_ns = 250 * 1000000LL;
@@ -223,7 +222,14 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->url = strdup(cfg->url);
     s->name = strdup(label);
     s->hw_device = dup_or_null(cfg->hw_device);
-    s->qcap = cfg->queue_depth ? cfg->queue_depth : 4;
+    s->live = cfg->live == 1   ? 1
+              : cfg->live == 2 ? 0
+                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
+    s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
+                : s->live                        ? FP_POLICY_LATEST
+                                                 : FP_POLICY_LOSSLESS;
+    /* latest keeps the queue short (the newest frame is at most one behind); lossless smooths bursts */
+    s->qcap = cfg->queue_depth ? cfg->queue_depth : s->policy == FP_POLICY_LATEST ? 2 : 4;
     s->queue = calloc(s->qcap, sizeof(*s->queue));
     if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || !s->queue) {
         free(s->url), free(s->name), free(s->hw_device), free(s->queue), free(s);
@@ -244,12 +250,6 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
 #undef DEFAULT
     if (s->cfg.backoff_max_ns < s->cfg.backoff_min_ns)
         s->cfg.backoff_max_ns = s->cfg.backoff_min_ns;
-    s->live = cfg->live == 1   ? 1
-              : cfg->live == 2 ? 0
-                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
-    s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
-                : s->live                        ? FP_POLICY_LATEST
-                                                 : FP_POLICY_LOSSLESS;
     s->backend = kind == FP_SOURCE_IMAGES ? &fp__source_images
                  : kind == FP_SOURCE_RAW  ? &fp__source_raw
                  : kind == FP_SOURCE_RING ? &fp__source_ring
