@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Design note. The source struct is shared by three parties: the handle
@@ -368,7 +369,9 @@ static int own_pool_for(FpSource *s, size_t size, FpPool **out)
         pc.prealloc = s->qcap + 4;
         if (pc.prealloc > budget)
             pc.prealloc = budget > 2 ? (unsigned)budget : 2;
-        pc.max_buffers = s->qcap + 40; /* queue + decoder references (H.264: up to 16) + frame threads */
+        /* queue + consumer + decoder references (H.264/HEVC: up to 16) + one per frame thread, twice */
+        long threads = s->cfg.decoder_threads > 0 ? s->cfg.decoder_threads : sysconf(_SC_NPROCESSORS_ONLN) + 1;
+        pc.max_buffers = s->qcap + 8 + 16 + 2 * (unsigned)(threads > 0 && threads < 256 ? threads : 16);
         FpPool *p = NULL;
         int rc = fp_pool_create(&p, &pc);
         if (rc < 0) {
