@@ -391,6 +391,8 @@ static int own_pool_for(FpSource *s, size_t size, FpPool **out)
 int fp__source_acquire(FpSource *src, size_t size, FpBuffer **out)
 {
     FpPool *pool = src->pool;
+    int64_t wait_start = 0;
+    int warned = 0;
     for (;;) {
         if (fp__source_stopping(src))
             return fp_error(FP_EFLUSHING, "source %s: stopping", src->name);
@@ -405,6 +407,23 @@ int fp__source_acquire(FpSource *src, size_t size, FpBuffer **out)
         if (rc == FP_ETIMEOUT || rc == FP_EWOULD_BLOCK) {
             /* The consumer holds every buffer: back-pressure, not a stalled input. */
             fp__source_touch(src);
+            int64_t now = fp_clock_ns();
+            if (!wait_start)
+                wait_start = now;
+            if (!warned && now - wait_start > src->cfg.stall_timeout_ns) {
+                FpPoolStats ps;
+                fp_pool_get_stats(pool, &ps);
+                pthread_mutex_lock(&src->lock);
+                unsigned queued = src->qlen;
+                pthread_mutex_unlock(&src->lock);
+                fp_log_warn("ingest",
+                            "source %s: waited %.1f s for a buffer of pool '%s' (%u in use, %u "
+                            "queued here): frames are held downstream, or the pool is too small "
+                            "for the decoder's references; raise its max_buffers",
+                            src->name, (now - wait_start) / 1e9, fp_pool_name(pool), ps.in_use,
+                            queued);
+                warned = 1;
+            }
             continue;
         }
         char msg[256];

@@ -718,3 +718,56 @@ FP_TEST_TIMED(https_file_all_frames, 90)
         CHECK_EQ(counters[i], i);
     free(clip);
 }
+
+/* A pool too small for the decoder's own references: a warning names the pool, close still works. */
+FP_TEST(starved_pool_warns_and_close_interrupts)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mp4");
+    FpPool *pool = fp_media_pool(256 * 1024, 2);
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/stderr.log", fp_test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2);
+    int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && lfd >= 0);
+    dup2(lfd, 2);
+    close(lfd);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = clip;
+    cfg.name = "cam-starved";
+    cfg.stall_timeout_ns = 300 * 1000000LL;
+    cfg.decoder_threads = 1;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, pool));
+    CHECK_OK(fp_source_start(s));
+    FpFrame *held[4] = {0};
+    int n = 0;
+    while (n < 4 && fp_source_next(s, &held[n], 1000 * 1000000LL) == 0)
+        n++; /* keep them: the two buffers stay out */
+    fp_sleep_ns(600 * 1000000LL);
+    int64_t t0 = fp_clock_ns();
+    fp_source_close(&s);
+    int64_t close_ns = fp_clock_ns() - t0;
+    for (int i = 0; i < n; i++)
+        fp_frame_unref(&held[i]);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK(n < 4);
+    CHECK_MSG(close_ns < 1000 * 1000000LL, "close took %.0f ms", close_ns / 1e6);
+    size_t len = 0;
+    char *log = (char *)fp_media_read_file(logpath, &len);
+    CHECK(log);
+    log = realloc(log, len + 1);
+    log[len] = 0;
+    CHECK_MSG(strstr(log, "cam-starved: waited") && strstr(log, "test-frames") &&
+                  strstr(log, "max_buffers"),
+              "log: %s", log);
+    free(log);
+    FpPoolStats ps;
+    fp_pool_get_stats(pool, &ps);
+    CHECK_EQ(ps.in_use, 0);
+    fp_pool_destroy(&pool);
+    free(clip);
+}
