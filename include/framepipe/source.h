@@ -66,7 +66,7 @@ typedef struct FpSourceConfig {
     FpSourceKind kind;
     int live;                 /* 0 auto (rtsp/rtmp/udp/srt/http(s)/v4l2/ring are live), 1 live, 2 not live */
     FpSourcePolicy policy;
-    unsigned queue_depth;     /* frames waiting for the consumer (default 4) */
+    unsigned queue_depth;     /* frames waiting for the consumer (0: 2 when latest, 4 when lossless) */
 
     double target_fps;        /* > 0: keep at most this many frames per second of stream time */
     unsigned every_nth;       /* > 1: keep every Nth decoded frame */

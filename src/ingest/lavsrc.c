@@ -447,8 +447,16 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     c->dec->max_pixels = 40000000; /* 8K and a margin: a damaged header must not claim gigabytes */
     c->dr1 = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     setup_hw(c, codec);
-    if (c->dr1)
+    if (c->dr1) {
         c->dec->get_buffer2 = lav_get_buffer2;
+#if FF_API_THREAD_SAFE_CALLBACKS
+        /* libavcodec 59 still asks for this flag with frame threads; lav_get_buffer2 is thread-safe. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        c->dec->thread_safe_callbacks = 1;
+#pragma GCC diagnostic pop
+#endif
+    }
     err = avcodec_open2(c->dec, codec, NULL);
     if (err < 0) {
         rc = lav_err(c, err, "cannot open the decoder for");

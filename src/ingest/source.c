@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /*
  * Design note. The source struct is shared by three parties: the handle
@@ -111,7 +112,6 @@ static void source_unref(FpSource *s)
 void fp_source_config_init(FpSourceConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->queue_depth = 4;
     cfg->open_timeout_ns = 10 * 1000000000LL;
     cfg->stall_timeout_ns = 5 * 1000000000LL;
     cfg->backoff_min_ns = 250 * 1000000LL;
@@ -223,7 +223,14 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->url = strdup(cfg->url);
     s->name = strdup(label);
     s->hw_device = dup_or_null(cfg->hw_device);
-    s->qcap = cfg->queue_depth ? cfg->queue_depth : 4;
+    s->live = cfg->live == 1   ? 1
+              : cfg->live == 2 ? 0
+                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
+    s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
+                : s->live                        ? FP_POLICY_LATEST
+                                                 : FP_POLICY_LOSSLESS;
+    /* latest keeps the queue short (the newest frame is at most one behind); lossless smooths bursts */
+    s->qcap = cfg->queue_depth ? cfg->queue_depth : s->policy == FP_POLICY_LATEST ? 2 : 4;
     s->queue = calloc(s->qcap, sizeof(*s->queue));
     if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || !s->queue) {
         free(s->url), free(s->name), free(s->hw_device), free(s->queue), free(s);
@@ -244,12 +251,6 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
 #undef DEFAULT
     if (s->cfg.backoff_max_ns < s->cfg.backoff_min_ns)
         s->cfg.backoff_max_ns = s->cfg.backoff_min_ns;
-    s->live = cfg->live == 1   ? 1
-              : cfg->live == 2 ? 0
-                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
-    s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
-                : s->live                        ? FP_POLICY_LATEST
-                                                 : FP_POLICY_LOSSLESS;
     s->backend = kind == FP_SOURCE_IMAGES ? &fp__source_images
                  : kind == FP_SOURCE_RAW  ? &fp__source_raw
                  : kind == FP_SOURCE_RING ? &fp__source_ring
@@ -368,7 +369,9 @@ static int own_pool_for(FpSource *s, size_t size, FpPool **out)
         pc.prealloc = s->qcap + 4;
         if (pc.prealloc > budget)
             pc.prealloc = budget > 2 ? (unsigned)budget : 2;
-        pc.max_buffers = s->qcap + 40; /* queue + decoder references (H.264: up to 16) + frame threads */
+        /* queue + consumer + decoder references (H.264/HEVC: up to 16) + one per frame thread, twice */
+        long threads = s->cfg.decoder_threads > 0 ? s->cfg.decoder_threads : sysconf(_SC_NPROCESSORS_ONLN) + 1;
+        pc.max_buffers = s->qcap + 8 + 16 + 2 * (unsigned)(threads > 0 && threads < 256 ? threads : 16);
         FpPool *p = NULL;
         int rc = fp_pool_create(&p, &pc);
         if (rc < 0) {
@@ -388,6 +391,8 @@ static int own_pool_for(FpSource *s, size_t size, FpPool **out)
 int fp__source_acquire(FpSource *src, size_t size, FpBuffer **out)
 {
     FpPool *pool = src->pool;
+    int64_t wait_start = 0;
+    int warned = 0;
     for (;;) {
         if (fp__source_stopping(src))
             return fp_error(FP_EFLUSHING, "source %s: stopping", src->name);
@@ -402,6 +407,23 @@ int fp__source_acquire(FpSource *src, size_t size, FpBuffer **out)
         if (rc == FP_ETIMEOUT || rc == FP_EWOULD_BLOCK) {
             /* The consumer holds every buffer: back-pressure, not a stalled input. */
             fp__source_touch(src);
+            int64_t now = fp_clock_ns();
+            if (!wait_start)
+                wait_start = now;
+            if (!warned && now - wait_start > src->cfg.stall_timeout_ns) {
+                FpPoolStats ps;
+                fp_pool_get_stats(pool, &ps);
+                pthread_mutex_lock(&src->lock);
+                unsigned queued = src->qlen;
+                pthread_mutex_unlock(&src->lock);
+                fp_log_warn("ingest",
+                            "source %s: waited %.1f s for a buffer of pool '%s' (%u in use, %u "
+                            "queued here): frames are held downstream, or the pool is too small "
+                            "for the decoder's references; raise its max_buffers",
+                            src->name, (now - wait_start) / 1e9, fp_pool_name(pool), ps.in_use,
+                            queued);
+                warned = 1;
+            }
             continue;
         }
         char msg[256];

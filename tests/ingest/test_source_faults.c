@@ -665,3 +665,109 @@ FP_TEST_TIMED(random_damage_never_crashes, 120)
         free(clip);
     }
 }
+
+/* HTTPS: a real TLS server (openssl s_server -WWW) on 127.0.0.1 serving a clip. */
+FP_TEST_TIMED(https_file_all_frames, 90)
+{
+    if (access("/usr/bin/openssl", X_OK) != 0)
+        fp_test_skip("openssl is not installed");
+    char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mkv");
+    const char *dir = fp_test_tmpdir();
+    char key[600], cert[600], served[600];
+    snprintf(key, sizeof(key), "%s/key.pem", dir);
+    snprintf(cert, sizeof(cert), "%s/cert.pem", dir);
+    snprintf(served, sizeof(served), "%s/clip.mkv", dir);
+    CHECK_EQ(symlink(clip, served), 0);
+    const char *gen[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                         "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert, NULL};
+    CHECK_EQ(fp_media_run(gen, "/dev/null"), 0);
+    int port = fp_media_free_port();
+    char accept[64];
+    snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+    pid_t srv = fork();
+    if (srv == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0), dup2(null, 1), dup2(null, 2);
+        if (chdir(dir) != 0)
+            _exit(126);
+        execlp("openssl", "openssl", "s_server", "-accept", accept, "-WWW", "-cert", cert, "-key",
+               key, "-quiet", (char *)NULL);
+        _exit(127);
+    }
+    char url[128];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/clip.mkv", port);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = url;
+    cfg.live = 2; /* a file over HTTPS: all of it, in order */
+    cfg.name = "cam-https";
+    int counters[100], end = 0, n = 0;
+    for (int attempt = 0; attempt < 50; attempt++) {
+        FpSource *s = start_source(&cfg);
+        n = drain(s, &end, counters, 100);
+        fp_source_close(&s);
+        if (end != -ECONNREFUSED)
+            break;
+        fp_sleep_ns(100 * 1000000LL);
+    }
+    kill(srv, SIGTERM);
+    waitpid(srv, NULL, 0);
+    CHECK_MSG(end == FP_EEND_OF_STREAM, "end %d: %s", end, fp_error_detail(end));
+    CHECK_EQ(n, 60);
+    for (int i = 0; i < n; i++)
+        CHECK_EQ(counters[i], i);
+    free(clip);
+}
+
+/* A pool too small for the decoder's own references: a warning names the pool, close still works. */
+FP_TEST(starved_pool_warns_and_close_interrupts)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mp4");
+    FpPool *pool = fp_media_pool(256 * 1024, 2);
+    char logpath[600];
+    snprintf(logpath, sizeof(logpath), "%s/stderr.log", fp_test_tmpdir());
+    fflush(stderr);
+    int saved = dup(2);
+    int lfd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && lfd >= 0);
+    dup2(lfd, 2);
+    close(lfd);
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = clip;
+    cfg.name = "cam-starved";
+    cfg.stall_timeout_ns = 300 * 1000000LL;
+    cfg.decoder_threads = 1;
+    FpSource *s = NULL;
+    CHECK_OK(fp_source_open(&s, &cfg, pool));
+    CHECK_OK(fp_source_start(s));
+    FpFrame *held[4] = {0};
+    int n = 0;
+    while (n < 4 && fp_source_next(s, &held[n], 1000 * 1000000LL) == 0)
+        n++; /* keep them: the two buffers stay out */
+    fp_sleep_ns(600 * 1000000LL);
+    int64_t t0 = fp_clock_ns();
+    fp_source_close(&s);
+    int64_t close_ns = fp_clock_ns() - t0;
+    for (int i = 0; i < n; i++)
+        fp_frame_unref(&held[i]);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    CHECK(n < 4);
+    CHECK_MSG(close_ns < 1000 * 1000000LL, "close took %.0f ms", close_ns / 1e6);
+    size_t len = 0;
+    char *log = (char *)fp_media_read_file(logpath, &len);
+    CHECK(log);
+    log = realloc(log, len + 1);
+    log[len] = 0;
+    CHECK_MSG(strstr(log, "cam-starved: waited") && strstr(log, "test-frames") &&
+                  strstr(log, "max_buffers"),
+              "log: %s", log);
+    free(log);
+    FpPoolStats ps;
+    fp_pool_get_stats(pool, &ps);
+    CHECK_EQ(ps.in_use, 0);
+    fp_pool_destroy(&pool);
+    free(clip);
+}

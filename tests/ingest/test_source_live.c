@@ -428,3 +428,35 @@ FP_TEST_TIMED(close_wakes_a_blocked_consumer, 60)
     pthread_join(t, &ret);
     CHECK_EQ((int)(intptr_t)ret, FP_EFLUSHING);
 }
+
+/* Live default policy: a slow consumer gets the newest frames; the ones in between are counted. */
+FP_TEST_TIMED(rtsp_latest_policy_with_a_slow_consumer, 90)
+{
+    char *clip = server_clip();
+    int port = fp_media_free_port();
+    pid_t srv = start_server(port, clip);
+    FpSource *s = open_rtsp(port, "cam-slow", FP_RTSP_TCP);
+    take(s, 3, 0);
+    int last = -1;
+    int64_t max_age = 0;
+    for (int i = 0; i < 8; i++) {
+        fp_sleep_ns(250 * MS); /* 4 frames/s against a 25 fps camera */
+        FpFrame *f = NULL;
+        CHECK_OK(fp_source_next(s, &f, 5 * SEC));
+        int c = fp_media_counter(f);
+        CHECK_MSG(c > last, "counter %d after %d", c, last);
+        last = c;
+        /* the latest queue (2 frames) holds at most ~80 ms of a 25 fps stream */
+        int64_t age = fp_clock_ns() - f->decoded_ns;
+        if (i > 0 && age > max_age)
+            max_age = age;
+        fp_frame_unref(&f);
+    }
+    FpSourceStatus st;
+    fp_source_get_status(s, &st);
+    CHECK_MSG(st.skipped > 20, "only %llu frames skipped", (unsigned long long)st.skipped);
+    CHECK_MSG(max_age < 250 * MS, "a frame was %.0f ms old when taken", max_age / 1e6);
+    fp_source_close(&s);
+    stop_server(srv);
+    free(clip);
+}
