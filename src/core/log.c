@@ -6,6 +6,7 @@
 #include "framepipe/error.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +16,19 @@
 
 static atomic_int log_level = -1;
 static int64_t log_epoch_ns;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+/* Reads FP_LOG and fixes the timestamp origin, once, whichever thread logs first. */
+static void log_init(void)
+{
+    FpLogLevel parsed = FP_LOG_INFO;
+    const char *env = getenv("FP_LOG");
+    if (env && fp_log_parse_level(env, &parsed) < 0)
+        parsed = FP_LOG_INFO;
+    log_epoch_ns = fp_clock_ns();
+    int expected = -1;
+    atomic_compare_exchange_strong(&log_level, &expected, (int)parsed);
+}
 
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 static const char level_letters[] = "EWIDT";
@@ -32,24 +46,13 @@ int fp_log_parse_level(const char *name, FpLogLevel *out)
 
 FpLogLevel fp_log_get_level(void)
 {
-    int lvl = atomic_load_explicit(&log_level, memory_order_relaxed);
-    if (lvl < 0) {
-        FpLogLevel parsed = FP_LOG_INFO;
-        const char *env = getenv("FP_LOG");
-        if (env && fp_log_parse_level(env, &parsed) < 0)
-            parsed = FP_LOG_INFO;
-        log_epoch_ns = fp_clock_ns();
-        int expected = -1;
-        atomic_compare_exchange_strong(&log_level, &expected, (int)parsed);
-        lvl = atomic_load(&log_level);
-    }
-    return (FpLogLevel)lvl;
+    pthread_once(&log_once, log_init);
+    return (FpLogLevel)atomic_load_explicit(&log_level, memory_order_relaxed);
 }
 
 void fp_log_set_level(FpLogLevel level)
 {
-    if (!log_epoch_ns)
-        log_epoch_ns = fp_clock_ns();
+    pthread_once(&log_once, log_init);
     atomic_store(&log_level, (int)level);
 }
 
