@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Zero allocations per frame: after warm-up, framepipe's own code makes no allocator call while frames flow (libav's internals excluded).
 #include "fp_test.h"
+#include "fp_alloc_count.h"
 #include "media.h"
 
 #include "framepipe/source.h"
@@ -18,46 +19,6 @@
  * those (the AVBufferRef wrapper per picture, packet buffers) are documented
  * in docs/ingest.md as the remaining per-frame allocations.
  */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-int __real_posix_memalign(void **out, size_t align, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-int __wrap_posix_memalign(void **out, size_t align, size_t n);
-
-static atomic_ulong n_calls;
-
-void *__wrap_malloc(size_t n)
-{
-    atomic_fetch_add(&n_calls, 1);
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-    atomic_fetch_add(&n_calls, 1);
-    return __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    atomic_fetch_add(&n_calls, 1);
-    return __real_realloc(p, n);
-}
-void __wrap_free(void *p)
-{
-    if (p)
-        atomic_fetch_add(&n_calls, 1);
-    __real_free(p);
-}
-int __wrap_posix_memalign(void **out, size_t align, size_t n)
-{
-    atomic_fetch_add(&n_calls, 1);
-    return __real_posix_memalign(out, align, n);
-}
-
 static void count_steady_state(FpSourceConfig *cfg, int warm, int measured, FpPool *pool)
 {
     FpSource *s = NULL;
@@ -66,13 +27,13 @@ static void count_steady_state(FpSourceConfig *cfg, int warm, int measured, FpPo
     unsigned long before = 0;
     for (int i = 0; i < warm + measured; i++) {
         if (i == warm)
-            before = atomic_load(&n_calls);
+            before = fp_alloc_calls();
         FpFrame *f = NULL;
         CHECK_OK(fp_source_next(s, &f, 20 * 1000000000LL));
         CHECK_EQ(fp_media_counter(f), i);
         fp_frame_unref(&f);
     }
-    unsigned long calls = atomic_load(&n_calls) - before;
+    unsigned long calls = fp_alloc_calls() - before;
     fp_source_close(&s);
     CHECK_MSG(calls == 0, "%s: %lu allocator calls by framepipe over %d frames after warm-up",
               cfg->url, calls, measured);

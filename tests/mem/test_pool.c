@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests of FpPool: refcounts, bounds, eviction, tuning, stats, shm backing, bad configs and zero steady-state allocations.
 #include "fp_test.h"
+#include "fp_alloc_count.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/frame.h"
@@ -22,78 +23,9 @@
  * framepipe objects (and by this file) goes through the counters below
  * before reaching the real allocator (or the sanitizer's interceptor).
  */
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t m);
-void *__real_realloc(void *p, size_t n);
-void __real_free(void *p);
-int __real_posix_memalign(void **out, size_t align, size_t n);
-void *__real_aligned_alloc(size_t align, size_t n);
-void *__real_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-void *__real_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-int __real_munmap(void *addr, size_t len);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t m);
-void *__wrap_realloc(void *p, size_t n);
-void __wrap_free(void *p);
-int __wrap_posix_memalign(void **out, size_t align, size_t n);
-void *__wrap_aligned_alloc(size_t align, size_t n);
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off);
-int __wrap_munmap(void *addr, size_t len);
-
-static atomic_ulong n_alloc_calls, n_free_calls, n_map_calls;
-
-void *__wrap_malloc(size_t n)
-{
-    atomic_fetch_add(&n_alloc_calls, 1);
-    return __real_malloc(n);
-}
-void *__wrap_calloc(size_t n, size_t m)
-{
-    atomic_fetch_add(&n_alloc_calls, 1);
-    return __real_calloc(n, m);
-}
-void *__wrap_realloc(void *p, size_t n)
-{
-    atomic_fetch_add(&n_alloc_calls, 1);
-    return __real_realloc(p, n);
-}
-void __wrap_free(void *p)
-{
-    if (p)
-        atomic_fetch_add(&n_free_calls, 1);
-    __real_free(p);
-}
-int __wrap_posix_memalign(void **out, size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc_calls, 1);
-    return __real_posix_memalign(out, align, n);
-}
-void *__wrap_aligned_alloc(size_t align, size_t n)
-{
-    atomic_fetch_add(&n_alloc_calls, 1);
-    return __real_aligned_alloc(align, n);
-}
-void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    atomic_fetch_add(&n_map_calls, 1);
-    return __real_mmap(addr, len, prot, flags, fd, off);
-}
-/* with _FILE_OFFSET_BITS=64 (Meson's default) glibc's headers bind mmap to mmap64 */
-void *__wrap_mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
-{
-    atomic_fetch_add(&n_map_calls, 1);
-    return __real_mmap64(addr, len, prot, flags, fd, off);
-}
-int __wrap_munmap(void *addr, size_t len)
-{
-    atomic_fetch_add(&n_map_calls, 1);
-    return __real_munmap(addr, len);
-}
-
 static unsigned long allocator_calls(void)
 {
-    return atomic_load(&n_alloc_calls) + atomic_load(&n_free_calls) + atomic_load(&n_map_calls);
+    return fp_alloc_calls();
 }
 
 /* ---- helpers ---- */
@@ -813,9 +745,11 @@ FP_TEST(pool_shm_steady_state_makes_no_allocations_or_mappings)
     FpPoolConfig cfg = one_class(65536, 0, 4);
     cfg.shm_name = name;
     FpPool *p = NULL;
-    unsigned long m0 = atomic_load(&n_map_calls);
+    FpAllocCounts c0, c1;
+    fp_alloc_counts(&c0);
     CHECK_OK(fp_pool_create(&p, &cfg));
-    CHECK(atomic_load(&n_map_calls) > m0); /* the segment mapping is counted */
+    fp_alloc_counts(&c1);
+    CHECK(c1.maps > c0.maps); /* the segment mapping is counted */
     steady_state_cycles(p, 65536);
     fp_pool_destroy(&p);
 }

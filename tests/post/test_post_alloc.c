@@ -1,37 +1,11 @@
 // SPDX-License-Identifier: MIT
-// After create, decoding a batch allocates nothing: malloc/calloc/realloc are wrapped (-Wl,--wrap) and counted around fp_post_run.
+// After create, decoding a batch allocates nothing: allocator calls are counted (tests/harness/fp_alloc_count.h) around fp_post_run.
 #include "fp_test.h"
+#include "fp_alloc_count.h"
 
 #include "framepipe/post.h"
 
 #include <math.h>
-
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t n, size_t sz);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t n, size_t sz);
-void *__wrap_realloc(void *p, size_t n);
-
-static int counting, allocations;
-
-void *__wrap_malloc(size_t n)
-{
-    allocations += counting;
-    return __real_malloc(n);
-}
-
-void *__wrap_calloc(size_t n, size_t sz)
-{
-    allocations += counting;
-    return __real_calloc(n, sz);
-}
-
-void *__wrap_realloc(void *p, size_t n)
-{
-    allocations += counting;
-    return __real_realloc(p, n);
-}
 
 static void run_counted(FpFamily family, const FpTensorView *v, int n_out, int batch, int input, FpNmsMode mode)
 {
@@ -47,11 +21,11 @@ static void run_counted(FpFamily family, const FpTensorView *v, int n_out, int b
         tf[i] = (FpTransform){0.5f, 0.5f, 0, 10, 0, 0, 2.0f * input, 2.0f * input, 2 * input, 2 * input, input, input};
     static FpDetection d[4 * 300];
     int counts[4];
-    counting = 1;
+    unsigned long before = fp_alloc_calls();
     for (int r = 0; r < 3; r++)
         CHECK(fp_post_run(post, v, n_out, batch, tf, d, 300, counts) > 0);
-    counting = 0;
-    CHECK_MSG(allocations == 0, "%s: %d allocations while decoding", fp_post_decoder_name(post), allocations);
+    unsigned long allocations = fp_alloc_calls() - before;
+    CHECK_MSG(allocations == 0, "%s: %lu allocator calls while decoding", fp_post_decoder_name(post), allocations);
     fp_post_destroy(&post);
 }
 
