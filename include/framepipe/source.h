@@ -153,8 +153,25 @@ int fp_source_start(FpSource *src);
  */
 int fp_source_next(FpSource *src, FpFrame **out, int64_t timeout_ns);
 
+/*
+ * Registers `fn`, called on the source's thread (no lock held) after each
+ * frame is queued and once when the source finishes, so that one consumer
+ * can wait for many sources (the pipeline's batcher) instead of blocking in
+ * fp_source_next on each. `fn` must be quick and must not call back into
+ * this source. Before fp_source_start only: FP_EINVALID afterwards.
+ */
+int fp_source_set_notify(FpSource *src, void (*fn)(void *opaque), void *opaque);
+
 /* Copies a snapshot of counters and state into the caller's *out. Any thread; never fails. */
 void fp_source_get_status(FpSource *src, FpSourceStatus *out);
+
+/*
+ * Copies the stats of the pool the source's frames live in (the borrowed
+ * pool, or the private one once the first frame sized it) into *out.
+ * Returns 0, or FP_ENOT_FOUND (zeroed *out) before a private pool exists.
+ * Any thread.
+ */
+int fp_source_get_pool_stats(FpSource *src, FpPoolStats *out);
 
 /* The source's name (config name, else its URL); owned by the source, valid until close. */
 const char *fp_source_name(const FpSource *src);
@@ -169,6 +186,15 @@ const char *fp_source_name(const FpSource *src);
  * Returns 0, FP_EINVALID (already registered), or the registry's error.
  */
 int fp_source_add_metrics(FpSource *src, FpMetrics *metrics);
+
+/*
+ * Stops decoding and joins the source's thread, but keeps the frames already
+ * queued: fp_source_next still returns them, then FP_EFLUSHING. For a
+ * draining shutdown (stop every source, process what was decoded, then
+ * close). Idempotent. Any thread except the source's own and except from its
+ * notify callback.
+ */
+void fp_source_stop(FpSource *src);
 
 /*
  * Stops the thread, drops queued frames and the caller's handle, and sets

@@ -53,6 +53,8 @@ struct FpSource {
 
     pthread_t thread;
     int started;
+    int joined;          /* the thread was joined (fp_source_stop or close) */
+    pthread_mutex_t join_lock;
     atomic_int stop;
     atomic_int refs;
     _Atomic int64_t activity_ns;
@@ -70,6 +72,9 @@ struct FpSource {
 
     FpMetrics *metrics;
     SrcGauge gauges[M_COUNT];
+
+    void (*notify)(void *opaque); /* a frame was queued or the source finished (set before start) */
+    void *notify_opaque;
 
     /* decimation and timing, source thread only */
     uint64_t decoded_idx;
@@ -96,6 +101,7 @@ static void source_free(FpSource *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->fl_lock);
+    pthread_mutex_destroy(&s->join_lock);
     free(s->queue);
     free(s->url);
     free(s->name);
@@ -262,6 +268,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->fl_lock, NULL);
+    pthread_mutex_init(&s->join_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -578,6 +585,8 @@ int fp__source_emit(FpSource *s, FpFrame *f)
     pthread_mutex_unlock(&s->lock);
     fp_frame_unref(&dropped);
     fp__source_touch(s);
+    if (s->notify)
+        s->notify(s->notify_opaque);
     return 0;
 }
 
@@ -718,7 +727,20 @@ static void *source_thread(void *arg)
     s->final_code = final;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->lock);
+    if (s->notify)
+        s->notify(s->notify_opaque);
     return NULL;
+}
+
+int fp_source_set_notify(FpSource *src, void (*fn)(void *opaque), void *opaque)
+{
+    if (!src)
+        return fp_error(FP_EINVALID, "fp_source_set_notify: no source");
+    if (src->started)
+        return fp_error(FP_EINVALID, "source %s: notify must be set before start", src->name);
+    src->notify = fn;
+    src->notify_opaque = opaque;
+    return 0;
 }
 
 int fp_source_start(FpSource *src)
@@ -847,6 +869,38 @@ int fp_source_add_metrics(FpSource *src, FpMetrics *m)
     return 0;
 }
 
+int fp_source_get_pool_stats(FpSource *src, FpPoolStats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&src->pool_lock);
+    FpPool *pool = src->own_pool ? src->own_pool : src->pool;
+    if (pool)
+        fp_pool_get_stats(pool, out);
+    pthread_mutex_unlock(&src->pool_lock);
+    return pool ? 0 : FP_ENOT_FOUND;
+}
+
+/* Raises the stop flag and joins the thread once, whoever asks first. */
+static void stop_thread(FpSource *s)
+{
+    pthread_mutex_lock(&s->lock);
+    atomic_store_explicit(&s->stop, 1, memory_order_release);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_lock(&s->join_lock);
+    if (s->started && !s->joined) {
+        pthread_join(s->thread, NULL);
+        s->joined = 1;
+    }
+    pthread_mutex_unlock(&s->join_lock);
+}
+
+void fp_source_stop(FpSource *src)
+{
+    if (src)
+        stop_thread(src);
+}
+
 void fp_source_close(FpSource **psrc)
 {
     FpSource *s = psrc ? *psrc : NULL;
@@ -855,12 +909,7 @@ void fp_source_close(FpSource **psrc)
     *psrc = NULL;
     if (s->metrics)
         fp_metrics_remove_owner(s->metrics, s);
-    pthread_mutex_lock(&s->lock);
-    atomic_store_explicit(&s->stop, 1, memory_order_release);
-    pthread_cond_broadcast(&s->cond);
-    pthread_mutex_unlock(&s->lock);
-    if (s->started)
-        pthread_join(s->thread, NULL);
+    stop_thread(s);
     for (;;) {
         FpFrame *f = NULL;
         pthread_mutex_lock(&s->lock);

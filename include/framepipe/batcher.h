@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: MIT
+// FpBatcher: dynamic batching of frames from many cameras (max batch, max wait, round-robin with a per-camera limit).
+#ifndef FRAMEPIPE_BATCHER_H
+#define FRAMEPIPE_BATCHER_H
+
+#include <stdint.h>
+
+#include "framepipe/frame.h"
+#include "framepipe/metrics.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * The batcher does not own queues: each input (a camera) is a pull function
+ * over a queue that already exists (the FpSource's own bounded queue, whose
+ * policy decides what happens when the consumer is slow). Producers call
+ * fp_batcher_notify() after queueing, and the batcher pulls without
+ * blocking. A batch is emitted when
+ *   - it holds max_batch frames, or
+ *   - max_wait_ns has passed since its first frame was taken, or
+ *   - a frame in it is older than latency_budget_ns (decoded_ns to now), or
+ *   - no input can add a frame (each is at its per-camera limit or ended).
+ * Frames are taken round-robin, one per camera per round, at most
+ * per_camera of one camera in a batch; the camera that goes first rotates
+ * from batch to batch, so a fast camera cannot starve the others and with
+ * more cameras than max_batch every camera gets its turn.
+ */
+#define FP_BATCH_MAX 64
+#define FP_BATCHER_MAX_INPUTS 256
+
+typedef struct FpBatcherConfig {
+    int max_batch;             /* 1..FP_BATCH_MAX (default 8) */
+    int64_t max_wait_ns;       /* >= 0 (default 5 ms) */
+    int per_camera;            /* 1..FP_BATCH_MAX (default 1) */
+    int64_t latency_budget_ns; /* > 0: a frame this old forces the batch out; 0: off (default) */
+} FpBatcherConfig;
+
+/* Fills the defaults above. Never fails. */
+void fp_batcher_config_default(FpBatcherConfig *cfg);
+
+/*
+ * A non-blocking pull: returns 0 with one frame reference in *out (passed
+ * to the batcher), FP_ETIMEOUT or FP_EWOULD_BLOCK when the input has nothing
+ * now, or any other negative code when the input has ended for good
+ * (FP_EEND_OF_STREAM, FP_EFLUSHING, or its error). Called with the
+ * batcher's lock held: it must not call into the batcher.
+ */
+typedef int (*FpBatchPullFn)(void *opaque, FpFrame **out);
+
+typedef struct FpBatcher FpBatcher;
+
+/* One emitted batch. frames[i] came from input inputs[i]; the caller owns one reference to each. */
+typedef struct FpBatch {
+    int n;
+    FpFrame *frames[FP_BATCH_MAX];
+    int inputs[FP_BATCH_MAX];
+    int64_t first_ns;  /* monotonic time the first frame was taken */
+    int64_t formed_ns; /* monotonic time the batch was emitted */
+} FpBatch;
+
+typedef enum FpBatchReason {
+    FP_BATCH_FULL = 0,  /* max_batch frames */
+    FP_BATCH_WAIT,      /* max_wait passed */
+    FP_BATCH_BUDGET,    /* a frame's latency budget */
+    FP_BATCH_LIMIT,     /* no input could add a frame (per-camera limits, ended inputs) */
+    FP_BATCH_REASONS
+} FpBatchReason;
+
+typedef struct FpBatcherStats {
+    uint64_t batches, frames;
+    uint64_t by_reason[FP_BATCH_REASONS];
+} FpBatcherStats;
+
+/* Creates a batcher; *out owns it. FP_EINVALID names a bad field; -ENOMEM. *out untouched on failure. */
+int fp_batcher_create(FpBatcher **out, const FpBatcherConfig *cfg);
+
+/*
+ * Adds an input; returns its index (>= 0) or FP_EINVALID (after the first
+ * fp_batcher_next, or more than FP_BATCHER_MAX_INPUTS). The owner's thread.
+ */
+int fp_batcher_add_input(FpBatcher *b, FpBatchPullFn pull, void *opaque);
+
+/* An input may have a frame (or has ended): wakes a waiting fp_batcher_next. Any thread; cheap. */
+void fp_batcher_notify(void *batcher);
+
+/*
+ * Forms the next batch, waiting up to timeout_ns (< 0: forever) for its
+ * first frame. Returns the batch size (> 0) with the frames in *out,
+ * FP_ETIMEOUT (nothing arrived), FP_EEND_OF_STREAM (every input has ended
+ * and nothing is left), or FP_EFLUSHING (fp_batcher_stop). Several threads
+ * may call it: one assembles at a time, the others wait their turn.
+ */
+int fp_batcher_next(FpBatcher *b, FpBatch *out, int64_t timeout_ns);
+
+/* Makes fp_batcher_next return FP_EFLUSHING from now on (frames held are dropped). Any thread. */
+void fp_batcher_stop(FpBatcher *b);
+
+/* 1 once input `index` has ended (its pull returned an end code); its last code in *code if non-NULL. */
+int fp_batcher_input_ended(FpBatcher *b, int index, int *code);
+
+/* Counters since create. Any thread. */
+void fp_batcher_get_stats(FpBatcher *b, FpBatcherStats *out);
+
+/* Destroys the batcher (no call may be running), dropping frames it still holds. NULLs *b. */
+void fp_batcher_destroy(FpBatcher **b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
