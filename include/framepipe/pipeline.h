@@ -125,6 +125,24 @@ void fp_pipeline_destroy(FpPipeline **p);
 /* The pipeline's metrics registry (per camera, queues, batches, stages, pool). Owned by the pipeline. */
 FpMetrics *fp_pipeline_metrics(FpPipeline *p);
 
+/* One camera's state: its source's status plus what the pipeline did with its frames. */
+typedef struct FpCameraSummary {
+    const char *name, *url;      /* owned by the pipeline */
+    FpSourceStatus source;       /* frames, skipped, reconnects, state, last error, ... */
+    uint64_t processed;          /* frames through the model */
+    uint64_t detections;
+    uint64_t errors;             /* frames that could not be pre-processed */
+    double fps_in, fps_processed, fps_skipped; /* over the last second */
+    FpHistogramSummary latency;  /* decoded -> delivered, ns */
+    int ended;                   /* the batcher saw the source end */
+    int end_code;                /* how: FP_EEND_OF_STREAM, FP_EFLUSHING or the source's error */
+} FpCameraSummary;
+
+int fp_pipeline_camera_count(const FpPipeline *p);
+
+/* Fills *out for camera `index` (config order). 0 or FP_EINVALID. Any thread. */
+int fp_pipeline_get_camera(FpPipeline *p, int index, FpCameraSummary *out);
+
 /* Writes the cameras' status as a JSON array (name, url, state, fps in/processed/skipped, reconnects, last error). */
 int fp_pipeline_write_cameras_json(FpPipeline *p, FILE *out);
 
@@ -137,6 +155,7 @@ typedef struct FpPipelineSummary {
     FpHistogramSummary latency; /* decoded -> result delivered, ns */
     double pool_hit_rate;
     double batch_fill;          /* mean batch size / max_batch */
+    uint64_t sink_errors;       /* sink calls that returned an error */
 } FpPipelineSummary;
 
 void fp_pipeline_get_summary(FpPipeline *p, FpPipelineSummary *out);

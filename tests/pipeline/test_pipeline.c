@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+// FpPipeline end to end with real decoding and real models: lossless order, several cameras, faces, failures, latest policy.
+#include "fp_test.h"
+#include "infer_util.h"
+#include "media.h"
+
+#include "framepipe/clock.h"
+#include "framepipe/pipeline.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#define MAX_FRAMES 4096
+
+/* A sink that records what a user of the results relies on: order, frame identity, detections. */
+typedef struct Collect {
+    pthread_mutex_t lock;
+    int n[4];
+    uint64_t seq[4][MAX_FRAMES];
+    int counter[4][MAX_FRAMES]; /* the frame counter burned into the picture */
+    int n_dets[4][MAX_FRAMES];
+    FpDetection first_det[4];
+    int max_batch_seen;
+    int64_t max_queue_ns;
+    int64_t max_total_ns;
+    const char *names[4];
+} Collect;
+
+static int collect_sink(void *opaque, const FpFrameResult *r)
+{
+    Collect *c = opaque;
+    pthread_mutex_lock(&c->lock);
+    int cam = r->frame->camera;
+    if (cam >= 0 && cam < 4 && c->n[cam] < MAX_FRAMES) {
+        int k = c->n[cam]++;
+        c->seq[cam][k] = r->frame->seq;
+        c->counter[cam][k] = fp_media_counter(r->frame);
+        c->n_dets[cam][k] = r->n_dets;
+        if (k == 0 && r->n_dets > 0)
+            c->first_det[cam] = r->dets[0];
+        c->names[cam] = r->camera_name;
+    }
+    if (r->batch_size > c->max_batch_seen)
+        c->max_batch_seen = r->batch_size;
+    if (r->queue_ns > c->max_queue_ns)
+        c->max_queue_ns = r->queue_ns;
+    int64_t total = fp_clock_ns() - r->frame->decoded_ns;
+    if (total > c->max_total_ns)
+        c->max_total_ns = total;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
+}
+
+static void collect_init(Collect *c)
+{
+    memset(c, 0, sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+}
+
+static void add_camera(FpPipelineConfig *cfg, const char *name, const char *url)
+{
+    FpCameraConfig *c = &cfg->cameras[cfg->n_cameras++];
+    c->name = name;
+    c->source.url = url;
+}
+
+static FpPipelineConfig *new_config(const char *model)
+{
+    static FpPipelineConfig cfg;
+    fp_pipeline_config_init(&cfg);
+    cfg.model.path = model;
+    cfg.model.threads = 2;
+    return &cfg;
+}
+
+/* Runs a pipeline over files to the end. */
+static FpPipeline *run_to_end(const FpPipelineConfig *cfg, Collect *col)
+{
+    FpPipeline *p = NULL;
+    CHECK_OK(fp_pipeline_create(&p, cfg));
+    CHECK_OK(fp_pipeline_add_sink(p, collect_sink, col));
+    CHECK_OK(fp_pipeline_start(p));
+    CHECK_OK(fp_pipeline_wait(p, -1));
+    return p;
+}
+
+FP_TEST_TIMED(pipeline_file_lossless_every_frame_once_in_order, 180)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 37, 25, "mp4");
+    FpPipelineConfig *cfg = new_config(test_blazeface(128));
+    add_camera(cfg, "clip", clip);
+    cfg->batch.per_camera = 8;
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    CHECK_EQ(col.n[0], 37);
+    for (int k = 0; k < 37; k++) {
+        CHECK_EQ(col.seq[0][k], (uint64_t)k);
+        CHECK_MSG(col.counter[0][k] == k, "result %d shows frame %d", k, col.counter[0][k]);
+    }
+    CHECK(!strcmp(col.names[0], "clip"));
+    FpPipelineSummary s;
+    fp_pipeline_get_summary(p, &s);
+    CHECK_EQ(s.frames, 37);
+    CHECK_EQ(s.skipped, 0);
+    CHECK_EQ(s.latency.count, 37);
+    CHECK(s.pool_hit_rate > 0.5);
+    FpCameraSummary cs;
+    CHECK_OK(fp_pipeline_get_camera(p, 0, &cs));
+    CHECK_EQ(cs.processed, 37);
+    CHECK_EQ(cs.ended, 1);
+    CHECK_EQ(cs.end_code, FP_EEND_OF_STREAM);
+    fp_pipeline_destroy(&p);
+    CHECK(p == NULL);
+    free(clip);
+}
+
+FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
+{
+    char *a = fp_media_clip("h264", 320, 240, 30, 25, "mp4");
+    char *b = fp_media_clip("hevc", 352, 288, 21, 25, "mkv");
+    char *c = fp_media_clip("mjpeg", 256, 192, 12, 25, "avi");
+    FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
+    add_camera(cfg, "a", a);
+    add_camera(cfg, "b", b);
+    add_camera(cfg, "c", c);
+    cfg->batch.max_batch = 4;
+    cfg->batch.per_camera = 2;
+    cfg->batch.max_wait_ns = 50000000;
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    const int want[3] = {30, 21, 12};
+    for (int cam = 0; cam < 3; cam++) {
+        CHECK_MSG(col.n[cam] == want[cam], "camera %d: %d results, expected %d", cam, col.n[cam], want[cam]);
+        for (int k = 0; k < want[cam]; k++) {
+            CHECK_EQ(col.seq[cam][k], (uint64_t)k);
+            CHECK_EQ(col.counter[cam][k], k);
+        }
+    }
+    /* dynamic batch axis: frames of different cameras (and sizes) ran together */
+    CHECK_MSG(col.max_batch_seen > 1, "largest batch %d", col.max_batch_seen);
+    CHECK(col.max_batch_seen <= 4);
+    /* the cameras are in /metrics and /api/cameras */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    CHECK_OK(fp_metrics_write_prometheus(fp_pipeline_metrics(p), m));
+    fclose(m);
+    CHECK(strstr(text, "fp_camera_processed_total{camera=\"b\"} 21"));
+    CHECK(strstr(text, "fp_stage_latency_seconds_bucket{stage=\"infer\""));
+    CHECK(strstr(text, "fp_batch_fill_ratio"));
+    free(text);
+    m = open_memstream(&text, &len);
+    CHECK_OK(fp_pipeline_write_cameras_json(p, m));
+    fclose(m);
+    CHECK(strstr(text, "\"name\":\"c\""));
+    CHECK(strstr(text, "\"processed\":12"));
+    free(text);
+    fp_pipeline_destroy(&p);
+    free(a);
+    free(b);
+    free(c);
+}
+
+FP_TEST_TIMED(pipeline_blazeface_finds_the_face_in_a_photo, 120)
+{
+    const char *lena = "/usr/share/doc/opencv-doc/opencv4/html/faceDetection.png";
+    if (access(lena, R_OK) != 0)
+        fp_test_skip("%s missing (opencv-doc)", lena);
+    FpPipelineConfig *cfg = new_config(test_blazeface(128));
+    add_camera(cfg, "lena", lena);
+    add_camera(cfg, "fruits", test_sample("fruits.jpg"));
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    CHECK_EQ(col.n[0], 1);
+    CHECK_EQ(col.n[1], 1);
+    CHECK_EQ(col.n_dets[0][0], 1);
+    CHECK_EQ(col.n_dets[1][0], 0);
+    /* where a person saw the face (tests/infer/test_face.c), +-14 px */
+    FpDetection d = col.first_det[0];
+    CHECK_NEAR(d.box.x1, 174.4, 14);
+    CHECK_NEAR(d.box.y1, 219.2, 14);
+    CHECK_NEAR(d.box.x2, 368.0, 14);
+    CHECK_NEAR(d.box.y2, 412.9, 14);
+    CHECK_EQ(d.n_keypoints, 6);
+    fp_pipeline_destroy(&p);
+}
+
+FP_TEST_TIMED(pipeline_a_failed_input_does_not_stop_the_others, 180)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 20, 25, "mp4");
+    char bad[512];
+    snprintf(bad, sizeof(bad), "%s/not-a-video.mp4", fp_test_tmpdir());
+    CHECK_OK(fp_media_write_file(bad, "this is not a video file\n", 25));
+    FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
+    add_camera(cfg, "bad", bad);
+    add_camera(cfg, "good", clip);
+    add_camera(cfg, "missing", "/nonexistent/clip.mp4");
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    CHECK_EQ(col.n[1], 20);
+    CHECK_EQ(col.n[0], 0);
+    CHECK_EQ(col.n[2], 0);
+    FpCameraSummary cs;
+    CHECK_OK(fp_pipeline_get_camera(p, 0, &cs));
+    CHECK_EQ(cs.source.state, FP_SOURCE_FAILED);
+    CHECK_MSG(strstr(cs.source.last_error, "not-a-video.mp4"), "error: %s", cs.source.last_error);
+    CHECK_OK(fp_pipeline_get_camera(p, 2, &cs));
+    CHECK_EQ(cs.source.state, FP_SOURCE_FAILED);
+    CHECK_MSG(strstr(cs.source.last_error, "/nonexistent/clip.mp4"), "error: %s", cs.source.last_error);
+    CHECK(cs.end_code < 0 && cs.end_code != FP_EEND_OF_STREAM);
+    fp_pipeline_destroy(&p);
+    free(clip);
+}
+
+FP_TEST_TIMED(pipeline_latest_policy_skips_instead_of_queueing, 180)
+{
+    /* A 320x240 clip decodes far faster than BlazeFace 256 runs on one thread: with the latest
+     * policy the backlog must not grow; frames are skipped and counted instead. */
+    char *clip = fp_media_clip("h264", 320, 240, 400, 25, "mp4");
+    FpPipelineConfig *cfg = new_config(test_blazeface(256));
+    add_camera(cfg, "fast", clip);
+    cfg->cameras[0].source.policy = FP_POLICY_LATEST;
+    cfg->model.threads = 1;
+    cfg->batch.max_batch = 1;
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    FpCameraSummary cs;
+    CHECK_OK(fp_pipeline_get_camera(p, 0, &cs));
+    CHECK_EQ(cs.source.frames, 400);
+    CHECK_MSG(cs.source.skipped > 0, "nothing skipped: %llu processed", (unsigned long long)cs.processed);
+    /* every frame the source queued was either processed or skipped: none is lost or left behind */
+    CHECK_EQ(cs.processed + cs.source.skipped, cs.source.frames);
+    CHECK_EQ((uint64_t)col.n[0], cs.processed);
+    /* what was processed is in order, the newest frames win (the last one always gets through) */
+    for (int k = 1; k < col.n[0]; k++)
+        CHECK(col.counter[0][k] > col.counter[0][k - 1]);
+    CHECK_EQ(col.counter[0][col.n[0] - 1], 399);
+    /* the latest queue holds 2 frames: a frame waits for about 2 model runs, never for the backlog */
+    FpPipelineSummary s;
+    fp_pipeline_get_summary(p, &s);
+    CHECK(s.skipped == cs.source.skipped);
+    CHECK_MSG(col.max_queue_ns < 4 * (int64_t)s.latency.p50 + 200000000,
+              "max queue wait %.1f ms vs median latency %.1f ms", col.max_queue_ns / 1e6, s.latency.p50 / 1e6);
+    fp_pipeline_destroy(&p);
+    free(clip);
+}
+
+FP_TEST(pipeline_bad_config_and_models_are_clear_errors)
+{
+    FpPipeline *p = NULL;
+    FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG); /* no cameras */
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "cameras"));
+    add_camera(cfg, "x", "a.mp4");
+    add_camera(cfg, "x", "b.mp4");
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "'x' is used twice"));
+    cfg->n_cameras = 1;
+    cfg->model.provider = "gpu";
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "gpu"));
+    cfg->model.provider = "cpu";
+    cfg->model.family = "blazeface"; /* a YOLO layout */
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "does not match"));
+    cfg->model.family = "resnet";
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "model.family"));
+    cfg->model.family = NULL;
+    cfg->model.path = test_model_path("tiny_unknown_family.onnx");
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG); /* a dynamic input size needs model.input */
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "dynamic"));
+    cfg->model.input_width = cfg->model.input_height = 64;
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_EMODEL);
+    CHECK(strstr(fp_error_detail(FP_EMODEL), "tiny_unknown_family.onnx"));
+    cfg->model.input_width = cfg->model.input_height = 0;
+    cfg->model.path = "/nonexistent/model.onnx";
+    int rc = fp_pipeline_create(&p, cfg);
+    CHECK(rc < 0);
+    CHECK(strstr(fp_error_detail(rc), "/nonexistent/model.onnx"));
+    cfg->model.path = test_model_path("yolov8_test_320.onnx");
+    cfg->batch.max_batch = 0;
+    CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "max_batch"));
+    CHECK(p == NULL);
+}
