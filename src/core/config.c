@@ -136,7 +136,7 @@ static char *join_path(const char *dir, const char *rel)
     return out;
 }
 
-/* A camera url that names a file or folder relative to the config: not "-", no scheme (rtsp:, ring:, fd:, pipe:...). */
+/* A camera url naming a file or folder relative to the config: not "-", no scheme (rtsp:, ring:, fd:, pipe:...). */
 static int is_relative_file_url(const char *url)
 {
     if (!strcmp(url, "-") || url[0] == '/')
@@ -300,7 +300,8 @@ _Static_assert(sizeof(FpSourceKind) == sizeof(int) && sizeof(FpSourcePolicy) == 
 
 static const KeyDef camera_keys[] = {
     {"name", K_NAME, CAM(name), .required = true, .expect = "a name of letters, digits, '_', '.', '-' (1..63)"},
-    {"url", K_URL, SRC(url), .required = true, .expect = "a file path, URL, /dev/videoN, folder, ring:NAME or '-'"},
+    {"url", K_URL, SRC(url), .required = true,
+     .expect = "a file path, URL, /dev/videoN, folder, ring:NAME or '-'"},
     {"kind", K_ENUM, SRC(kind), .names = kind_names, .expect = "one of auto, libav, images, raw, ring"},
     {"live", K_ENUM, SRC(live), .names = live_names, .expect = "one of auto, true, false"},
     {"policy", K_ENUM, SRC(policy), .names = policy_names, .expect = "one of default, latest, lossless"},
@@ -488,7 +489,8 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         return copy_string(c, s, (const char **)field);
     case K_NAME: {
         size_t len = strlen(s);
-        if (len < 1 || len > 63 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != len)
+        static const char allowed[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-";
+        if (len < 1 || len > 63 || strspn(s, allowed) != len)
             return fail_expect(c, n, where, k->expect);
         return copy_string(c, s, (const char **)field);
     }
@@ -763,7 +765,8 @@ static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cf
     size_t iw = key_index(model_keys, N_KEYS(model_keys), "input_width");
     size_t ih = key_index(model_keys, N_KEYS(model_keys), "input_height");
     if (sub[in] && !is_null(sub[in]) && (sub[iw] || sub[ih]))
-        return fail_at(c, (sub[iw] ? sub[iw] : sub[ih])->start_mark, sub[iw] ? "model.input_width" : "model.input_height",
+        return fail_at(c, (sub[iw] ? sub[iw] : sub[ih])->start_mark,
+                       sub[iw] ? "model.input_width" : "model.input_height",
                        "give either input: [w, h] or input_width/input_height, not both");
     if (vals[TOP_BATCH] &&
         (rc = read_mapping(c, vals[TOP_BATCH], "batch", batch_keys, N_KEYS(batch_keys), &cfg->batch, sub)) < 0)
