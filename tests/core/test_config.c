@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+// Tests of the YAML config loader: every key into the right field, defaults, path resolution, and FILE:LINE errors.
+#include "fp_test.h"
+
+#include "framepipe/config.h"
+#include "framepipe/error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK_MSG(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int streq(const char *a, const char *b)
+{
+    return a && b && !strcmp(a, b);
+}
+
+#define CHECK_STR(a, b) CHECK_MSG(streq((a), (b)), "%s is '%s', expected '%s'", #a, (a) ? (a) : "(null)", (b))
+
+/*
+ * Parses `text` as "cams.yaml" and checks the failure: the code, that the
+ * message starts with "cams.yaml:LINE:" and that it contains each of the
+ * NULL-terminated needles (the key, the offending value...).
+ */
+static void expect_error_at(const char *text, int line, ...)
+{
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_parse(&cf, text, strlen(text), "cams.yaml");
+    CHECK_MSG(rc == FP_ECONFIG, "expected FP_ECONFIG, got %d (%s)", rc, fp_err_name(rc));
+    CHECK(cf == NULL);
+    const char *msg = fp_error_detail(rc);
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "cams.yaml:%d:", line);
+    CHECK_MSG(!strncmp(msg, prefix, strlen(prefix)), "message '%s' does not start with '%s'", msg, prefix);
+    va_list ap;
+    va_start(ap, line);
+    for (const char *needle; (needle = va_arg(ap, const char *));)
+        CHECK_MSG(strstr(msg, needle) != NULL, "message '%s' lacks '%s'", msg, needle);
+    va_end(ap);
+}
+
+#define EXPECT_ERROR(text, line, ...) expect_error_at((text), (line), __VA_ARGS__, (const char *)NULL)
+
+static const char full_config[] =
+    "# every key\n"
+    "cameras:\n"
+    "  - name: door\n"
+    "    url: rtsp://127.0.0.1:8554/a\n"
+    "    kind: libav\n"
+    "    live: true\n"
+    "    policy: latest\n"
+    "    queue_depth: 3\n"
+    "    fps: 7.5\n"
+    "    every_nth: 2\n"
+    "    rtsp_transport: udp\n"
+    "    open_timeout: 2s\n"
+    "    stall_timeout: 3\n"
+    "    backoff_min: 5ms\n"
+    "    backoff_max: 1m\n"
+    "    pool_timeout: 250us\n"
+    "    hw: cuda\n"
+    "    hw_device: \"0\"\n"
+    "    decoder_threads: 2\n"
+    "    roi: [10, 20, 300, 200]\n"
+    "  - name: clip.1\n"
+    "    url: /data/clip.mp4\n"
+    "    live: no\n"
+    "    policy: lossless\n"
+    "    start: 1.5s\n"
+    "    stop: 1m\n"
+    "    loop: yes\n"
+    "    hw: vaapi\n"
+    "  - name: raw-in\n"
+    "    url: \"-\"\n"
+    "    kind: raw\n"
+    "    live: auto\n"
+    "    raw_width: 640\n"
+    "    raw_height: 480\n"
+    "    raw_format: nv12\n"
+    "    raw_fps: 12.5\n"
+    "model:\n"
+    "  path: /models/yolov8n.onnx\n"
+    "  family: yolov8\n"
+    "  input: [640, 384]\n"
+    "  labels: /models/coco.names\n"
+    "  confidence: 0.4\n"
+    "  iou: 0.6\n"
+    "  max_detections: 50\n"
+    "  threads: 4\n"
+    "  provider: tensorrt\n"
+    "  provider_fallback: on\n"
+    "  workers: 3\n"
+    "batch:\n"
+    "  max_batch: 16\n"
+    "  max_wait: 250us\n"
+    "  per_camera: 2\n"
+    "  latency_budget: 1.5s\n"
+    "output:\n"
+    "  jsonl: \"-\"\n"
+    "  annotate: /out/ann/\n"
+    "  http: 127.0.0.1:8080\n";
+
+FP_TEST(config_full_file_round_trips_every_key)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/cams.yaml", fp_test_tmpdir());
+    write_file(path, full_config);
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_load(&cf, path));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_EQ(c->n_cameras, 3);
+
+    const FpCameraConfig *a = &c->cameras[0];
+    CHECK_STR(a->name, "door");
+    CHECK_STR(a->source.name, "door");
+    CHECK_EQ(a->source.camera, 0);
+    CHECK_STR(a->source.url, "rtsp://127.0.0.1:8554/a");
+    CHECK_EQ(a->source.kind, FP_SOURCE_LIBAV);
+    CHECK_EQ(a->source.live, 1);
+    CHECK_EQ(a->source.policy, FP_POLICY_LATEST);
+    CHECK_EQ(a->source.queue_depth, 3);
+    CHECK_NEAR(a->source.target_fps, 7.5, 0);
+    CHECK_EQ(a->source.every_nth, 2);
+    CHECK_EQ(a->source.rtsp_transport, FP_RTSP_UDP);
+    CHECK_EQ(a->source.open_timeout_ns, 2000000000LL);
+    CHECK_EQ(a->source.stall_timeout_ns, 3000000000LL);
+    CHECK_EQ(a->source.backoff_min_ns, 5000000LL);
+    CHECK_EQ(a->source.backoff_max_ns, 60000000000LL);
+    CHECK_EQ(a->source.pool_timeout_ns, 250000LL);
+    CHECK_EQ(a->source.hw, FP_HW_CUDA);
+    CHECK_STR(a->source.hw_device, "0");
+    CHECK_EQ(a->source.decoder_threads, 2);
+    CHECK_EQ(a->roi_x, 10);
+    CHECK_EQ(a->roi_y, 20);
+    CHECK_EQ(a->roi_w, 300);
+    CHECK_EQ(a->roi_h, 200);
+    CHECK_EQ(a->source.loop, 0);
+
+    const FpCameraConfig *b = &c->cameras[1];
+    CHECK_STR(b->name, "clip.1");
+    CHECK_EQ(b->source.camera, 1);
+    CHECK_STR(b->source.url, "/data/clip.mp4");
+    CHECK_EQ(b->source.kind, FP_SOURCE_AUTO);
+    CHECK_EQ(b->source.live, 2);
+    CHECK_EQ(b->source.policy, FP_POLICY_LOSSLESS);
+    CHECK_NEAR(b->source.start_s, 1.5, 1e-12);
+    CHECK_NEAR(b->source.stop_s, 60.0, 1e-12);
+    CHECK_EQ(b->source.loop, 1);
+    CHECK_EQ(b->source.hw, FP_HW_VAAPI);
+    CHECK_EQ(b->roi_w, 0);
+
+    const FpCameraConfig *r = &c->cameras[2];
+    CHECK_STR(r->name, "raw-in");
+    CHECK_EQ(r->source.camera, 2);
+    CHECK_STR(r->source.url, "-");
+    CHECK_EQ(r->source.kind, FP_SOURCE_RAW);
+    CHECK_EQ(r->source.live, 0);
+    CHECK_EQ(r->source.raw_width, 640);
+    CHECK_EQ(r->source.raw_height, 480);
+    CHECK_EQ(r->source.raw_format, FP_PIX_NV12);
+    CHECK_NEAR(r->source.raw_fps, 12.5, 0);
+
+    CHECK_STR(c->model.path, "/models/yolov8n.onnx");
+    CHECK_STR(c->model.family, "yolov8");
+    CHECK_EQ(c->model.input_width, 640);
+    CHECK_EQ(c->model.input_height, 384);
+    CHECK_STR(c->model.labels, "/models/coco.names");
+    CHECK_NEAR(c->model.confidence, 0.4, 1e-6);
+    CHECK_NEAR(c->model.iou, 0.6, 1e-6);
+    CHECK_EQ(c->model.max_detections, 50);
+    CHECK_EQ(c->model.threads, 4);
+    CHECK_STR(c->model.provider, "tensorrt");
+    CHECK(c->model.provider_fallback);
+    CHECK_EQ(c->model.workers, 3);
+
+    CHECK_EQ(c->batch.max_batch, 16);
+    CHECK_EQ(c->batch.max_wait_ns, 250000LL);
+    CHECK_EQ(c->batch.per_camera, 2);
+    CHECK_EQ(c->batch.latency_budget_ns, 1500000000LL);
+
+    CHECK_STR(c->output.jsonl, "-");
+    CHECK_STR(c->output.annotate, "/out/ann/");
+    CHECK_STR(c->output.http, "127.0.0.1:8080");
+
+    fp_config_destroy(&cf);
+    CHECK(cf == NULL);
+    fp_config_destroy(&cf); /* no-op */
+}
+
+FP_TEST(config_absent_keys_take_the_documented_defaults)
+{
+    const char *text = "cameras:\n  - {name: a, url: rtsp://127.0.0.1/x}\nmodel: {path: /m.onnx}\n";
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "min.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_EQ(c->n_cameras, 1);
+    const FpSourceConfig *s = &c->cameras[0].source;
+    CHECK_EQ(s->kind, FP_SOURCE_AUTO);
+    CHECK_EQ(s->live, 0);
+    CHECK_EQ(s->policy, FP_POLICY_DEFAULT);
+    CHECK_EQ(s->queue_depth, 0);
+    CHECK_EQ(s->target_fps, 0);
+    CHECK_EQ(s->every_nth, 0);
+    CHECK_EQ(s->start_s, 0);
+    CHECK_EQ(s->stop_s, 0);
+    CHECK_EQ(s->loop, 0);
+    CHECK_EQ(s->rtsp_transport, FP_RTSP_TCP);
+    CHECK_EQ(s->open_timeout_ns, 10000000000LL);
+    CHECK_EQ(s->stall_timeout_ns, 5000000000LL);
+    CHECK_EQ(s->backoff_min_ns, 250000000LL);
+    CHECK_EQ(s->backoff_max_ns, 10000000000LL);
+    CHECK_EQ(s->pool_timeout_ns, 100000000LL);
+    CHECK_EQ(s->hw, FP_HW_NONE);
+    CHECK(s->hw_device == NULL);
+    CHECK_EQ(s->decoder_threads, 0);
+    CHECK_EQ(s->raw_width, 0);
+    CHECK_EQ(s->raw_format, FP_PIX_NONE);
+    CHECK_EQ(c->cameras[0].roi_w, 0);
+    CHECK(c->model.family == NULL);
+    CHECK_EQ(c->model.input_width, 0);
+    CHECK_EQ(c->model.input_height, 0);
+    CHECK(c->model.labels == NULL);
+    CHECK(c->model.confidence < 0);
+    CHECK(c->model.iou < 0);
+    CHECK_EQ(c->model.max_detections, 0);
+    CHECK_EQ(c->model.threads, 0);
+    CHECK_STR(c->model.provider, "cpu");
+    CHECK(!c->model.provider_fallback);
+    CHECK_EQ(c->model.workers, 1);
+    CHECK_EQ(c->batch.max_batch, 8);
+    CHECK_EQ(c->batch.max_wait_ns, 5000000LL);
+    CHECK_EQ(c->batch.per_camera, 1);
+    CHECK_EQ(c->batch.latency_budget_ns, 0);
+    CHECK(c->output.jsonl == NULL && c->output.annotate == NULL && c->output.http == NULL);
+
+    /* fp_pipeline_config_init gives the same values and numbers every camera */
+    FpPipelineConfig d;
+    fp_pipeline_config_init(&d);
+    CHECK_EQ(d.n_cameras, 0);
+    CHECK(d.model.path == NULL);
+    CHECK_EQ(d.batch.max_batch, 8);
+    CHECK_EQ(d.model.workers, 1);
+    CHECK_EQ(d.cameras[5].source.camera, 5);
+    CHECK_EQ(d.cameras[5].source.open_timeout_ns, 10000000000LL);
+    fp_config_destroy(&cf);
+}
+
+FP_TEST(config_null_values_and_empty_sections_mean_defaults)
+{
+    const char *text = "cameras:\n  - name: a\n    url: x.mp4\n    fps: ~\n    hw_device:\n"
+                       "model:\n  path: /m.onnx\n  labels: null\nbatch:\noutput: {}\n";
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "n.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_EQ(c->cameras[0].source.target_fps, 0);
+    CHECK(c->cameras[0].source.hw_device == NULL);
+    CHECK(c->model.labels == NULL);
+    CHECK_EQ(c->batch.max_batch, 8);
+    fp_config_destroy(&cf);
+}
+
+FP_TEST(config_relative_paths_resolve_against_the_config_directory)
+{
+    char dir[PATH_MAX], path[PATH_MAX + 32];
+    snprintf(dir, sizeof(dir), "%s/sub", fp_test_tmpdir());
+    CHECK(mkdir(dir, 0755) == 0);
+    snprintf(path, sizeof(path), "%s/cams.yaml", dir);
+    write_file(path, "cameras:\n"
+                     "  - {name: f, url: clips/a.mp4}\n"
+                     "  - {name: d, url: ./frames/}\n"
+                     "  - {name: r, url: rtsp://127.0.0.1/x}\n"
+                     "  - {name: g, url: ring:cam0}\n"
+                     "  - {name: s, url: '-', raw_width: 2, raw_height: 2, raw_format: gray8}\n"
+                     "  - {name: v, url: /dev/video0}\n"
+                     "  - {name: p, url: pipe:0}\n"
+                     "  - {name: a, url: /abs/b.mp4}\n"
+                     "model:\n  path: models/det.onnx\n  labels: ../coco.names\n"
+                     "output:\n  jsonl: out/r.jsonl\n  annotate: ann/\n");
+    /* load through a relative path: the result is still absolute */
+    CHECK(chdir(fp_test_tmpdir()) == 0);
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_load(&cf, "sub/cams.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    char cwd[PATH_MAX], want[PATH_MAX + 64];
+    CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+    snprintf(want, sizeof(want), "%s/sub", cwd);
+    CHECK_STR(fp_config_dir(cf), want);
+#define CHECK_UNDER(got, rel)                                                            \
+    do {                                                                                 \
+        snprintf(want, sizeof(want), "%s/sub/%s", cwd, rel);                             \
+        CHECK_STR(got, want);                                                            \
+    } while (0)
+    CHECK_UNDER(c->cameras[0].source.url, "clips/a.mp4");
+    CHECK_UNDER(c->cameras[1].source.url, "frames/");
+    CHECK_STR(c->cameras[2].source.url, "rtsp://127.0.0.1/x");
+    CHECK_STR(c->cameras[3].source.url, "ring:cam0");
+    CHECK_STR(c->cameras[4].source.url, "-");
+    CHECK_STR(c->cameras[5].source.url, "/dev/video0");
+    CHECK_STR(c->cameras[6].source.url, "pipe:0");
+    CHECK_STR(c->cameras[7].source.url, "/abs/b.mp4");
+    CHECK_UNDER(c->model.path, "models/det.onnx");
+    CHECK_UNDER(c->model.labels, "../coco.names");
+    CHECK_UNDER(c->output.jsonl, "out/r.jsonl");
+    CHECK_UNDER(c->output.annotate, "ann/");
+    fp_config_destroy(&cf);
+
+    /* in memory: against the current directory */
+    const char *text = "cameras: [{name: f, url: a.mp4}]\nmodel: {path: m.onnx}\n";
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), NULL));
+    c = fp_config_get(cf);
+    snprintf(want, sizeof(want), "%s/a.mp4", cwd);
+    CHECK_STR(c->cameras[0].source.url, want);
+    snprintf(want, sizeof(want), "%s/m.onnx", cwd);
+    CHECK_STR(c->model.path, want);
+    fp_config_destroy(&cf);
+}
+
+FP_TEST(config_durations_accept_every_unit)
+{
+    static const struct {
+        const char *text;
+        int64_t ns;
+    } cases[] = {{"5ms", 5000000LL},      {"250us", 250000LL},   {"2s", 2000000000LL},
+                 {"1.5s", 1500000000LL},  {"1m", 60000000000LL}, {"0.25", 250000000LL},
+                 {"3", 3000000000LL},     {"100ns", 100},        {"1h", 3600000000000LL},
+                 {"0", 0}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "cameras: [{name: a, url: /a.mp4}]\nmodel: {path: /m}\n"
+                                     "batch: {max_wait: %s}\n", cases[i].text);
+        FpConfigFile *cf = NULL;
+        CHECK_OK(fp_config_parse(&cf, text, strlen(text), "d.yaml"));
+        CHECK_MSG(fp_config_get(cf)->batch.max_wait_ns == cases[i].ns, "%s -> %lld", cases[i].text,
+                  (long long)fp_config_get(cf)->batch.max_wait_ns);
+        fp_config_destroy(&cf);
+    }
+}
+
+/* ---- errors: one per kind, each naming the file, the line and the key ---- */
+
+#define GOOD_MODEL "model:\n  path: /m.onnx\n"
+
+FP_TEST(config_error_bad_number_names_line_and_key)
+{
+    EXPECT_ERROR("cameras:\n"
+                 "  - name: a\n"
+                 "    url: /a.mp4\n"
+                 "  - name: b\n"
+                 "    url: /b.mp4\n"
+                 "\n"
+                 "    fps: fast\n" GOOD_MODEL,
+                 7, "cameras[1].fps", "expected a number > 0", "'fast'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    fps: 0\n" GOOD_MODEL, 4, "cameras[0].fps");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    queue_depth: -1\n" GOOD_MODEL, 4,
+                 "cameras[0].queue_depth", "'-1'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    every_nth: 1.5\n" GOOD_MODEL, 4,
+                 "cameras[0].every_nth");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  confidence: 1.5\n", 4,
+                 "model.confidence", "0..1");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  workers: 17\n", 4, "model.workers",
+                 "1..16");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "batch:\n  max_batch: 65\n", 5,
+                 "batch.max_batch", "'65'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "batch:\n  per_camera: 0\n", 5,
+                 "batch.per_camera");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  input: [640, 0]\n", 4,
+                 "model.input[1]");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  input: [640]\n", 4, "model.input",
+                 "list of 1");
+}
+
+FP_TEST(config_error_bad_values_of_other_types)
+{
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    open_timeout: soon\n" GOOD_MODEL, 4,
+                 "cameras[0].open_timeout", "duration", "'soon'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    stall_timeout: 0s\n" GOOD_MODEL, 4,
+                 "cameras[0].stall_timeout", "> 0");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    start: -1s\n" GOOD_MODEL, 4, "cameras[0].start");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    loop: maybe\n" GOOD_MODEL, 4, "cameras[0].loop",
+                 "boolean");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    policy: newest\n" GOOD_MODEL, 4,
+                 "cameras[0].policy", "latest", "'newest'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    roi: [1, 2, 3]\n" GOOD_MODEL, 4, "cameras[0].roi");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    roi: [1, 2, 0, 5]\n" GOOD_MODEL, 4,
+                 "cameras[0].roi[2]");
+    EXPECT_ERROR("cameras:\n  - name: 'a b'\n    url: /a.mp4\n" GOOD_MODEL, 2, "cameras[0].name", "'a b'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  family: yolov9\n", 4,
+                 "model.family", "'yolov9'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  provider: rocm\n", 4,
+                 "model.provider", "tensorrt");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  http: 127.0.0.1:70000\n", 5,
+                 "output.http", "65535");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  http: 8080\n", 5, "output.http");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    start: 10s\n    stop: 5s\n" GOOD_MODEL, 5,
+                 "cameras[0].stop", "after start");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    backoff_min: 2s\n    backoff_max: 1s\n" GOOD_MODEL,
+                 5, "cameras[0].backoff_max");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: \"-\"\n" GOOD_MODEL, 2, "cameras[0]", "raw_width");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a\n    kind: ring\n" GOOD_MODEL, 3, "cameras[0].url", "ring:NAME");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m\n  input: [640, 640]\n"
+                 "  input_width: 320\n", 5, "model.input_width", "not both");
+}
+
+FP_TEST(config_error_unknown_key_lists_the_known_ones)
+{
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n"
+                 "model:\n"
+                 "  path: /m.onnx\n"
+                 "  treshold: 0.5\n",
+                 4, "model: unknown key 'treshold'", "known: path, family", "workers");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    fsp: 5\n" GOOD_MODEL, 4,
+                 "cameras[0]: unknown key 'fsp'", "did you mean 'fps'", "raw_format");
+    EXPECT_ERROR("camera:\n  - name: a\n" GOOD_MODEL, 1, "top level: unknown key 'camera'",
+                 "did you mean 'cameras'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  json: x\n", 5,
+                 "output: unknown key 'json'");
+}
+
+FP_TEST(config_error_duplicate_camera_names_and_keys)
+{
+    EXPECT_ERROR("cameras:\n"
+                 "  - name: door\n"
+                 "    url: /a.mp4\n"
+                 "  - name: yard\n"
+                 "    url: /b.mp4\n"
+                 "  - url: /c.mp4\n"
+                 "    name: door\n" GOOD_MODEL,
+                 7, "cameras[2].name", "duplicate camera name 'door'", "cameras[0]");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  path: /m.onnx\n  path: /n.onnx\n", 4,
+                 "model: duplicate key 'path'", "line 3");
+}
+
+FP_TEST(config_error_missing_required_keys_point_at_the_mapping)
+{
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n  - name: b\n    fps: 5\n" GOOD_MODEL, 4,
+                 "cameras[1]: missing required key 'url'");
+    EXPECT_ERROR("cameras:\n  - url: /a.mp4\n" GOOD_MODEL, 2, "cameras[0]: missing required key 'name'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  family: yolov8\n", 3,
+                 "model: missing required key 'path'");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nbatch: {max_batch: 2}\n", 1,
+                 "top level: missing required key 'model'");
+    EXPECT_ERROR("# no cameras\n" GOOD_MODEL, 2, "top level: missing required key 'cameras'");
+    EXPECT_ERROR("cameras:\n" GOOD_MODEL, 1, "cameras", "an empty value");
+    EXPECT_ERROR("cameras: []\n" GOOD_MODEL, 1, "cameras", "at least one camera");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url:\n" GOOD_MODEL, 3, "cameras[0].url", "an empty value");
+}
+
+FP_TEST(config_error_wrong_node_type)
+{
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\nmodel:\n  - path: /m.onnx\n", 3, "model",
+                 "expected a mapping, got a list");
+    EXPECT_ERROR("cameras:\n  name: a\n  url: /a.mp4\n" GOOD_MODEL, 2, "cameras", "expected a list of cameras",
+                 "a mapping");
+    EXPECT_ERROR("cameras:\n  - cam0\n" GOOD_MODEL, 2, "cameras[0]", "expected a mapping", "'cam0'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: [/a.mp4]\n" GOOD_MODEL, 3, "cameras[0].url", "got a list");
+    EXPECT_ERROR("- a\n- b\n", 1, "top level", "expected a mapping", "a list");
+}
+
+FP_TEST(config_error_empty_file)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/empty.yaml", fp_test_tmpdir());
+    write_file(path, "");
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_load(&cf, path);
+    CHECK_EQ(rc, FP_ECONFIG);
+    CHECK(cf == NULL);
+    const char *msg = fp_error_detail(rc);
+    CHECK_MSG(strstr(msg, path) == msg && strstr(msg, ":1:1:") && strstr(msg, "empty"), "%s", msg);
+    EXPECT_ERROR("# only a comment\n\n", 1, "empty");
+    EXPECT_ERROR("---\n", 1, "empty");
+}
+
+FP_TEST(config_error_yaml_syntax_reports_libyaml_problem_and_position)
+{
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n   bad indent: [\n" GOOD_MODEL, 4, "YAML syntax error");
+    /* libyaml notices the missing ']' where the next token starts */
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}\nmodel: {path: /m}\n", 2, "YAML syntax error",
+                 "while parsing a flow");
+    /* an unclosed quote runs to the end; the context names where it started */
+    EXPECT_ERROR("cameras:\n  - name: \"a\n", 3, "YAML syntax error", "quoted scalar at line 2");
+    /* invalid UTF-8 is a reader error: still FILE:LINE:COL */
+    EXPECT_ERROR("cameras:\n  - name: a\xff\n", 2, "YAML");
+}
+
+FP_TEST(config_error_too_many_cameras_points_at_the_first_extra)
+{
+    size_t cap = 64 * 1024;
+    char *text = malloc(cap);
+    CHECK(text != NULL);
+    size_t n = (size_t)snprintf(text, cap, "cameras:\n");
+    for (int i = 0; i < FP_PIPELINE_MAX_CAMERAS + 1; i++)
+        n += (size_t)snprintf(text + n, cap - n, "  - name: c%d\n    url: /v%d.mp4\n", i, i);
+    snprintf(text + n, cap - n, GOOD_MODEL);
+    /* camera 64 (the 65th) starts on line 2 + 64 * 2 */
+    expect_error_at(text, 2 + FP_PIPELINE_MAX_CAMERAS * 2, "cameras", "too many cameras: 65", "at most 64",
+                    (const char *)NULL);
+    free(text);
+}
+
+FP_TEST(config_error_aliases_are_rejected)
+{
+    EXPECT_ERROR("defaults: &d {name: a, url: /a.mp4}\ncameras:\n  - *d\n" GOOD_MODEL, 1, "anchors (&d)");
+}
+
+FP_TEST(config_error_missing_file_is_enoent_naming_the_path)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/nope.yaml", fp_test_tmpdir());
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_load(&cf, path);
+    CHECK_EQ(rc, -ENOENT);
+    CHECK(cf == NULL);
+    CHECK_MSG(strstr(fp_error_detail(rc), path) != NULL, "%s", fp_error_detail(rc));
+    rc = fp_config_load(&cf, fp_test_tmpdir());
+    CHECK_EQ(rc, -EISDIR);
+    CHECK(strstr(fp_error_detail(rc), fp_test_tmpdir()) != NULL);
+}
+
+FP_TEST(config_error_in_a_file_names_the_file)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/cams.yaml", fp_test_tmpdir());
+    write_file(path, "cameras:\n  - name: a\n    url: a.mp4\n    every_nth: 0\n" GOOD_MODEL);
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_load(&cf, path);
+    CHECK_EQ(rc, FP_ECONFIG);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof(want), "%s:4:16: cameras[0].every_nth: expected an integer >= 1, got '0'", path);
+    CHECK_STR(fp_error_detail(rc), want);
+}
