@@ -128,20 +128,6 @@ static int wrap_error(int code, int cause, const char *prefix)
     return prefix ? fp_error(code, "%s: %s", prefix, detail) : fp_error(code, "%s", detail);
 }
 
-void fp_pipeline_config_init(FpPipelineConfig *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    for (int i = 0; i < FP_PIPELINE_MAX_CAMERAS; i++)
-        fp_source_config_init(&cfg->cameras[i].source);
-    cfg->model.confidence = -1.f;
-    cfg->model.iou = -1.f;
-    cfg->model.provider = "cpu";
-    cfg->model.workers = 1;
-    cfg->batch.max_batch = 8;
-    cfg->batch.max_wait_ns = 5000000;
-    cfg->batch.per_camera = 1;
-}
-
 /* ---- cameras ---- */
 
 static int camera_pull(void *opaque, FpFrame **out)
