@@ -73,7 +73,7 @@ typedef struct FpHttpHandlers {
  */
 int fp_http_server_create(FpHttpServer **out, const char *listen, const FpHttpHandlers *h);
 
-/* The bound TCP port (the chosen one for "HOST:0"). Any thread. */
+/* The bound TCP port (the chosen one for "HOST:0"); FP_EINVALID for NULL. Any thread. */
 int fp_http_server_port(const FpHttpServer *s);
 
 /*
