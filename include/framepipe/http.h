@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+// The HTTP endpoint of `framepipe run`: /metrics (Prometheus), /healthz and /api/cameras, served from callbacks.
+#ifndef FRAMEPIPE_HTTP_H
+#define FRAMEPIPE_HTTP_H
+
+#include "framepipe/metrics.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * FpHttpServer: a small HTTP/1.1 server (libmicrohttpd) that knows nothing of
+ * the pipeline; every body is produced by the handlers below, per request.
+ *
+ *   GET /             200 text/html        an index linking the three endpoints
+ *   GET /metrics      200 text/plain; version=0.0.4   fp_metrics_write_prometheus
+ *   GET /healthz      200 "ok" or 503 + the reason    healthy()
+ *   GET /api/cameras  200 application/json            write_cameras()
+ *   other paths       404;  methods other than GET/HEAD: 405 with "Allow: GET, HEAD"
+ *   a handler failing 500 with the error text
+ *
+ * Threads: the handlers run on the server's own thread (libmicrohttpd's
+ * internal polling thread), one request at a time, while the rest of the
+ * program keeps running; so they must be thread-safe with respect to
+ * whatever they read (FpMetrics is), and quick, because a slow handler delays
+ * the other requests. An idle or stalled connection is closed after
+ * FP_HTTP_CONNECTION_TIMEOUT_S seconds without traffic; a slow client never
+ * blocks the others (the server is event-driven and bodies are built in
+ * memory before they are sent).
+ */
+typedef struct FpHttpServer FpHttpServer;
+
+#define FP_HTTP_DEFAULT_LISTEN "127.0.0.1:9090"
+#define FP_HTTP_CONNECTION_TIMEOUT_S 10
+#define FP_HTTP_MAX_CONNECTIONS 64
+
+typedef struct FpHttpHandlers {
+    /* /metrics: written with fp_metrics_write_prometheus. NULL: /metrics answers 404. */
+    FpMetrics *metrics;
+    /* /api/cameras: writes a JSON array to `out`; returns 0 or a negative code (-> 500).
+     * NULL: /api/cameras answers 404. */
+    int (*write_cameras)(void *opaque, FILE *out);
+    /* /healthz: returns 1 when healthy (200 "ok"), 0 when not (503 with the NUL-terminated
+     * reason written to `why`, at most why_len bytes), or a negative code (-> 500).
+     * NULL: always healthy (the server answering is the health signal). */
+    int (*healthy)(void *opaque, char *why, size_t why_len);
+    void *opaque; /* passed to the callbacks */
+} FpHttpHandlers;
+
+/*
+ * Starts a server listening on `listen`:
+ *   "HOST:PORT"   HOST is a literal IPv4 address, "[IPv6]" in brackets, or "localhost"
+ *                 (127.0.0.1; never looked up); PORT is 0..65535, 0 = any free port
+ *                 (read it back with fp_http_server_port)
+ *   ":PORT"       127.0.0.1:PORT
+ *   NULL          FP_HTTP_DEFAULT_LISTEN ("127.0.0.1:9090")
+ * The server is reachable from other machines only when asked explicitly
+ * ("0.0.0.0:PORT", "[::]:PORT" or an interface's address).
+ *
+ * `h` is copied; h->metrics and h->opaque must stay valid until
+ * fp_http_server_destroy() returns. On success *out owns the server (release
+ * it with fp_http_server_destroy) and it is already serving. On failure *out
+ * is untouched and nothing is left listening; the return value is
+ * FP_EINVALID for a malformed listen string or NULL out/h, -EADDRINUSE when
+ * the port is taken, -EADDRNOTAVAIL for an address this machine does not
+ * have, -EACCES for a privileged port, FP_EINTERNAL when libmicrohttpd cannot
+ * start, or another -errno; fp_error_detail() names the listen address.
+ * Any thread may call it.
+ */
+int fp_http_server_create(FpHttpServer **out, const char *listen, const FpHttpHandlers *h);
+
+/* The bound TCP port (the chosen one for "HOST:0"); FP_EINVALID for NULL. Any thread. */
+int fp_http_server_port(const FpHttpServer *s);
+
+/*
+ * Stops the server: closes the listening socket and every open connection
+ * (a client holding a connection open does not delay it), waits for a
+ * handler that is running to return, frees the server and sets *s to NULL.
+ * After it returns no handler runs again. NULL or *s == NULL: no-op. Must not
+ * be called from a handler.
+ */
+void fp_http_server_destroy(FpHttpServer **s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
