@@ -4,10 +4,14 @@
 
 #include "fp_test.h"
 
+#include "framepipe/clock.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,4 +174,47 @@ FpPool *fp_media_pool(size_t class_size, unsigned max_buffers)
     FpPool *p = NULL;
     CHECK_OK(fp_pool_create(&p, &pc));
     return p;
+}
+
+pid_t fp_media_rtsp_server_start(int port, const char *clip)
+{
+    char exe[600];
+    snprintf(exe, sizeof(exe), "%s/tests/ingest/fp_rtsp_server", fp_test_build_dir());
+    if (access(exe, X_OK) != 0)
+        fp_test_skip("the RTSP test server was not built (gst-rtsp-server missing)");
+    int p[2];
+    CHECK_EQ(pipe(p), 0);
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%d", port);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        dup2(p[1], 1);
+        close(p[1]);
+        execl(exe, exe, ports, clip, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char line[64] = {0};
+    size_t n = 0;
+    int64_t dl = fp_clock_ns() + 10 * 1000000000LL;
+    while (n < sizeof(line) - 1 && !strchr(line, '\n') && fp_clock_ns() < dl) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        if (poll(&pfd, 1, 100) <= 0)
+            continue;
+        ssize_t k = read(p[0], line + n, sizeof(line) - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    close(p[0]);
+    CHECK_MSG(strstr(line, "READY"), "RTSP server on port %d did not start", port);
+    return pid;
+}
+
+void fp_media_process_stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
 }

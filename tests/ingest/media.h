@@ -29,6 +29,17 @@ int fp_media_run(const char *const argv[], const char *out_path);
 unsigned char *fp_media_read_file(const char *path, size_t *len);
 int fp_media_write_file(const char *path, const void *data, size_t len);
 
+/*
+ * Starts the RTSP test server (tests/ingest/rtsp_server.c, built as
+ * FP_BUILD_DIR/tests/ingest/fp_rtsp_server) on 127.0.0.1:port serving
+ * `clip` at rtsp://127.0.0.1:port/clip in real time; returns its pid once it
+ * says READY. Skips the test when the server was not built.
+ */
+pid_t fp_media_rtsp_server_start(int port, const char *clip);
+
+/* Kills a helper process by pid (SIGKILL) and reaps it. */
+void fp_media_process_stop(pid_t pid);
+
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int fp_media_free_port(void);
 

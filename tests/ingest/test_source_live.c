@@ -40,45 +40,12 @@ static char *server_clip(void)
 
 static pid_t start_server(int port, const char *clip)
 {
-    char exe[600];
-    snprintf(exe, sizeof(exe), "%s/tests/ingest/fp_rtsp_server", fp_test_build_dir());
-    if (access(exe, X_OK) != 0)
-        fp_test_skip("the RTSP test server was not built (gst-rtsp-server missing)");
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
-    char ports[16];
-    snprintf(ports, sizeof(ports), "%d", port);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], 1);
-        close(p[1]);
-        execl(exe, exe, ports, clip, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[64] = {0};
-    size_t n = 0;
-    int64_t dl = fp_clock_ns() + 10 * SEC;
-    while (n < sizeof(line) - 1 && !strchr(line, '\n') && fp_clock_ns() < dl) {
-        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        ssize_t k = read(p[0], line + n, sizeof(line) - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(p[0]);
-    CHECK_MSG(strstr(line, "READY"), "RTSP server on port %d did not start", port);
-    return pid;
+    return fp_media_rtsp_server_start(port, clip);
 }
 
 static void stop_server(pid_t pid)
 {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    fp_media_process_stop(pid);
 }
 
 static FpSource *open_rtsp(int port, const char *name, FpRtspTransport tr)
