@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+// Result sinks: JSON lines (one line per frame) and annotated output (boxes drawn into a video per camera or PNG frames).
+#ifndef FRAMEPIPE_SINK_H
+#define FRAMEPIPE_SINK_H
+
+#include <stdint.h>
+
+#include "framepipe/pipeline.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Every sink here is an opaque, thread-safe handle whose write function has
+ * the FpSinkFn signature, so the pipeline registers it with
+ * fp_pipeline_add_sink(p, fp_jsonl_sink_write, sink). Write functions may be
+ * called from several worker threads at once; they read the FpFrameResult
+ * (and its frame) and never modify or keep it.
+ */
+
+/* ---- JSON lines (docs/jsonl.md) ---- */
+
+typedef struct FpJsonlSink FpJsonlSink;
+
+/*
+ * Opens a JSON lines sink on `path`: "-" is standard output (not closed by
+ * destroy), anything else a file created or truncated. The path is copied.
+ * Returns 0 and *out, or -errno / FP_EINVALID with a message naming the path
+ * (fp_error_detail); *out is untouched on failure.
+ */
+int fp_jsonl_sink_create(FpJsonlSink **out, const char *path);
+
+/*
+ * FpSinkFn: writes one line for `r` (schema in docs/jsonl.md) with a single
+ * write(2), so a reader sees it at once and lines from several threads never
+ * interleave. No allocation after the first frames (the line buffer only
+ * grows when a frame needs more room than any before). Any thread. Returns 0,
+ * or -errno of the failed write (-ENOSPC, -EPIPE: a closed pipe never raises
+ * SIGPIPE) with a message naming the path; later calls try again.
+ */
+int fp_jsonl_sink_write(void *sink, const FpFrameResult *r);
+
+/* Lines written completely so far. Any thread. */
+uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s);
+
+/* Closes the file (not stdout) and frees the sink; sets *s to NULL. No write may be in progress. */
+void fp_jsonl_sink_destroy(FpJsonlSink **s);
+
+/* ---- annotated video / PNG frames (docs/annotate.md) ---- */
+
+typedef struct FpAnnotateSink FpAnnotateSink;
+
+/*
+ * Opens an annotation sink. `target`:
+ *  - "*.mp4", "*.mkv", "*.avi", "*.mov": one video per camera; the first
+ *    camera writes `target` itself, each later one `target` with
+ *    "-<camera name>" inserted before the extension (out.mp4 -> out-cam1.mp4).
+ *    libx264 when libavcodec has it, else mpeg4 (FP_ANNOTATE_ENCODER in the
+ *    environment names another encoder); yuv420p; timestamps from pts_ns.
+ *    `fps` (<= 0: 25) sets the nominal frame rate.
+ *  - ending in "/" (created when its parent exists) or an existing
+ *    directory: PNG frames "<dir>/<camera>-<seq, 6 digits>.png".
+ * Files are opened when a camera's first frame arrives; the directory is
+ * checked here. Returns 0 and *out, or FP_ECONFIG / -errno with a message
+ * naming the target or its directory; *out untouched on failure.
+ */
+int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps);
+
+/*
+ * FpSinkFn: converts the frame (any FpPixelFormat) into a scratch picture of
+ * its camera, draws boxes (a colour per class), keypoints and labels, and
+ * encodes it. The input frame is only read. Cameras are told apart by
+ * camera_name (or "cam<N>" when NULL). Any thread; frames of different
+ * cameras are drawn and encoded in parallel, one camera's in call order.
+ * Returns 0 or a negative code with a message naming the output file; a
+ * camera whose output failed returns that error from then on. After
+ * fp_annotate_sink_close: FP_EFLUSHING.
+ */
+int fp_annotate_sink_write(void *sink, const FpFrameResult *r);
+
+/*
+ * Finishes every output: flushes the encoders, writes the trailers, closes
+ * the files. Returns 0 or the first error met (naming its file), including
+ * an earlier failed write. Idempotent; no write may be in progress.
+ */
+int fp_annotate_sink_close(FpAnnotateSink *s);
+
+/* Closes (when not yet closed) and frees the sink; sets *s to NULL. */
+void fp_annotate_sink_destroy(FpAnnotateSink **s);
+
+/* The colour boxes of `class_id` are drawn in (any int; the palette repeats). */
+void fp_annotate_class_color(int class_id, uint8_t rgb[3]);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,831 @@
+// SPDX-License-Identifier: MIT
+// Annotation sink: draws boxes, keypoints and labels into a copy of each frame and writes a video per camera or PNG frames.
+#include "framepipe/sink.h"
+
+#include "framepipe/error.h"
+#include "framepipe/log.h"
+#include "ingest/source_internal.h" /* fp__lav_global_init: libav log routing */
+#include "sink_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+/*
+ * Design. Each camera (told apart by name) has its own state and mutex: a
+ * scratch RGB24 picture allocated once (re-made when the frame size
+ * changes), the swscale contexts, and its encoder (and muxer, for video).
+ * A write converts the read-only input frame into the scratch picture,
+ * draws into it, and encodes it; cameras proceed in parallel, the sink
+ * lock only guards the camera table. Drawing happens in RGB so colours
+ * are exact; every pixel write goes through fill_rect, which clips to the
+ * picture, so boxes at or beyond the edges (or absurd, or NaN) are safe.
+ *
+ * Video: the encoder is opened on the camera's first frame with that
+ * frame's size rounded down to even (yuv420p needs it: the odd last
+ * column/row is cropped). A later frame of another size is scaled to the
+ * encoder's size. Timestamps come from pts_ns relative to the camera's
+ * first frame; a timestamp that does not advance (images, raw frames)
+ * is replaced by the previous one plus one frame at the nominal rate.
+ *
+ * A camera whose output failed keeps its error and message and returns
+ * them from every later write; close returns the first error of all.
+ */
+
+#define ANN_DEFAULT_FPS 25.0
+#define ANN_LABEL_MAX 48
+
+typedef enum AnnMode {
+    ANN_VIDEO,
+    ANN_PNG,
+} AnnMode;
+
+typedef struct AnnCamera {
+    pthread_mutex_t lock;
+    char *name;
+    char *tag;  /* the camera's name made safe for a file name, unique within the sink */
+    char *path; /* video file; PNG mode: scratch buffer for each frame's file name */
+    size_t path_cap;
+    int error; /* first failure; returned again by later writes */
+    char error_msg[512];
+    bool finished;
+
+    AVFrame *rgb; /* scratch picture, RGB24, the input frame's size */
+    struct SwsContext *to_rgb;
+
+    AVCodecContext *enc;
+    AVPacket *pkt;
+    /* video only */
+    AVFrame *yuv; /* encoder-sized yuv420p */
+    struct SwsContext *to_yuv;
+    int first_w, first_h; /* size of the first frame (the encoder's size before rounding to even) */
+    AVFormatContext *oc;
+    AVStream *st;
+    bool header_written;
+    int64_t first_pts_ns;
+    int64_t last_pts; /* in enc->time_base */
+    int64_t frame_ticks; /* one frame at the nominal rate, in enc->time_base */
+    uint64_t frames;
+} AnnCamera;
+
+struct FpAnnotateSink {
+    pthread_mutex_t lock; /* the camera table and `closed` */
+    AnnMode mode;
+    char *target;
+    char *dir;        /* PNG: the directory, without trailing '/' */
+    char *stem, *ext; /* video: "out/run", ".mp4" */
+    double fps;
+    const AVCodec *codec;
+    AnnCamera **cams;
+    int n_cams, cap_cams;
+    bool closed;
+    int close_rc;
+    _Atomic int first_error;
+    char first_msg[512];
+};
+
+/* ---- palette and drawing ---- */
+
+static const uint8_t palette[20][3] = {
+    {255, 56, 56},  {255, 157, 151}, {255, 112, 31}, {255, 178, 29}, {207, 210, 49},
+    {72, 249, 10},  {146, 204, 23},  {61, 219, 134}, {26, 147, 52},  {0, 212, 187},
+    {44, 153, 168}, {0, 194, 255},   {52, 69, 147},  {100, 115, 255}, {0, 24, 236},
+    {132, 56, 255}, {82, 0, 133},    {203, 56, 255}, {255, 149, 200}, {255, 55, 199},
+};
+
+void fp_annotate_class_color(int class_id, uint8_t rgb[3])
+{
+    unsigned n = sizeof(palette) / sizeof(palette[0]);
+    unsigned i = class_id < 0 ? (unsigned)(-(long long)class_id % n) : (unsigned)class_id % n;
+    memcpy(rgb, palette[i], 3);
+}
+
+/* Fills [x0, x1) x [y0, y1), clipped to the picture. */
+static void fill_rect(AVFrame *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
+{
+    if (x0 < 0)
+        x0 = 0;
+    if (y0 < 0)
+        y0 = 0;
+    if (x1 > pic->width)
+        x1 = pic->width;
+    if (y1 > pic->height)
+        y1 = pic->height;
+    for (int y = y0; y < y1; y++) {
+        uint8_t *p = pic->data[0] + (ptrdiff_t)y * pic->linesize[0] + 3 * x0;
+        for (int x = x0; x < x1; x++, p += 3) {
+            p[0] = c[0];
+            p[1] = c[1];
+            p[2] = c[2];
+        }
+    }
+}
+
+/* A coordinate clamped to just outside the picture, so a far-away edge stays invisible and the int is safe. */
+static int pixel_floor(float v, int size, int margin)
+{
+    float lo = (float)(-margin - 1), hi = (float)(size + margin + 1);
+    if (v < lo)
+        return (int)lo;
+    if (v > hi)
+        return (int)hi;
+    return (int)floorf(v);
+}
+
+static void draw_text(AVFrame *pic, int x, int y, int scale, const char *text, const uint8_t c[3])
+{
+    for (const char *t = text; *t; t++, x += (FP__FONT_W + 1) * scale) {
+        unsigned ch = (unsigned char)*t;
+        if (ch < FP__FONT_FIRST || ch > FP__FONT_LAST)
+            ch = '?';
+        const uint8_t *g = fp__font5x7[ch - FP__FONT_FIRST];
+        for (int col = 0; col < FP__FONT_W; col++)
+            for (int row = 0; row < FP__FONT_H; row++)
+                if (g[col] >> row & 1)
+                    fill_rect(pic, x + col * scale, y + row * scale, x + (col + 1) * scale,
+                              y + (row + 1) * scale, c);
+    }
+}
+
+static void draw_detection(AVFrame *pic, const FpFrameResult *r, const FpDetection *d, int thick, int scale)
+{
+    FpBox b = d->box;
+    if (!isfinite(b.x1) || !isfinite(b.y1) || !isfinite(b.x2) || !isfinite(b.y2))
+        return;
+    if (b.x2 < b.x1) {
+        float t = b.x1;
+        b.x1 = b.x2;
+        b.x2 = t;
+    }
+    if (b.y2 < b.y1) {
+        float t = b.y1;
+        b.y1 = b.y2;
+        b.y2 = t;
+    }
+    int w = pic->width, h = pic->height, m = 64 * scale;
+    int x1 = pixel_floor(b.x1, w, m), y1 = pixel_floor(b.y1, h, m);
+    int x2 = pixel_floor(ceilf(b.x2) - 1.0f, w, m), y2 = pixel_floor(ceilf(b.y2) - 1.0f, h, m);
+    if (x2 < x1)
+        x2 = x1;
+    if (y2 < y1)
+        y2 = y1;
+    uint8_t c[3];
+    fp_annotate_class_color(d->class_id, c);
+    fill_rect(pic, x1, y1, x2 + 1, y1 + thick, c);     /* top */
+    fill_rect(pic, x1, y2 - thick + 1, x2 + 1, y2 + 1, c); /* bottom */
+    fill_rect(pic, x1, y1, x1 + thick, y2 + 1, c);     /* left */
+    fill_rect(pic, x2 - thick + 1, y1, x2 + 1, y2 + 1, c); /* right */
+
+    int nk = r->n_keypoints <= 0 ? 0 : d->n_keypoints < 0 ? 0 : d->n_keypoints;
+    if (nk > FP_MAX_KEYPOINTS)
+        nk = FP_MAX_KEYPOINTS;
+    int rad = thick;
+    for (int k = 0; k < nk; k++) {
+        if (!isfinite(d->keypoints[k][0]) || !isfinite(d->keypoints[k][1]))
+            continue;
+        int kx = pixel_floor(d->keypoints[k][0], w, rad), ky = pixel_floor(d->keypoints[k][1], h, rad);
+        for (int dy = -rad; dy <= rad; dy++) /* a small disc: one span per row */
+            for (int dx = -rad; dx <= rad; dx++)
+                if (dx * dx + dy * dy <= rad * rad + 1)
+                    fill_rect(pic, kx + dx, ky + dy, kx + dx + 1, ky + dy + 1, c);
+    }
+
+    /* label "name 0.93" on a filled background above the box (inside it at the top of the picture) */
+    char label[ANN_LABEL_MAX + 16];
+    const char *name = NULL;
+    if (r->class_names && d->class_id >= 0 && d->class_id < r->n_classes)
+        name = r->class_names[d->class_id];
+    double score = isfinite(d->score) ? d->score : 0.0;
+    if (name)
+        snprintf(label, sizeof(label), "%.*s %.2f", ANN_LABEL_MAX, name, score);
+    else
+        snprintf(label, sizeof(label), "%d %.2f", d->class_id, score);
+    int len = (int)strlen(label);
+    int pad = scale;
+    int lw = len * (FP__FONT_W + 1) * scale - scale + 2 * pad, lh = FP__FONT_H * scale + 2 * pad;
+    int lx = x1 < 0 ? 0 : x1;
+    if (lx + lw > w)
+        lx = w - lw < 0 ? 0 : w - lw;
+    int ly = y1 - lh;
+    if (ly < 0)
+        ly = y1 < 0 ? 0 : y1;
+    fill_rect(pic, lx, ly, lx + lw, ly + lh, c);
+    int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
+    static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    draw_text(pic, lx + pad, ly + pad, scale, label, luma > 140 ? black : white);
+}
+
+static void draw_result(AVFrame *pic, const FpFrameResult *r)
+{
+    int short_side = pic->width < pic->height ? pic->width : pic->height;
+    int thick = short_side >= 720 ? 3 : 2;
+    int scale = short_side >= 720 ? 2 : 1;
+    for (int i = 0; i < r->n_dets; i++)
+        draw_detection(pic, r, &r->dets[i], thick, scale);
+}
+
+/* ---- errors ---- */
+
+static int code_of_averror(int averr)
+{
+    if (averr < 0 && averr > -4096)
+        return averr; /* AVERROR(e) == -e */
+    if (averr == AVERROR_ENCODER_NOT_FOUND || averr == AVERROR_MUXER_NOT_FOUND)
+        return FP_EDEPENDENCY;
+    return FP_EIO;
+}
+
+/* Records the camera's (first) failure and returns it. */
+static int cam_fail(FpAnnotateSink *s, AnnCamera *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int cam_fail(FpAnnotateSink *s, AnnCamera *c, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->error_msg, sizeof(c->error_msg), fmt, ap);
+    va_end(ap);
+    c->error = code;
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&s->first_error, &zero, code))
+        snprintf(s->first_msg, sizeof(s->first_msg), "%s", c->error_msg);
+    fp_log_error("annotate", "%s", c->error_msg);
+    return fp_error(code, "%s", c->error_msg);
+}
+
+static int cam_av_fail(FpAnnotateSink *s, AnnCamera *c, int averr, const char *what, const char *file)
+{
+    char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+    av_strerror(averr, buf, sizeof(buf));
+    return cam_fail(s, c, code_of_averror(averr), "annotate %s: %s: %s", file, what, buf);
+}
+
+/* ---- pixel formats ---- */
+
+static enum AVPixelFormat av_format_of(FpPixelFormat f)
+{
+    switch (f) {
+    case FP_PIX_YUV420P:
+        return AV_PIX_FMT_YUV420P;
+    case FP_PIX_NV12:
+        return AV_PIX_FMT_NV12;
+    case FP_PIX_RGB24:
+        return AV_PIX_FMT_RGB24;
+    case FP_PIX_BGR24:
+        return AV_PIX_FMT_BGR24;
+    case FP_PIX_GRAY8:
+        return AV_PIX_FMT_GRAY8;
+    default:
+        return AV_PIX_FMT_NONE;
+    }
+}
+
+/* Converts the input frame into the camera's scratch RGB picture (re-made on a size change). */
+static int to_scratch(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f, const char *file)
+{
+    enum AVPixelFormat in = av_format_of(f->format);
+    if (!c->rgb || c->rgb->width != f->width || c->rgb->height != f->height) {
+        if (!c->rgb && !(c->rgb = av_frame_alloc()))
+            return cam_fail(s, c, -ENOMEM, "annotate %s: out of memory", file);
+        av_frame_unref(c->rgb);
+        c->rgb->format = AV_PIX_FMT_RGB24;
+        c->rgb->width = f->width;
+        c->rgb->height = f->height;
+        int err = av_frame_get_buffer(c->rgb, 0);
+        if (err < 0)
+            return cam_av_fail(s, c, err, "cannot allocate the scratch picture", file);
+    } else {
+        int err = av_frame_make_writable(c->rgb); /* an encoder may still hold the previous picture */
+        if (err < 0)
+            return cam_av_fail(s, c, err, "cannot allocate the scratch picture", file);
+    }
+    c->to_rgb = sws_getCachedContext(c->to_rgb, f->width, f->height, in, f->width, f->height, AV_PIX_FMT_RGB24,
+                                     SWS_BILINEAR, NULL, NULL, NULL);
+    if (!c->to_rgb)
+        return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: cannot convert %s %dx%d to RGB", file,
+                        fp_pixel_format_name(f->format), f->width, f->height);
+    sws_scale(c->to_rgb, (const uint8_t *const *)f->data, f->linesize, 0, f->height, c->rgb->data,
+              c->rgb->linesize);
+    return 0;
+}
+
+/* ---- file names ---- */
+
+static char *file_tag(const FpAnnotateSink *s, const char *name)
+{
+    size_t n = strlen(name);
+    char *t = malloc(n + 16);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                  ch == '_' || (ch == '.' && i > 0);
+        t[i] = ok ? ch : '_';
+    }
+    if (n == 0)
+        t[n++] = '_';
+    t[n] = '\0';
+    /* two names that sanitise alike ("a/b", "a b") get "-2", "-3", ... */
+    for (int k = 2;; k++) {
+        bool clash = false;
+        for (int i = 0; i < s->n_cams && !clash; i++)
+            clash = strcmp(s->cams[i]->tag, t) == 0;
+        if (!clash)
+            return t;
+        snprintf(t + n, 16, "-%d", k);
+    }
+}
+
+static AnnCamera *camera_new(FpAnnotateSink *s, const char *name)
+{
+    AnnCamera *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->name = strdup(name);
+    c->tag = c->name ? file_tag(s, name) : NULL;
+    if (!c->tag)
+        goto fail;
+    if (s->mode == ANN_VIDEO) {
+        if (s->n_cams == 0) {
+            c->path = strdup(s->target);
+        } else {
+            size_t n = strlen(s->stem) + strlen(c->tag) + strlen(s->ext) + 2;
+            c->path = malloc(n);
+            if (c->path)
+                snprintf(c->path, n, "%s-%s%s", s->stem, c->tag, s->ext);
+        }
+    } else {
+        c->path_cap = strlen(s->dir) + strlen(c->tag) + 32;
+        c->path = malloc(c->path_cap);
+    }
+    if (!c->path)
+        goto fail;
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+fail:
+    free(c->name);
+    free(c->tag);
+    free(c);
+    return NULL;
+}
+
+/* ---- video ---- */
+
+static int video_open(FpAnnotateSink *s, AnnCamera *c, int w, int h)
+{
+    const char *file = c->path;
+    int ew = w & ~1, eh = h & ~1;
+    if (ew < 2 || eh < 2)
+        return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: frame %dx%d of camera %s is too small to encode", file,
+                        w, h, c->name);
+    int err = avformat_alloc_output_context2(&c->oc, NULL, NULL, file);
+    if (err < 0 || !c->oc)
+        return cam_av_fail(s, c, err < 0 ? err : AVERROR_MUXER_NOT_FOUND, "no muxer for", file);
+    c->enc = avcodec_alloc_context3(s->codec);
+    c->pkt = av_packet_alloc();
+    c->yuv = av_frame_alloc();
+    if (!c->enc || !c->pkt || !c->yuv)
+        return cam_fail(s, c, -ENOMEM, "annotate %s: out of memory", file);
+    AVRational rate = av_d2q(s->fps, 65535);
+    AVCodecContext *e = c->enc;
+    e->width = ew;
+    e->height = eh;
+    e->pix_fmt = AV_PIX_FMT_YUV420P;
+    e->framerate = rate;
+    e->color_range = AVCOL_RANGE_MPEG;
+    e->colorspace = AVCOL_SPC_SMPTE170M; /* swscale's default matrix (BT.601) */
+    e->gop_size = (int)(s->fps * 2 + 0.5);
+    bool x264 = strcmp(s->codec->name, "libx264") == 0;
+    if (x264) {
+        e->time_base = (AVRational){1, 90000};
+        av_opt_set(e->priv_data, "preset", "veryfast", 0);
+        av_opt_set(e->priv_data, "crf", "20", 0);
+    } else {
+        e->time_base = av_inv_q(rate); /* MPEG-4 part 2 allows denominators up to 65535 only */
+        e->flags |= AV_CODEC_FLAG_QSCALE;
+        e->global_quality = FF_QP2LAMBDA * 3;
+    }
+    if (strcmp(c->oc->oformat->name, "avi") == 0)
+        e->max_b_frames = 0; /* AVI stores no presentation order */
+    if (c->oc->oformat->flags & AVFMT_GLOBALHEADER)
+        e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    err = avcodec_open2(e, s->codec, NULL);
+    if (err < 0)
+        return cam_av_fail(s, c, err, s->codec->name, file);
+    c->frame_ticks = av_rescale_q(1, av_inv_q(rate), e->time_base);
+    if (c->frame_ticks < 1)
+        c->frame_ticks = 1;
+    c->st = avformat_new_stream(c->oc, NULL);
+    if (!c->st)
+        return cam_fail(s, c, -ENOMEM, "annotate %s: out of memory", file);
+    err = avcodec_parameters_from_context(c->st->codecpar, e);
+    if (err < 0)
+        return cam_av_fail(s, c, err, "codec parameters", file);
+    c->st->time_base = e->time_base;
+    c->st->avg_frame_rate = rate;
+    if (!(c->oc->oformat->flags & AVFMT_NOFILE)) {
+        err = avio_open(&c->oc->pb, file, AVIO_FLAG_WRITE);
+        if (err < 0)
+            return cam_av_fail(s, c, err, "cannot create", file);
+    }
+    err = avformat_write_header(c->oc, NULL);
+    if (err < 0)
+        return cam_av_fail(s, c, err, "cannot write the header of", file);
+    c->header_written = true;
+    c->yuv->format = AV_PIX_FMT_YUV420P;
+    c->yuv->width = ew;
+    c->yuv->height = eh;
+    err = av_frame_get_buffer(c->yuv, 0);
+    if (err < 0)
+        return cam_av_fail(s, c, err, "cannot allocate a picture for", file);
+    c->first_w = w;
+    c->first_h = h;
+    fp_log_info("annotate", "camera %s -> %s (%s, %dx%d)", c->name, file, s->codec->name, ew, eh);
+    return 0;
+}
+
+/* Sends `frame` (NULL: flush) and writes every packet the encoder gives back. */
+static int video_encode(FpAnnotateSink *s, AnnCamera *c, AVFrame *frame)
+{
+    int err = avcodec_send_frame(c->enc, frame);
+    if (err < 0)
+        return cam_av_fail(s, c, err, "encoding failed for", c->path);
+    for (;;) {
+        err = avcodec_receive_packet(c->enc, c->pkt);
+        if (err == AVERROR(EAGAIN) || err == AVERROR_EOF)
+            return 0;
+        if (err < 0)
+            return cam_av_fail(s, c, err, "encoding failed for", c->path);
+        av_packet_rescale_ts(c->pkt, c->enc->time_base, c->st->time_base);
+        c->pkt->stream_index = c->st->index;
+        err = av_interleaved_write_frame(c->oc, c->pkt); /* takes the packet's data */
+        if (err < 0)
+            return cam_av_fail(s, c, err, "cannot write to", c->path);
+    }
+}
+
+static int video_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
+{
+    int err;
+    if (!c->enc) {
+        if ((err = video_open(s, c, f->width, f->height)) < 0)
+            return err;
+        c->first_pts_ns = f->pts_ns;
+    }
+    int64_t pts = av_rescale_q(f->pts_ns - c->first_pts_ns, (AVRational){1, 1000000000}, c->enc->time_base);
+    if (c->frames > 0 && pts <= c->last_pts)
+        pts = c->last_pts + c->frame_ticks;
+    /* the first frame's own size is cropped to even; any other size is scaled to the encoder's */
+    int sw = f->width, sh = f->height;
+    if (sw == c->first_w && sh == c->first_h) {
+        sw = c->enc->width;
+        sh = c->enc->height;
+    }
+    c->to_yuv = sws_getCachedContext(c->to_yuv, sw, sh, AV_PIX_FMT_RGB24, c->enc->width, c->enc->height,
+                                     AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+    if (!c->to_yuv)
+        return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: cannot convert %dx%d RGB to the video", c->path, sw, sh);
+    if ((err = av_frame_make_writable(c->yuv)) < 0)
+        return cam_av_fail(s, c, err, "cannot allocate a picture for", c->path);
+    sws_scale(c->to_yuv, (const uint8_t *const *)c->rgb->data, c->rgb->linesize, 0, sh, c->yuv->data,
+              c->yuv->linesize);
+    c->yuv->pts = pts;
+    if ((err = video_encode(s, c, c->yuv)) < 0)
+        return err;
+    c->last_pts = pts;
+    c->frames++;
+    return 0;
+}
+
+/* ---- PNG ---- */
+
+static int png_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
+{
+    snprintf(c->path, c->path_cap, "%s/%s-%06" PRIu64 ".png", s->dir, c->tag, f->seq);
+    const char *file = c->path;
+    int err;
+    if (c->enc && (c->enc->width != f->width || c->enc->height != f->height))
+        avcodec_free_context(&c->enc);
+    if (!c->enc) {
+        if (!c->pkt && !(c->pkt = av_packet_alloc()))
+            return cam_fail(s, c, -ENOMEM, "annotate %s: out of memory", file);
+        if (!(c->enc = avcodec_alloc_context3(s->codec)))
+            return cam_fail(s, c, -ENOMEM, "annotate %s: out of memory", file);
+        c->enc->width = f->width;
+        c->enc->height = f->height;
+        c->enc->pix_fmt = AV_PIX_FMT_RGB24;
+        c->enc->time_base = (AVRational){1, 25};
+        if ((err = avcodec_open2(c->enc, s->codec, NULL)) < 0)
+            return cam_av_fail(s, c, err, "png encoder for", file);
+    }
+    if ((err = avcodec_send_frame(c->enc, c->rgb)) < 0 || (err = avcodec_receive_packet(c->enc, c->pkt)) < 0)
+        return cam_av_fail(s, c, err, "PNG encoding failed for", file);
+    int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int rc = 0;
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        const uint8_t *p = c->pkt->data;
+        size_t n = (size_t)c->pkt->size;
+        while (n > 0) {
+            ssize_t w = write(fd, p, n);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                rc = -errno;
+                break;
+            }
+            p += w;
+            n -= (size_t)w;
+        }
+        if (close(fd) != 0 && rc == 0)
+            rc = -errno;
+    }
+    av_packet_unref(c->pkt);
+    if (rc < 0)
+        return cam_fail(s, c, rc, "annotate %s: cannot write: %s", file, fp_strerror(rc));
+    c->frames++;
+    return 0;
+}
+
+/* ---- the sink ---- */
+
+int fp_annotate_sink_write(void *sink, const FpFrameResult *r)
+{
+    FpAnnotateSink *s = sink;
+    if (!s || !r || !r->frame || r->n_dets < 0 || (r->n_dets > 0 && !r->dets))
+        return fp_error(FP_EINVALID, "annotate %s: invalid frame result", s ? s->target : "(null)");
+    const FpFrame *f = r->frame;
+    if (av_format_of(f->format) == AV_PIX_FMT_NONE || f->width <= 0 || f->height <= 0 || !f->data[0])
+        return fp_error(FP_EUNSUPPORTED, "annotate %s: camera %s: cannot draw a %s %dx%d frame", s->target,
+                        r->camera_name ? r->camera_name : "?", fp_pixel_format_name(f->format), f->width, f->height);
+    char fallback[32];
+    const char *name = r->camera_name;
+    if (!name) {
+        snprintf(fallback, sizeof(fallback), "cam%d", f->camera);
+        name = fallback;
+    }
+
+    pthread_mutex_lock(&s->lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->lock);
+        return fp_error(FP_EFLUSHING, "annotate %s: the sink is closed", s->target);
+    }
+    AnnCamera *c = NULL;
+    for (int i = 0; i < s->n_cams && !c; i++)
+        if (strcmp(s->cams[i]->name, name) == 0)
+            c = s->cams[i];
+    if (!c) {
+        if (s->n_cams == s->cap_cams) {
+            int cap = s->cap_cams ? 2 * s->cap_cams : 8;
+            AnnCamera **bigger = realloc(s->cams, (size_t)cap * sizeof(*bigger));
+            if (!bigger) {
+                pthread_mutex_unlock(&s->lock);
+                return fp_error(-ENOMEM, "annotate %s: out of memory for camera %s", s->target, name);
+            }
+            s->cams = bigger;
+            s->cap_cams = cap;
+        }
+        if (!(c = camera_new(s, name))) {
+            pthread_mutex_unlock(&s->lock);
+            return fp_error(-ENOMEM, "annotate %s: out of memory for camera %s", s->target, name);
+        }
+        s->cams[s->n_cams++] = c;
+    }
+    pthread_mutex_unlock(&s->lock);
+
+    pthread_mutex_lock(&c->lock);
+    int rc;
+    if (c->error) {
+        rc = fp_error(c->error, "%s", c->error_msg);
+    } else if ((rc = to_scratch(s, c, f, s->mode == ANN_VIDEO ? c->path : s->dir)) == 0) {
+        draw_result(c->rgb, r);
+        rc = s->mode == ANN_VIDEO ? video_write(s, c, f) : png_write(s, c, f);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* Flushes and closes one camera's output; frees its codec state. Returns 0 or its (first) error. */
+static int camera_finish(FpAnnotateSink *s, AnnCamera *c)
+{
+    if (c->finished)
+        return c->error;
+    c->finished = true;
+    if (s->mode == ANN_VIDEO && c->header_written) {
+        if (!c->error)
+            video_encode(s, c, NULL);
+        int err = av_write_trailer(c->oc);
+        if (err < 0 && !c->error)
+            cam_av_fail(s, c, err, "cannot finish", c->path);
+    }
+    if (c->oc) {
+        if (!(c->oc->oformat->flags & AVFMT_NOFILE) && c->oc->pb) {
+            avio_flush(c->oc->pb);
+            int werr = c->oc->pb->error;
+            int err = avio_closep(&c->oc->pb);
+            if (werr < 0 && !c->error)
+                cam_av_fail(s, c, werr, "cannot write to", c->path);
+            else if (err < 0 && !c->error)
+                cam_av_fail(s, c, err, "cannot close", c->path);
+        }
+        avformat_free_context(c->oc);
+        c->oc = NULL;
+    }
+    if (!c->error && s->mode == ANN_VIDEO && c->frames)
+        fp_log_info("annotate", "camera %s: %" PRIu64 " frames in %s", c->name, c->frames, c->path);
+    avcodec_free_context(&c->enc);
+    av_packet_free(&c->pkt);
+    av_frame_free(&c->yuv);
+    av_frame_free(&c->rgb);
+    sws_freeContext(c->to_rgb);
+    sws_freeContext(c->to_yuv);
+    c->to_rgb = c->to_yuv = NULL;
+    return c->error;
+}
+
+int fp_annotate_sink_close(FpAnnotateSink *s)
+{
+    if (!s)
+        return FP_EINVALID;
+    pthread_mutex_lock(&s->lock);
+    if (!s->closed) {
+        s->closed = true;
+        for (int i = 0; i < s->n_cams; i++) {
+            pthread_mutex_lock(&s->cams[i]->lock);
+            camera_finish(s, s->cams[i]);
+            pthread_mutex_unlock(&s->cams[i]->lock);
+        }
+        s->close_rc = atomic_load(&s->first_error);
+    }
+    int rc = s->close_rc;
+    pthread_mutex_unlock(&s->lock);
+    if (rc < 0)
+        fp_error(rc, "%s", s->first_msg);
+    return rc;
+}
+
+void fp_annotate_sink_destroy(FpAnnotateSink **ps)
+{
+    if (!ps || !*ps)
+        return;
+    FpAnnotateSink *s = *ps;
+    fp_annotate_sink_close(s);
+    for (int i = 0; i < s->n_cams; i++) {
+        AnnCamera *c = s->cams[i];
+        pthread_mutex_destroy(&c->lock);
+        free(c->name);
+        free(c->tag);
+        free(c->path);
+        free(c);
+    }
+    free(s->cams);
+    pthread_mutex_destroy(&s->lock);
+    free(s->target);
+    free(s->dir);
+    free(s->stem);
+    free(s->ext);
+    free(s);
+    *ps = NULL;
+}
+
+/* The video extension of `target` (".mp4", ...), or NULL. */
+static const char *video_ext(const char *target)
+{
+    static const char *const exts[] = {".mp4", ".mkv", ".avi", ".mov"};
+    const char *dot = strrchr(target, '.');
+    const char *slash = strrchr(target, '/');
+    if (!dot || (slash && dot < slash) || dot == target || (slash && dot == slash + 1))
+        return NULL;
+    for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+        if (strcasecmp(dot, exts[i]) == 0)
+            return dot;
+    return NULL;
+}
+
+static int setup_png(FpAnnotateSink *s, const char *target)
+{
+    size_t n = strlen(target);
+    while (n > 1 && target[n - 1] == '/')
+        n--;
+    if (!(s->dir = strndup(target, n)))
+        return fp_error(-ENOMEM, "annotate %s: out of memory", target);
+    struct stat st;
+    if (stat(s->dir, &st) != 0) {
+        if (errno != ENOENT || mkdir(s->dir, 0777) != 0) {
+            int rc = -errno;
+            return fp_error(rc, "annotate %s: cannot create the directory %s: %s", target, s->dir, fp_strerror(rc));
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        return fp_error(FP_ECONFIG, "annotate %s: %s exists and is not a directory", target, s->dir);
+    }
+    if (access(s->dir, W_OK | X_OK) != 0) {
+        int rc = -errno;
+        return fp_error(rc, "annotate %s: cannot write into the directory %s: %s", target, s->dir, fp_strerror(rc));
+    }
+    s->codec = avcodec_find_encoder(AV_CODEC_ID_PNG);
+    if (!s->codec)
+        return fp_error(FP_EDEPENDENCY, "annotate %s: libavcodec has no PNG encoder", target);
+    return 0;
+}
+
+static int setup_video(FpAnnotateSink *s, const char *target, const char *ext)
+{
+    size_t stem_len = (size_t)(ext - target);
+    s->stem = strndup(target, stem_len);
+    s->ext = strdup(ext);
+    const char *slash = strrchr(target, '/');
+    char *dir = slash ? (slash == target ? strdup("/") : strndup(target, (size_t)(slash - target))) : strdup(".");
+    if (!s->stem || !s->ext || !dir) {
+        free(dir);
+        return fp_error(-ENOMEM, "annotate %s: out of memory", target);
+    }
+    struct stat st;
+    int rc = 0;
+    if (stat(dir, &st) != 0) {
+        rc = -errno;
+        rc = fp_error(rc, "annotate %s: the directory %s does not exist: %s", target, dir, fp_strerror(rc));
+    } else if (!S_ISDIR(st.st_mode)) {
+        rc = fp_error(-ENOTDIR, "annotate %s: %s is not a directory", target, dir);
+    } else if (access(dir, W_OK | X_OK) != 0) {
+        rc = -errno;
+        rc = fp_error(rc, "annotate %s: cannot write into the directory %s: %s", target, dir, fp_strerror(rc));
+    }
+    free(dir);
+    if (rc < 0)
+        return rc;
+    if (!av_guess_format(NULL, target, NULL))
+        return fp_error(FP_EDEPENDENCY, "annotate %s: libavformat has no muxer for %s files", target, ext);
+    const char *want = getenv("FP_ANNOTATE_ENCODER");
+    if (want && want[0]) {
+        s->codec = avcodec_find_encoder_by_name(want);
+        if (!s->codec || s->codec->type != AVMEDIA_TYPE_VIDEO)
+            return fp_error(FP_EDEPENDENCY, "annotate %s: libavcodec has no video encoder '%s' (FP_ANNOTATE_ENCODER)",
+                            target, want);
+    } else {
+        s->codec = avcodec_find_encoder_by_name("libx264");
+        if (!s->codec)
+            s->codec = avcodec_find_encoder(AV_CODEC_ID_MPEG4);
+        if (!s->codec)
+            return fp_error(FP_EDEPENDENCY, "annotate %s: libavcodec has neither libx264 nor an MPEG-4 encoder",
+                            target);
+    }
+    return 0;
+}
+
+int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps)
+{
+    if (!out || !target || !target[0])
+        return fp_error(FP_EINVALID, "annotate: no target given");
+    FpAnnotateSink *s = calloc(1, sizeof(*s));
+    if (!s || !(s->target = strdup(target))) {
+        free(s);
+        return fp_error(-ENOMEM, "annotate %s: out of memory", target);
+    }
+    fp__lav_global_init(); /* libav's own messages go through fp_log, as the sources' do */
+    s->fps = fps > 0 && isfinite(fps) && fps <= 1000 ? fps : ANN_DEFAULT_FPS;
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->first_error, 0);
+    size_t n = strlen(target);
+    struct stat st;
+    const char *ext = video_ext(target);
+    int rc;
+    if (target[n - 1] == '/' || (stat(target, &st) == 0 && S_ISDIR(st.st_mode))) {
+        s->mode = ANN_PNG;
+        rc = setup_png(s, target);
+    } else if (ext) {
+        s->mode = ANN_VIDEO;
+        rc = setup_video(s, target, ext);
+    } else {
+        rc = fp_error(FP_ECONFIG,
+                      "annotate %s: not a video file (.mp4, .mkv, .avi, .mov) nor a directory (end it with '/')",
+                      target);
+    }
+    if (rc < 0) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", fp_error_detail(rc));
+        s->closed = true; /* nothing to finish */
+        fp_annotate_sink_destroy(&s);
+        return fp_error(rc, "%s", msg);
+    }
+    *out = s;
+    return 0;
+}
