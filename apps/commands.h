@@ -5,6 +5,8 @@
 
 /* Each command is `int fn(int argc, char **argv)` with argv[0] = the command name; returns an exit code. */
 #define FP_COMMANDS(X)                                                                   \
+    X(detect, fp_cmd_detect, "run a detector on files, URLs and image folders; JSON lines, annotations") \
+    X(run, fp_cmd_run, "the service: many cameras from a YAML config, outputs, HTTP metrics")      \
     X(version, fp_cmd_version, "print the version and the libraries framepipe was built with") \
     X(model, fp_cmd_model, "inspect an ONNX model: input, outputs, family, classes")             \
     X(probe, fp_cmd_probe, "open a stream or file, decode a few frames, report what it is")

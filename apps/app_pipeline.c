@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+// Runs a pipeline for `detect` and `run`: sinks from the config's outputs, HTTP endpoint, signals, progress bar, summary.
+//
+// Signals: the first SIGINT/SIGTERM asks for a draining stop (sources stop,
+// frames already decoded still reach the outputs, exit 0); a second one
+// exits at once with 130. The handler only counts; the main thread polls.
+#include "app_pipeline.h"
+
+#include "framepipe/clock.h"
+#include "framepipe/error.h"
+#include "framepipe/http.h"
+#include "framepipe/log.h"
+#include "framepipe/sink.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t signals_seen;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (++signals_seen >= 2)
+        _exit(FP_EXIT_SIGNAL);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error the JSON sink reports, not a kill */
+}
+
+static int http_cameras(void *opaque, FILE *out)
+{
+    return fp_pipeline_write_cameras_json(opaque, out);
+}
+
+/* Healthy unless a camera has failed for good, or every live camera is reconnecting. */
+static int http_healthy(void *opaque, char *why, size_t why_len)
+{
+    FpPipeline *p = opaque;
+    int n = fp_pipeline_camera_count(p), live = 0, down = 0;
+    why[0] = 0;
+    for (int i = 0; i < n; i++) {
+        FpCameraSummary cs;
+        fp_pipeline_get_camera(p, i, &cs);
+        if (cs.source.state == FP_SOURCE_FAILED) {
+            snprintf(why, why_len, "camera %s failed: %s", cs.name, cs.source.last_error);
+            return 0;
+        }
+        if (cs.source.live) {
+            live++;
+            if (cs.source.state == FP_SOURCE_RECONNECTING || cs.source.state == FP_SOURCE_OPENING)
+                down++;
+        }
+    }
+    if (live && down == live) {
+        snprintf(why, why_len, "all %d live cameras are reconnecting", live);
+        return 0;
+    }
+    return 1;
+}
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+static void json_name(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+        if (*q == '"' || *q == '\\')
+            fprintf(out, "\\%c", *q);
+        else if (*q < 0x20)
+            fprintf(out, "\\u%04x", *q);
+        else
+            fputc(*q, out);
+    }
+    fputc('"', out);
+}
+
+static int write_summary_json(FpPipeline *p, const char *path, double cpu)
+{
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        fprintf(stderr, "framepipe: --summary %s: %s\n", path, strerror(errno));
+        return -errno;
+    }
+    FpPipelineSummary s;
+    fp_pipeline_get_summary(p, &s);
+    fprintf(out,
+            "{\"frames\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"detections\":%" PRIu64
+            ",\"seconds\":%.6f,\"fps\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
+            "\"max\":%.3f},\"pool_hit_rate\":%.6f,\"batch_fill\":%.4f,\"cpu_seconds\":%.3f,\"cameras\":[",
+            s.frames, s.skipped, s.detections, s.seconds, s.fps, ms(s.latency.p50), ms(s.latency.p90),
+            ms(s.latency.p99), ms(s.latency.max), s.pool_hit_rate, s.batch_fill, cpu);
+    int n = fp_pipeline_camera_count(p);
+    for (int i = 0; i < n; i++) {
+        FpCameraSummary cs;
+        fp_pipeline_get_camera(p, i, &cs);
+        fputs(i ? ",{\"name\":" : "{\"name\":", out);
+        json_name(out, cs.name);
+        double fps = s.seconds > 0 ? (double)cs.processed / s.seconds : 0.0;
+        double skip = s.seconds > 0 ? (double)cs.source.skipped / s.seconds : 0.0;
+        fprintf(out,
+                ",\"frames\":%" PRIu64 ",\"decoded\":%" PRIu64 ",\"skipped\":%" PRIu64
+                ",\"reconnects\":%" PRIu64 ",\"fps\":%.3f,\"skipped_fps\":%.3f,\"latency_ms\":{\"p50\":%.3f,"
+                "\"p99\":%.3f},\"state\":\"%s\"}",
+                cs.processed, cs.source.frames, cs.source.skipped, cs.source.reconnects, fps, skip,
+                ms(cs.latency.p50), ms(cs.latency.p99), fp_source_state_name(cs.source.state));
+    }
+    fputs("]}\n", out);
+    int rc = ferror(out) ? -EIO : 0;
+    if (fclose(out) != 0 && !rc)
+        rc = -errno;
+    if (rc)
+        fprintf(stderr, "framepipe: --summary %s: write failed\n", path);
+    return rc;
+}
+
+static void print_summary(FpPipeline *p, double cpu)
+{
+    FpPipelineSummary s;
+    fp_pipeline_get_summary(p, &s);
+    fprintf(stderr,
+            "framepipe: %" PRIu64 " frames in %.2f s (%.1f fps), %" PRIu64 " detections, %" PRIu64
+            " skipped\n"
+            "framepipe: latency decoded->output p50 %.2f ms, p99 %.2f ms, max %.2f ms; batch fill %.2f; "
+            "pool hit rate %.4f; cpu %.2f s\n",
+            s.frames, s.seconds, s.fps, s.detections, s.skipped, ms(s.latency.p50), ms(s.latency.p99),
+            ms(s.latency.max), s.batch_fill, s.pool_hit_rate, cpu);
+}
+
+static void draw_progress(FpPipeline *p, int64_t total, int64_t t0)
+{
+    FpPipelineSummary s;
+    fp_pipeline_get_summary(p, &s);
+    double el = (double)(fp_clock_ns() - t0) / 1e9;
+    double fps = el > 0 ? (double)s.frames / el : 0;
+    if (total > 0) {
+        double f = (double)s.frames / (double)total;
+        if (f > 1)
+            f = 1;
+        int w = 30, fill = (int)(f * w);
+        char bar[32];
+        for (int i = 0; i < w; i++)
+            bar[i] = i < fill ? '#' : '-';
+        bar[w] = 0;
+        double eta = fps > 0 ? (double)(total - (int64_t)s.frames) / fps : 0;
+        if (eta < 0)
+            eta = 0;
+        fprintf(stderr, "\r[%s] %3.0f%% %" PRIu64 "/%" PRId64 " frames %.1f fps ETA %.0fs ", bar,
+                f * 100, s.frames, total, fps, eta);
+    } else {
+        fprintf(stderr, "\r%" PRIu64 " frames %.1f fps ", s.frames, fps);
+    }
+}
+
+/* Exit code from how the cameras ended: an input that failed (not stopped, not at its end) is 1. */
+static int cameras_exit_code(FpPipeline *p)
+{
+    int n = fp_pipeline_camera_count(p), code = FP_EXIT_OK;
+    for (int i = 0; i < n; i++) {
+        FpCameraSummary cs;
+        fp_pipeline_get_camera(p, i, &cs);
+        if (cs.source.state == FP_SOURCE_FAILED) {
+            fprintf(stderr, "framepipe: input %s failed: %s\n", cs.name, cs.source.last_error);
+            code = FP_EXIT_INPUT;
+        }
+    }
+    return code;
+}
+
+int fp_app_run_pipeline(const FpAppRun *run)
+{
+    const FpPipelineConfig *cfg = run->cfg;
+    FpPipeline *p = NULL;
+    FpJsonlSink *jsonl = NULL;
+    FpAnnotateSink *annotate = NULL;
+    FpHttpServer *http = NULL;
+    int code = FP_EXIT_OK, started = 0;
+
+    int rc = fp_pipeline_create(&p, cfg);
+    if (rc < 0) {
+        fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+        return rc == FP_ECONFIG || rc == FP_EINVALID ? FP_EXIT_USAGE
+               : rc == FP_EMODEL || rc == FP_EDEPENDENCY || rc == FP_EUNSUPPORTED || rc == -ENOENT ||
+                       rc == -EACCES
+                   ? FP_EXIT_MODEL
+                   : FP_EXIT_INPUT;
+    }
+    if (cfg->output.jsonl) {
+        rc = fp_jsonl_sink_create(&jsonl, cfg->output.jsonl);
+        if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_jsonl_sink_write, jsonl)) < 0)
+            goto out_error;
+    }
+    if (cfg->output.annotate) {
+        rc = fp_annotate_sink_create(&annotate, cfg->output.annotate, 30.0);
+        if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
+            goto out_error;
+    }
+    if (cfg->output.http) {
+        FpHttpHandlers h = {
+            .metrics = fp_pipeline_metrics(p),
+            .write_cameras = http_cameras,
+            .healthy = http_healthy,
+            .opaque = p,
+        };
+        rc = fp_http_server_create(&http, cfg->output.http, &h);
+        if (rc < 0)
+            goto out_error;
+        fp_log_info("app", "HTTP on %s (port %d): /metrics /healthz /api/cameras", cfg->output.http,
+                    fp_http_server_port(http));
+    }
+    install_signals();
+    started = 1;
+    rc = fp_pipeline_start(p);
+    if (rc < 0)
+        goto out_error;
+    int64_t t0 = fp_clock_ns();
+    int progress = run->progress && isatty(STDERR_FILENO);
+    int drained = 0;
+    for (;;) {
+        rc = fp_pipeline_wait(p, 200000000);
+        if (rc == 0)
+            break;
+        if (progress)
+            draw_progress(p, run->total_frames, t0);
+        int timeup = run->duration_s > 0 && (double)(fp_clock_ns() - t0) / 1e9 >= run->duration_s;
+        if ((signals_seen || timeup) && !drained) {
+            if (signals_seen)
+                fp_log_info("app", "signal: draining (a second signal exits at once)");
+            drained = 1;
+            fp_pipeline_stop(p, true);
+        }
+    }
+    fp_pipeline_stop(p, true);
+    if (progress) {
+        draw_progress(p, run->total_frames, t0);
+        fputc('\n', stderr);
+    }
+    code = drained ? FP_EXIT_OK : cameras_exit_code(p);
+    if (annotate && (rc = fp_annotate_sink_close(annotate)) < 0) {
+        fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+        code = FP_EXIT_INPUT;
+    }
+    FpPipelineSummary sum;
+    fp_pipeline_get_summary(p, &sum);
+    if (sum.sink_errors) {
+        fprintf(stderr, "framepipe: %" PRIu64 " results could not be written (see the first error above)\n",
+                sum.sink_errors);
+        code = FP_EXIT_INPUT;
+    }
+    double cpu = cpu_seconds();
+    if (!run->quiet)
+        print_summary(p, cpu);
+    if (run->summary_path && write_summary_json(p, run->summary_path, cpu) < 0)
+        code = FP_EXIT_INPUT;
+    goto out;
+out_error:
+    /* an output that cannot be opened (path, listen address) is a usage error; a failed start is not */
+    fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+    code = p && fp_pipeline_camera_count(p) && started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
+out:
+    fp_http_server_destroy(&http);
+    fp_pipeline_destroy(&p);
+    fp_annotate_sink_destroy(&annotate);
+    fp_jsonl_sink_destroy(&jsonl);
+    return code;
+}
