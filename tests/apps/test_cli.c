@@ -75,6 +75,16 @@ static char *slurp(const char *path)
     return s;
 }
 
+/* Parses a whole JSON file with cJSON. */
+static cJSON *parse_file(const char *path)
+{
+    char *text = slurp(path);
+    cJSON *j = cJSON_Parse(text);
+    CHECK_MSG(j, "%s is not JSON: %.300s", path, text);
+    free(text);
+    return j;
+}
+
 /* Parses JSON lines with cJSON (an independent parser); fails the test on any bad line. */
 static int parse_lines(const char *path, cJSON **items, int cap)
 {
@@ -126,8 +136,7 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
         CHECK_EQ(num(items[k], "width"), 320);
         cJSON_Delete(items[k]);
     }
-    cJSON *s = cJSON_Parse(slurp(sum));
-    CHECK(s);
+    cJSON *s = parse_file(sum);
     CHECK_EQ(num(s, "frames"), 37);
     CHECK_EQ(num(s, "skipped"), 0);
     CHECK(num(s, "fps") > 0);
@@ -314,7 +323,7 @@ FP_TEST_TIMED(run_four_cameras_with_rtsp_shows_all_in_metrics_and_stops_cleanly_
     free(m);
     CHECK_EQ(http_get(http_port, "/healthz", tmp("health.txt")), 0);
     CHECK_EQ(http_get(http_port, "/api/cameras", tmp("cameras.json")), 0);
-    cJSON *cams = cJSON_Parse(slurp(tmp("cameras.json")));
+    cJSON *cams = parse_file(tmp("cameras.json"));
     CHECK(cJSON_IsArray(cams));
     CHECK_EQ(cJSON_GetArraySize(cams), 4);
     CHECK(!strcmp(str(cJSON_GetArrayItem(cams, 3), "state"), "running"));
