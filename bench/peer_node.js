@@ -112,7 +112,7 @@ async function main() {
     ort = require(ORT_DIR);
   } catch (e) {
     process.stderr.write(`peer_node.js: cannot load onnxruntime-node from ${ORT_DIR} ` +
-      `(run scripts/setup.d/20-onnxruntime.sh): ${e.message}\n`);
+      `(run scripts/setup.d/20-onnxruntime.sh): ${e.message.split('\n')[0]}\n`);
     process.exit(1);
   }
   let session;
