@@ -287,7 +287,7 @@ def offline(args, clips, fp_why):
                             entry.update(frames=s["frames"], fps=float(s["fps"]),
                                          wall_fps=s["frames"] / r["wall"], p50=s["latency_ms"]["p50"],
                                          p99=s["latency_ms"]["p99"], detections=s.get("detections"),
-                                         raw=s)
+                                         stages=s.get("stages_ms"), raw=s)
                         except (KeyError, TypeError, ValueError) as e:
                             entry["error"] = f"summary lacks {e}"
                         if "error" not in entry and entry["frames"] != nframes:
@@ -339,8 +339,9 @@ def offline_md(args, rows, cmds):
     L.append("Per program: its own fps, per-frame latency (frame decoded -> JSON line written) and CPU use "
              "(user + system CPU seconds of the process and its children / wall seconds: 1.0 = one core busy); "
              "faces per frame is a sanity check that all three see the same faces.\n")
-    L.append("| clip | program | own fps | latency p50 ms | latency p99 ms | CPU cores | faces / frame |")
-    L.append("|---|---|---|---|---|---|---|")
+    L.append("| clip | program | own fps | latency p50 ms | latency p99 ms | CPU cores | faces / frame "
+             "| peers: ms per frame in read / prep / infer / post (means) |")
+    L.append("|---|---|---|---|---|---|---|---|")
     names = {"ceiling": "FFmpeg decode only", "framepipe": "framepipe detect", "opencv": "OpenCV peer",
              "node": "Node.js peer"}
     for label, (clip, nframes, res) in rows.items():
@@ -350,10 +351,21 @@ def offline_md(args, rows, cmds):
             faces = [e["detections"] / e["frames"] if "error" not in e and e.get("detections") is not None
                      and e["frames"] else "-" for e in es]
             if prog == "ceiling":
-                L.append(f"| {label} | {names[prog]} | {cell(val(es, 'fps'))} | - | - | {cell(cpu, '{:.2f}')} | - |")
+                L.append(f"| {label} | {names[prog]} | {cell(val(es, 'fps'))} | - | - | {cell(cpu, '{:.2f}')} "
+                         "| - | - |")
             else:
                 L.append(f"| {label} | {names[prog]} | {cell(val(es, 'fps'))} "
-                         f"| {cell(val(es, 'p50', False), '{:.2f}')} | {cell(val(es, 'p99', False), '{:.2f}')} | {cell(cpu, '{:.2f}')} | {cell(faces, '{:.2f}')} |")
+                         f"| {cell(val(es, 'p50', False), '{:.2f}')} | {cell(val(es, 'p99', False), '{:.2f}')} "
+                         f"| {cell(cpu, '{:.2f}')} | {cell(faces, '{:.2f}')} | {stage_cell(es)} |")
+        raws = [e["raw"] for e in res["framepipe"] if "error" not in e and "raw" in e]
+        if raws:
+            extra = []
+            for key in ("pool_hit_rate", "batch_fill", "skipped"):
+                vs = [r[key] for r in raws if isinstance(r.get(key), (int, float))]
+                if vs:
+                    extra.append(f"{key} {cell(vs, '{:.3g}')}")
+            if extra:
+                L.append(f"\nframepipe detect ({label}), from its summary: {', '.join(extra)}.")
         warns = sorted({e["warn"] for p in res.values() for e in p if "warn" in e})
         if warns:
             L.append(f"\nFrame counts that differ from the clip ({label}): {', '.join(warns)}.")
@@ -365,6 +377,15 @@ def offline_md(args, rows, cmds):
         L.append(" ".join(shorten(a) for a in cmds[label0][prog]))
     L.append("```")
     return L
+
+
+def stage_cell(entries):
+    """Median over the runs of each stage's mean ms per frame, "read / prep / infer / post"."""
+    runs = [e["stages"] for e in entries if "error" not in e and isinstance(e.get("stages"), dict)]
+    keys = ("read", "prep", "infer", "post")
+    if not runs or not all(all(k in r for k in keys) for r in runs):
+        return "-"
+    return " / ".join(f"{median([r[k] for r in runs]):.2f}" for k in keys)
 
 
 def shorten(a):
@@ -444,19 +465,28 @@ def ffmpeg_live_reference(urls, seconds, decoder_threads):
     return {"fps": fps, "cpu_cores": cpu / wall, "errors": errs, "argv": procs[0]}
 
 
-def framepipe_live(args, urls, label, max_batch):
+def live_config(args, urls, max_batch):
     cfg = ["cameras:"]
     for i, url in enumerate(urls):
         cfg += [f"  - name: cam{i}", f"    url: {url}", "    policy: latest"]
     cfg += ["model:", f"  path: {args.model}", f"  threads: {args.threads}",
             "batch:", f"  max_batch: {max_batch}", "  max_wait: 5ms", "  per_camera: 1",
             "output:", "  jsonl: /dev/null"]
+    return cfg
+
+
+def live_argv(args, cfg_path, summary):
+    return [args.framepipe, "run", "--duration", str(args.live_duration), "--summary", summary, cfg_path]
+
+
+def framepipe_live(args, urls, label, max_batch):
+    cfg = live_config(args, urls, max_batch)
     d = tempfile.mkdtemp(prefix="fp-bench-live-")
     cfg_path = os.path.join(d, f"{label}.yaml")
     with open(cfg_path, "w") as f:
         f.write("\n".join(cfg) + "\n")
     summary = os.path.join(d, "summary.json")
-    argv = [args.framepipe, "run", "--duration", str(args.live_duration), "--summary", summary, cfg_path]
+    argv = live_argv(args, cfg_path, summary)
     r = run(argv, timeout=args.live_duration + 60)
     out = {"argv": argv, "config": "\n".join(cfg), "wall": r["wall"], "cpu": r["cpu"]}
     if r["rc"] != 0:
@@ -489,6 +519,7 @@ def live(args, clip1080, clip720, run_why):
             entry["ref"] = ffmpeg_live_reference(urls, args.ref_duration, args.decoder_threads)
             log(f"{label}: ffmpeg reference {['%.1f' % f for f in entry['ref']['fps']]} fps, "
                 f"{entry['ref']['cpu_cores']:.2f} cores")
+            entry["cmd"] = (live_argv(args, "CONFIG.yaml", "SUMMARY.json"), live_config(args, urls, n))
             if run_why:
                 entry["error"] = run_why
             else:
@@ -537,11 +568,10 @@ def live_md(args, results):
             cores = f"{cpu / secs:.2f}" if isinstance(cpu, (int, float)) else f"{fp['cpu'] / fp['wall']:.2f} (wait4)"
             L.append(f"| {e['label']} | {cell(pf)} | {cell(sk)} | {lat.get('p50', '-')} | {lat.get('p99', '-')} "
                      f"| {cores} | {ref_fps} | {ref_cpu} |")
-        if fp and not cmd_lines:
-            argv = fp["argv"][:-1] + ["CONFIG.yaml"]
-            argv[argv.index("--summary") + 1] = "SUMMARY.json"
+        if "cmd" in e and not cmd_lines:
+            argv, cfg = e["cmd"]
             cmd_lines = [" ".join(shorten(a) for a in argv)]
-            config = [c.replace(ROOT + "/", "").replace(CACHE, "$FP_CACHE_DIR") for c in fp["config"].splitlines()]
+            config = [c.replace(ROOT + "/", "").replace(CACHE, "$FP_CACHE_DIR") for c in cfg]
     if results and results[0].get("ref"):
         ref_cmd = " ".join("PROGRESS.txt" if "fp-bench-progress-" in a else shorten(a)
                            for a in results[0]["ref"]["argv"])
@@ -587,7 +617,7 @@ def machine_info():
         ortn = "missing"
     return (f"Machine: {os.cpu_count()} CPUs online (`nproc`: {len(os.sched_getaffinity(0))}), {cpu}, "
             f"Linux {platform.release()}; {ff}; OpenCV/numpy {cv} (Debian python3); Node.js {node} with "
-            f"onnxruntime-node {ortn}.")
+            f"onnxruntime-node {ortn}. Load average (1 min) when the run started: {os.getloadavg()[0]:.2f}.")
 
 
 def parse_args(argv):

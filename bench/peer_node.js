@@ -16,7 +16,9 @@
  * letterbox and writes one JSON line. Prints one JSON summary on stdout: {"frames", "seconds", "fps",
  * "latency_ms": {"p50", "p90", "p99", "max"}, "detections", ...}; latency is per frame, from the frame's last
  * byte read from ffmpeg's pipe to its JSON line written. ORT session options as framepipe's FpModel sets
- * them: intra-op threads, sequential, all graph optimisations, no spinning.
+ * them: intra-op threads, sequential, all graph optimisations, no spinning. stages_ms: mean ms per frame in
+ * read (waiting for the next frame from ffmpeg: decode + scale run in the child), prep (normalise to
+ * float32), infer (session.run), post (anchor decode + NMS + JSON line).
  */
 const fs = require('fs');
 const os = require('os');
@@ -161,10 +163,19 @@ async function main() {
   let pending = Buffer.alloc(0);
   let stop = false;
 
+  const stages = { read: 0, prep: 0, infer: 0, post: 0 };
+  let tRead = process.hrtime.bigint();
+  const ms = (a, b) => Number(b - a) / 1e6;
+
   async function onFrame(rgb) {
     const t0 = process.hrtime.bigint();
+    stages.read += ms(tRead, t0);
     for (let i = 0; i < frameBytes; i++) input[i] = rgb[i] / 127.5 - 1;
+    const t1 = process.hrtime.bigint();
     const res = await session.run(feeds);
+    const t2 = process.hrtime.bigint();
+    stages.prep += ms(t0, t1);
+    stages.infer += ms(t1, t2);
     const sa = res[session.outputNames[0]].data, sb = res[session.outputNames[1]].data;
     const ra = res[session.outputNames[2]].data, rb = res[session.outputNames[3]].data;
     const na = sa.length, K = ra.length / na;
@@ -191,7 +202,9 @@ async function main() {
       keypoints: Array.from({ length: NUM_KEYPOINTS }, (_, q) => [r1(d.kp[2 * q]), r1(d.kp[2 * q + 1])]),
     }));
     fs.writeSync(outFd, JSON.stringify({ source: clip, frame: n, width: W, height: H, detections: dets }) + '\n');
-    lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    tRead = process.hrtime.bigint();
+    stages.post += ms(t2, tRead);
+    lat.push(ms(t0, tRead));
     n++;
     ndet += dets.length;
     if (o.maxFrames && n >= o.maxFrames) stop = true;
@@ -220,6 +233,7 @@ async function main() {
     frames: n, seconds: r3(seconds), fps: Math.round((n / seconds) * 100) / 100, detections: ndet,
     latency_ms: { p50: r3(percentile(lat, 50)), p90: r3(percentile(lat, 90)), p99: r3(percentile(lat, 99)),
       max: r3(lat[lat.length - 1]) },
+    stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, r3(v / n)])),
     node: process.version, onnxruntime_node: require(path.join(ORT_DIR, 'package.json')).version,
     threads: o.threads, decoder_threads: o.decThreads,
   };

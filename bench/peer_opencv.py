@@ -16,9 +16,11 @@ input (cv2.resize INTER_LINEAR, centred, black padding) -> blobFromImage
 clipped logits, boxes + 6 keypoints) and weighted NMS in numpy -> boxes back
 in source pixels -> one JSON line per frame. At the end prints one JSON object
 on stdout: {"frames", "seconds", "fps", "latency_ms": {"p50", "p90", "p99",
-"max"}, "detections", "opencv", "backend"}; latency is per frame, from
+"max"}, "detections", "stages_ms", ...}; latency is per frame, from
 VideoCapture.read() returning the decoded frame to its JSON line written
-(framepipe's "frame decoded -> JSON line written").
+(framepipe's "frame decoded -> JSON line written"). stages_ms: mean ms per frame in
+read (VideoCapture.read: demux + decode + BGR conversion), prep (letterbox +
+blob), infer (cv2.dnn forward), post (anchor decode + NMS + JSON line).
 """
 import json
 import math
@@ -92,8 +94,9 @@ class BlazeFace:
         self.conf, self.iou = conf, iou
         self.logit_thr = math.log(conf / (1.0 - conf))
 
-    def infer(self, bgr):
-        """Letterbox + normalize + forward + decode; boxes in source pixels."""
+    def infer(self, bgr, stages=None):
+        """Letterbox + normalize + forward + decode; boxes in source pixels. stages: adds prep/infer seconds."""
+        t0 = time.perf_counter()
         h, w = bgr.shape[:2]
         s = min(self.size / w, self.size / h)
         cw, ch = int(round(w * s)), int(round(h * s))
@@ -104,7 +107,9 @@ class BlazeFace:
         blob = cv2.dnn.blobFromImage(boxed, 1.0 / 127.5, (self.size, self.size), (127.5, 127.5, 127.5),
                                      swapRB=True)
         self.net.setInput(np.ascontiguousarray(blob.transpose(0, 2, 3, 1)))  # NCHW -> the model's NHWC
+        t1 = time.perf_counter()
         sa, sb, ra, rb = self.net.forward(self.outs)
+        t2 = time.perf_counter()
         logits = np.concatenate([sa.reshape(-1), sb.reshape(-1)])
         regs = np.concatenate([ra.reshape(-1, ra.shape[-1]), rb.reshape(-1, rb.shape[-1])])
         idx = np.nonzero(np.clip(logits, -100.0, 100.0) > self.logit_thr)[0]
@@ -126,6 +131,9 @@ class BlazeFace:
             for b, sc, k in weighted_nms(boxes, scores, kps, self.iou, 100):
                 dets.append({"label": "face", "score": round(sc, 4), "box": [round(float(v), 1) for v in b],
                              "keypoints": [[round(float(x), 1), round(float(y), 1)] for x, y in k]})
+        if stages is not None:
+            stages["prep"] += t1 - t0
+            stages["infer"] += t2 - t1
         return dets
 
 
@@ -162,16 +170,22 @@ def main():
     max_frames = int(opts["--max-frames"])
     lat = []
     n = ndet = 0
+    stages = {"read": 0.0, "prep": 0.0, "infer": 0.0, "post": 0.0}
     t_start = time.perf_counter()
     while True:
+        tr = time.perf_counter()
         ok, frame = cap.read()
         t0 = time.perf_counter()
         if not ok:
             break
-        dets = bf.infer(frame)
+        stages["read"] += t0 - tr
+        before = stages["prep"] + stages["infer"]
+        dets = bf.infer(frame, stages)
         out.write(json.dumps({"source": clip, "frame": n, "width": frame.shape[1], "height": frame.shape[0],
                               "detections": dets}) + "\n")
-        lat.append((time.perf_counter() - t0) * 1e3)
+        t1 = time.perf_counter()
+        stages["post"] += (t1 - t0) - (stages["prep"] + stages["infer"] - before)  # decode + NMS + JSON line
+        lat.append((t1 - t0) * 1e3)
         n += 1
         ndet += len(dets)
         if max_frames and n >= max_frames:
@@ -183,6 +197,7 @@ def main():
     lat.sort()
     summary = {"frames": n, "seconds": round(seconds, 4), "fps": round(n / seconds, 2), "detections": ndet,
                "latency_ms": {k: round(percentile(lat, q), 3) for k, q in (("p50", 50), ("p90", 90), ("p99", 99))},
+               "stages_ms": {k: round(v / n * 1e3, 3) for k, v in stages.items()},
                "opencv": cv2.__version__, "backend": bf.backend, "threads": int(opts["--threads"])}
     summary["latency_ms"]["max"] = round(lat[-1], 3)
     if out is not sys.stdout:
