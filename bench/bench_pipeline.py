@@ -566,7 +566,8 @@ def live_md(args, results):
             lat = s.get("latency_ms", {})
             cpu = s.get("cpu_seconds")
             cores = f"{cpu / secs:.2f}" if isinstance(cpu, (int, float)) else f"{fp['cpu'] / fp['wall']:.2f} (wait4)"
-            L.append(f"| {e['label']} | {cell(pf)} | {cell(sk)} | {lat.get('p50', '-')} | {lat.get('p99', '-')} "
+            num = lambda v: f"{v:.2f}" if isinstance(v, (int, float)) else "-"  # noqa: E731
+            L.append(f"| {e['label']} | {cell(pf)} | {cell(sk)} | {num(lat.get('p50'))} | {num(lat.get('p99'))} "
                      f"| {cores} | {ref_fps} | {ref_cpu} |")
         if "cmd" in e and not cmd_lines:
             argv, cfg = e["cmd"]
