@@ -85,20 +85,6 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
-static void json_name(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q == '"' || *q == '\\')
-            fprintf(out, "\\%c", *q);
-        else if (*q < 0x20)
-            fprintf(out, "\\u%04x", *q);
-        else
-            fputc(*q, out);
-    }
-    fputc('"', out);
-}
-
 static int write_summary_json(FpPipeline *p, const char *path, double cpu)
 {
     FILE *out = fopen(path, "w");
@@ -119,7 +105,7 @@ static int write_summary_json(FpPipeline *p, const char *path, double cpu)
         FpCameraSummary cs;
         fp_pipeline_get_camera(p, i, &cs);
         fputs(i ? ",{\"name\":" : "{\"name\":", out);
-        json_name(out, cs.name);
+        fp_json_write_string(out, cs.name);
         double fps = s.seconds > 0 ? (double)cs.processed / s.seconds : 0.0;
         double skip = s.seconds > 0 ? (double)cs.source.skipped / s.seconds : 0.0;
         fprintf(out,

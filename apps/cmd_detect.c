@@ -81,21 +81,6 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
-static int parse_pixfmt(const char *s, FpPixelFormat *f)
-{
-    static const struct {
-        const char *name;
-        FpPixelFormat f;
-    } t[] = {{"yuv420p", FP_PIX_YUV420P}, {"nv12", FP_PIX_NV12}, {"rgb24", FP_PIX_RGB24},
-             {"bgr24", FP_PIX_BGR24},     {"gray8", FP_PIX_GRAY8}};
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(s, t[i].name)) {
-            *f = t[i].f;
-            return 0;
-        }
-    return -1;
-}
-
 /* Frames in a file as its container says (0 when unknown or not a plain file). */
 static int64_t count_frames(const char *url)
 {
@@ -282,7 +267,7 @@ int fp_cmd_detect(int argc, char **argv)
             int w = 0, h = 0;
             char fmt[16] = {0};
             if (sscanf(v, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
-                parse_pixfmt(fmt, &proto.raw_format) < 0) {
+                fp_pixel_format_parse(fmt, &proto.raw_format) < 0) {
                 bad(a, v, "expected WxH:FORMAT with FORMAT yuv420p, nv12, rgb24, bgr24 or gray8");
                 return FP_EXIT_USAGE;
             }

@@ -22,21 +22,6 @@ static void probe_usage(FILE *out)
             "Prints one JSON object: decoder, size, format, frames, measured fps, pts, counters.\n");
 }
 
-static int parse_format(const char *s, FpPixelFormat *f)
-{
-    static const struct {
-        const char *name;
-        FpPixelFormat f;
-    } t[] = {{"yuv420p", FP_PIX_YUV420P}, {"nv12", FP_PIX_NV12}, {"rgb24", FP_PIX_RGB24},
-             {"bgr24", FP_PIX_BGR24},     {"gray8", FP_PIX_GRAY8}};
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(s, t[i].name)) {
-            *f = t[i].f;
-            return 0;
-        }
-    return -1;
-}
-
 int fp_cmd_probe(int argc, char **argv)
 {
     FpSourceConfig cfg;
@@ -60,7 +45,7 @@ int fp_cmd_probe(int argc, char **argv)
         } else if (!strcmp(a, "--raw") && i + 1 < argc) {
             char fmt[16] = {0};
             if (sscanf(argv[++i], "%dx%d:%15s", &cfg.raw_width, &cfg.raw_height, fmt) != 3 ||
-                parse_format(fmt, &cfg.raw_format) < 0) {
+                fp_pixel_format_parse(fmt, &cfg.raw_format) < 0) {
                 fprintf(stderr, "framepipe probe: --raw wants WxH:FORMAT, e.g. 640x480:yuv420p\n");
                 return 2;
             }

@@ -23,6 +23,9 @@ typedef enum FpPixelFormat {
 
 const char *fp_pixel_format_name(FpPixelFormat f);
 
+/* Parses a name fp_pixel_format_name gives ("yuv420p", ...) into *out. Returns 0 or FP_EINVALID (named). */
+int fp_pixel_format_parse(const char *name, FpPixelFormat *out);
+
 #define FP_FRAME_MAX_PLANES 4
 
 typedef struct FpFrame FpFrame;

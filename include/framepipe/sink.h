@@ -92,6 +92,14 @@ void fp_annotate_sink_destroy(FpAnnotateSink **s);
 /* The colour boxes of `class_id` are drawn in (any int; the palette repeats). */
 void fp_annotate_class_color(int class_id, uint8_t rgb[3]);
 
+/*
+ * Writes `s` as a JSON string literal to `out`, escaped as the JSON lines
+ * sink does (control characters, quotes, backslashes; invalid UTF-8 as
+ * U+FFFD; NULL as null). For status and summary writers, not a per-frame
+ * path (may allocate for long strings). Returns 0, -EIO or -ENOMEM. Any thread.
+ */
+int fp_json_write_string(FILE *out, const char *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
-// FpFrame helpers: pixel format names.
+// FpFrame helpers: pixel format names and their parser.
 #include "framepipe/frame.h"
+
+#include "framepipe/error.h"
+
+#include <string.h>
 
 const char *fp_pixel_format_name(FpPixelFormat f)
 {
@@ -19,4 +23,16 @@ const char *fp_pixel_format_name(FpPixelFormat f)
         return "gray8";
     }
     return "unknown";
+}
+
+int fp_pixel_format_parse(const char *name, FpPixelFormat *out)
+{
+    for (FpPixelFormat f = FP_PIX_YUV420P; f <= FP_PIX_GRAY8; f++) {
+        if (name && !strcmp(name, fp_pixel_format_name(f))) {
+            *out = f;
+            return 0;
+        }
+    }
+    return fp_error(FP_EINVALID, "pixel format '%s' is not yuv420p, nv12, rgb24, bgr24 or gray8",
+                    name ? name : "");
 }

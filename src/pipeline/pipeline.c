@@ -23,6 +23,7 @@
 #include "framepipe/model.h"
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
+#include "framepipe/sink.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -922,21 +923,6 @@ int fp_pipeline_get_camera(FpPipeline *p, int index, FpCameraSummary *out)
     return 0;
 }
 
-/* Writes s as a JSON string (quotes, escapes, control characters as \u00XX). */
-static void json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *q = (const unsigned char *)(s ? s : ""); *q; q++) {
-        if (*q == '"' || *q == '\\')
-            fprintf(out, "\\%c", *q);
-        else if (*q < 0x20)
-            fprintf(out, "\\u%04x", *q);
-        else
-            fputc(*q, out);
-    }
-    fputc('"', out);
-}
-
 static double finite_or_0(double v)
 {
     return isfinite(v) ? v : 0.0;
@@ -950,11 +936,11 @@ int fp_pipeline_write_cameras_json(FpPipeline *p, FILE *out)
         fp_pipeline_get_camera(p, i, &cs);
         fputs(i ? ",{" : "{", out);
         fputs("\"name\":", out);
-        json_string(out, cs.name);
+        fp_json_write_string(out, cs.name);
         fputs(",\"url\":", out);
-        json_string(out, cs.url);
+        fp_json_write_string(out, cs.url);
         fputs(",\"state\":", out);
-        json_string(out, fp_source_state_name(cs.source.state));
+        fp_json_write_string(out, fp_source_state_name(cs.source.state));
         fprintf(out,
                 ",\"live\":%s,\"policy\":\"%s\",\"width\":%d,\"height\":%d,\"frames\":%" PRIu64
                 ",\"processed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"reconnects\":%" PRIu64
@@ -967,7 +953,7 @@ int fp_pipeline_write_cameras_json(FpPipeline *p, FILE *out)
                 finite_or_0(cs.fps_processed), finite_or_0(cs.fps_skipped), cs.latency.p50 / 1e6,
                 cs.latency.p99 / 1e6);
         if (cs.source.last_error[0])
-            json_string(out, cs.source.last_error);
+            fp_json_write_string(out, cs.source.last_error);
         else
             fputs("null", out);
         fputc('}', out);

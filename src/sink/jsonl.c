@@ -248,6 +248,20 @@ static void put_json_string(Out *o, const char *str)
     put_char(o, '"');
 }
 
+int fp_json_write_string(FILE *out, const char *s)
+{
+    char small[512];
+    size_t cap = s ? strlen(s) * 6 + 3 : 5; /* the worst case: every byte as \u00XX */
+    Out o = {cap <= sizeof(small) ? small : malloc(cap), 0, cap, false};
+    if (!o.buf)
+        return -ENOMEM;
+    put_json_string(&o, s);
+    size_t n = fwrite(o.buf, 1, o.len, out);
+    if (o.buf != small)
+        free(o.buf);
+    return n == o.len ? 0 : -EIO;
+}
+
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" for ns since the epoch (UTC, proleptic Gregorian; civil_from_days of H. Hinnant). */
 static void put_utc(Out *o, int64_t ns)
 {
