@@ -721,7 +721,12 @@ def main():
                 "cameras (30 fps each): what matters is the latency, whether frames are skipped, and how "
                 "much CPU is left; compare framepipe's CPU with the decode-only reference to see what the "
                 "pipeline adds. On a machine shared with other jobs the ranges widen; compare medians only "
-                "where the ranges are tight.\n")
+                "where the ranges are tight.\n\n"
+                "Where the limits are on a small machine: when the decoder alone keeps every core busy (the "
+                "ceiling's CPU column near the core count), the model's and pre-processing's CPU time can only "
+                "come out of the decoder's share, so framepipe / ceiling is bounded by decode CPU / (decode CPU + "
+                "model CPU) however little the pipeline adds; and framepipe / faster peer can never exceed "
+                "ceiling / peer fps. Both bounds follow from the CPU columns above.\n")
     rerun = ("Re-run: `bench/bench_pipeline.py [--framepipe build/release/apps/framepipe] [--reps 3] "
              "[--threads 1] [--decoder-threads N]` (writes this section; `--only offline` or `--only live` for "
              "one half).")
