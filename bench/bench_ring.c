@@ -127,7 +127,7 @@ static int total_frames(void)
 
 /* ---- (1) throughput --------------------------------------------------------- */
 
-static double bench_ring_transfer(void)
+static double bench_ring_transfer(unsigned slots)
 {
     char name[64];
     snprintf(name, sizeof(name), "/fp-bench-ring-%d", (int)getpid());
@@ -136,7 +136,7 @@ static double bench_ring_transfer(void)
         die("pipe", 0);
     pid_t pid = fork();
     if (pid == 0) {
-        FpRingConfig cfg = {.slot_count = 4, .width = W, .height = H, .format = FP_PIX_RGB24};
+        FpRingConfig cfg = {.slot_count = slots, .width = W, .height = H, .format = FP_PIX_RGB24};
         FpRing *w = NULL;
         int rc = fp_ring_create(&w, name, &cfg);
         if (rc < 0)
@@ -417,14 +417,15 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "bench_ring: %d runs of %d frames of %zu bytes per transport...\n", REPS, total_frames(), FRAME);
     /* the transports take turns, so a change in machine load hits all of them alike */
-    double ring_w[REPS], pipe_w[REPS], sock_w[REPS], floor_w[REPS];
+    double ring_w[REPS], ring4_w[REPS], pipe_w[REPS], sock_w[REPS], floor_w[REPS];
     for (int i = 0; i < REPS; i++) {
         floor_w[i] = bench_floor();
-        ring_w[i] = bench_ring_transfer();
+        ring_w[i] = bench_ring_transfer(2);
+        ring4_w[i] = bench_ring_transfer(4);
         pipe_w[i] = bench_stream_transfer(0);
         sock_w[i] = bench_stream_transfer(1);
     }
-    Result ring = summarize(ring_w, REPS), pip = summarize(pipe_w, REPS), sock = summarize(sock_w, REPS);
+    Result ring = summarize(ring_w, REPS), ring4 = summarize(ring4_w, REPS), pip = summarize(pipe_w, REPS), sock = summarize(sock_w, REPS);
     Result flo = summarize(floor_w, REPS);
     fprintf(stderr, "bench_ring: handover round trips...\n");
     Result hand = bench_ring_handover();
@@ -433,7 +434,7 @@ int main(int argc, char **argv)
     double load[3] = {0};
     if (getloadavg(load, 3) < 0)
         load[0] = -1;
-    char md[4096];
+    char md[8192];
     int o = 0;
     o += snprintf(md + o, sizeof(md) - o,
                   "### Shared-memory ring: a 1920x1080 RGB frame (6,220,800 B) between two processes\n\n"
@@ -442,8 +443,12 @@ int main(int argc, char **argv)
                   "each timed over %d frames after %d warm-up frames; us per frame (lower is better). %ld CPUs, load average %.1f.\n\n"
                   "| transport | us/frame median | min - max | time vs ring |\n|---|---:|---:|---:|\n",
                   REPS, WIN, WARM, sysconf(_SC_NPROCESSORS_ONLN), load[0]);
-    o += snprintf(md + o, sizeof(md) - o, "| framepipe ring (lossless, zero copy) | %.0f | %.0f - %.0f | 1.00x |\n",
+    o += snprintf(md + o, sizeof(md) - o,
+                  "| framepipe ring, 2 slots (lossless, zero copy) | %.0f | %.0f - %.0f | 1.00x |\n",
                   ring.median, ring.min, ring.max);
+    o += snprintf(md + o, sizeof(md) - o,
+                  "| framepipe ring, 4 slots (lossless, zero copy) | %.0f | %.0f - %.0f | %.2fx |\n",
+                  ring4.median, ring4.min, ring4.max, ring4.median / ring.median);
     o += snprintf(md + o, sizeof(md) - o, "| pipe (1 MiB buffer) | %.0f | %.0f - %.0f | %.2fx |\n",
                   pip.median, pip.min, pip.max, pip.median / ring.median);
     o += snprintf(md + o, sizeof(md) - o, "| unix socket (4 MiB buffers) | %.0f | %.0f - %.0f | %.2fx |\n",
@@ -452,8 +457,16 @@ int main(int argc, char **argv)
                   "| (floor: fill + sum in one process, serially, no transfer) | %.0f | %.0f - %.0f | %.2fx |\n\n",
                   flo.median, flo.min, flo.max, flo.median / ring.median);
     o += snprintf(md + o, sizeof(md) - o,
-                  "Target: ring at least 3x faster than the unix socket: **%s** (%.2fx).\n\n",
-                  sock.median >= 3 * ring.median ? "met" : "not met", sock.median / ring.median);
+                  "Target: ring at least 3x faster than the unix socket: 2 slots **%s** (%.2fx), 4 slots **%s** "
+                  "(%.2fx). The reader never copies in either ring; the difference between them is the memory "
+                  "the frames pass through. A 2-slot ring (12 MB) can stay in this machine's 32 MB last-level "
+                  "cache (shared with whatever else runs on the host), a 4-slot ring (25 MB) cannot, so each "
+                  "of its frames is written to and read back from DRAM; the 2-slot ring's wide range is the "
+                  "writer and reader falling in and out of lockstep (each waits for the other's slot). The "
+                  "pipe and socket peers keep one 6 MB buffer per side, which stays cached, but copy every "
+                  "frame twice through the kernel.\n\n",
+                  sock.median >= 3 * ring.median ? "met" : "not met", sock.median / ring.median,
+                  sock.median >= 3 * ring4.median ? "met" : "not met", sock.median / ring4.median);
     o += snprintf(md + o, sizeof(md) - o,
                   "### Handing over a frame already in the ring (commit + futex wake + reader gets the view)\n\n"
                   "One way = round trip / 2, %d round trips between two processes.\n\n"
