@@ -416,7 +416,7 @@ static int video_open(FpAnnotateSink *s, AnnCamera *c, int w, int h)
     bool x264 = strcmp(s->codec->name, "libx264") == 0;
     if (x264) {
         e->time_base = (AVRational){1, 90000};
-        av_opt_set(e->priv_data, "preset", "veryfast", 0);
+        av_opt_set(e->priv_data, "preset", "superfast", 0);
         av_opt_set(e->priv_data, "crf", "20", 0);
     } else {
         e->time_base = av_inv_q(rate); /* MPEG-4 part 2 allows denominators up to 65535 only */
