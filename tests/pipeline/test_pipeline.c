@@ -19,6 +19,7 @@ typedef struct Collect {
     uint64_t seq[4][MAX_FRAMES];
     int counter[4][MAX_FRAMES]; /* the frame counter burned into the picture */
     int n_dets[4][MAX_FRAMES];
+    int width[4][MAX_FRAMES];
     FpDetection first_det[4];
     int max_batch_seen;
     int64_t max_queue_ns;
@@ -36,6 +37,7 @@ static int collect_sink(void *opaque, const FpFrameResult *r)
         c->seq[cam][k] = r->frame->seq;
         c->counter[cam][k] = fp_media_counter(r->frame);
         c->n_dets[cam][k] = r->n_dets;
+        c->width[cam][k] = r->frame->width;
         if (k == 0 && r->n_dets > 0)
             c->first_det[cam] = r->dets[0];
         c->names[cam] = r->camera_name;
@@ -161,6 +163,43 @@ FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
     free(a);
     free(b);
     free(c);
+}
+
+FP_TEST_TIMED(pipeline_resolution_change_inside_a_batch_keeps_every_frame, 180)
+{
+    /* 30 frames of 320x240 then 30 of 640x480 in one stream; batches of 8 straddle the change. */
+    char *a = fp_media_clip("h264", 320, 240, 30, 25, "h264");
+    char *b = fp_media_clip("h264", 640, 480, 30, 25, "h264");
+    size_t la, lb;
+    unsigned char *da = fp_media_read_file(a, &la), *db = fp_media_read_file(b, &lb);
+    CHECK(da && db);
+    unsigned char *cat = malloc(la + lb);
+    memcpy(cat, da, la);
+    memcpy(cat + la, db, lb);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/switch.h264", fp_test_tmpdir());
+    CHECK_OK(fp_media_write_file(path, cat, la + lb));
+    free(da), free(db), free(cat);
+    FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
+    add_camera(cfg, "switch", path);
+    cfg->batch.max_batch = 8;
+    cfg->batch.per_camera = 8;
+    cfg->batch.max_wait_ns = 200000000;
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    CHECK_EQ(col.n[0], 60);
+    for (int k = 0; k < 60; k++) {
+        CHECK_EQ(col.seq[0][k], (uint64_t)k);
+        CHECK_EQ(col.counter[0][k], k % 30);
+        CHECK_EQ(col.width[0][k], k < 30 ? 320 : 640);
+    }
+    FpCameraSummary cs;
+    CHECK_OK(fp_pipeline_get_camera(p, 0, &cs));
+    CHECK_EQ(cs.errors, 0);
+    CHECK_EQ(cs.source.resolution_changes, 1);
+    fp_pipeline_destroy(&p);
+    free(a), free(b);
 }
 
 FP_TEST_TIMED(pipeline_blazeface_finds_the_face_in_a_photo, 120)
