@@ -37,7 +37,7 @@ static void detect_usage(FILE *out)
             "  --batch N             frames per batch at most (default 8)\n"
             "  --max-wait MS         emit a partial batch this long after its first frame (default 5)\n"
             "  --per-camera N        frames of one input per batch at most (default: batch / inputs)\n"
-            "  --workers N           inference workers, each with its own session (default 1; >1 may reorder)\n"
+            "  --workers N           inference workers, each with its own session (default 1; order is kept)\n"
             "  --policy P            lossless (default for files) or latest (default for live streams)\n"
             "  --fps X  --every-nth N   keep at most X frames per second / every Nth frame\n"
             "  --start S  --stop S   files: seconds to start and stop at\n"

@@ -58,6 +58,7 @@ typedef struct FpBatch {
     int inputs[FP_BATCH_MAX];
     int64_t first_ns;  /* monotonic time the first frame was taken */
     int64_t formed_ns; /* monotonic time the batch was emitted */
+    uint64_t serial;   /* batches are numbered from 0 in the order they were formed */
 } FpBatch;
 
 typedef enum FpBatchReason {

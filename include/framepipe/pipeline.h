@@ -73,8 +73,9 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg);
  * `model.workers` inference workers; each worker takes a batch from the
  * shared batcher, fills its batch tensor (fused prep, in parallel), runs
  * the model, decodes, and hands each frame's result to the sinks in order
- * of registration. Results of one camera reach the sinks in sequence order
- * when there is one worker.
+ * of registration. Workers run batches in parallel but deliver results in
+ * the order the batches were formed, so the results of one camera reach the
+ * sinks in sequence order whatever the number of workers.
  */
 typedef struct FpPipeline FpPipeline;
 

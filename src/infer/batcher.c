@@ -245,6 +245,7 @@ int fp_batcher_next(FpBatcher *b, FpBatch *out, int64_t timeout_ns)
     }
     if (rc == 0) {
         out->formed_ns = fp_clock_ns();
+        out->serial = b->stats.batches;
         b->rr = b->n_inputs ? (b->rr + 1) % b->n_inputs : 0;
         b->stats.batches++;
         b->stats.frames += (uint64_t)out->n;

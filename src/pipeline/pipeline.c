@@ -75,6 +75,11 @@ typedef struct Worker {
     FpTransform tfs[FP_BATCH_MAX];
     int counts[FP_BATCH_MAX];
     uint64_t serial;
+    /* the last batch's results, waiting for their turn to be delivered */
+    const FpFrame *out_frames[FP_BATCH_MAX];
+    int out_cams[FP_BATCH_MAX];
+    int out_n;
+    int64_t t[4]; /* prep start, infer start, post start, post end */
 } Worker;
 
 typedef struct Sink {
@@ -111,6 +116,11 @@ struct FpPipeline {
 
     FpHistogram h_queue, h_prep, h_infer, h_post, h_total, h_batch;
     FpCounter frames, dets_total, batches, sink_errors;
+
+    /* results are delivered in the order batches were formed, whichever worker ran them */
+    pthread_mutex_t turn_lock;
+    pthread_cond_t turn_cond;
+    uint64_t next_turn;
 
     pthread_mutex_t lock;
     pthread_cond_t done_cond;
@@ -447,9 +457,12 @@ static FpLetterbox *plan_for(Worker *w, int cam, const FpFrame *f)
     return wp->lb[k];
 }
 
-static void deliver(FpPipeline *p, Worker *w, const FpBatch *b, const FpFrame *const *frames,
-                    const int *cams, int n, int64_t t0, int64_t t1, int64_t t2, int64_t t3)
+static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
 {
+    const FpFrame *const *frames = w->out_frames;
+    const int *cams = w->out_cams;
+    const int n = w->out_n;
+    const int64_t t0 = w->t[0], t1 = w->t[1], t2 = w->t[2], t3 = w->t[3];
     for (int i = 0; i < n; i++) {
         Camera *c = &p->cams[cams[i]];
         FpFrameResult r = {
@@ -487,13 +500,15 @@ static void deliver(FpPipeline *p, Worker *w, const FpBatch *b, const FpFrame *c
     }
 }
 
+/* Runs prep, the model and post on a batch; the results wait in w->out_* for deliver(). */
 static int run_batch(Worker *w, FpBatch *b)
 {
     FpPipeline *p = w->p;
     FpLetterbox *plans[FP_BATCH_MAX];
-    const FpFrame *frames[FP_BATCH_MAX];
-    int cams[FP_BATCH_MAX];
+    const FpFrame **frames = w->out_frames;
+    int *cams = w->out_cams;
     int n = 0;
+    w->out_n = 0;
     w->serial++;
     int64_t t0 = fp_clock_ns();
     for (int i = 0; i < b->n; i++) {
@@ -545,8 +560,29 @@ static int run_batch(Worker *w, FpBatch *b)
     fp_histogram_record(&p->h_post, (uint64_t)(t3 - t2));
     fp_histogram_record(&p->h_batch, (uint64_t)n);
     fp_counter_add(&p->batches, 1);
-    deliver(p, w, b, frames, cams, n, t0, t1, t2, t3);
+    w->out_n = n;
+    w->t[0] = t0;
+    w->t[1] = t1;
+    w->t[2] = t2;
+    w->t[3] = t3;
     return 0;
+}
+
+/* Waits until every batch formed before `serial` was delivered (or dropped by a failure). */
+static void turn_wait(FpPipeline *p, uint64_t serial)
+{
+    pthread_mutex_lock(&p->turn_lock);
+    while (p->next_turn != serial)
+        pthread_cond_wait(&p->turn_cond, &p->turn_lock);
+    pthread_mutex_unlock(&p->turn_lock);
+}
+
+static void turn_done(FpPipeline *p)
+{
+    pthread_mutex_lock(&p->turn_lock);
+    p->next_turn++;
+    pthread_cond_broadcast(&p->turn_cond);
+    pthread_mutex_unlock(&p->turn_lock);
 }
 
 static void *worker_main(void *arg)
@@ -564,6 +600,11 @@ static void *worker_main(void *arg)
         if (rc < 0)
             fp_log_error("pipeline", "worker %d: a batch of %d frames failed: %s", w->index, b.n,
                          fp_error_detail(rc));
+        /* Inference ran in parallel; results go out in batch order, so each camera's stay in sequence. */
+        turn_wait(p, b.serial);
+        if (rc == 0)
+            deliver(p, w, &b);
+        turn_done(p);
         for (int i = 0; i < b.n; i++)
             fp_frame_unref(&b.frames[i]);
     }
@@ -620,6 +661,8 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         return fp_error(-ENOMEM, "pipeline: out of memory");
     p->cfg = *cfg;
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->turn_lock, NULL);
+    pthread_cond_init(&p->turn_cond, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -890,6 +933,8 @@ void fp_pipeline_destroy(FpPipeline **pp)
     free(p->labels_path);
     pthread_cond_destroy(&p->done_cond);
     pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->turn_cond);
+    pthread_mutex_destroy(&p->turn_lock);
     free(p);
 }
 
