@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ typedef struct Camera {
     int64_t rate_t;
     uint64_t rate_in, rate_done, rate_skip;
     double fps_in, fps_done, fps_skip;
-    int64_t last_error_log_ns;
+    _Atomic int64_t last_error_log_ns; /* several workers may drop this camera's frames */
 } Camera;
 
 /* A plan per camera; two so that a resolution change inside one batch keeps both geometries. */
@@ -443,8 +444,9 @@ static FpLetterbox *plan_for(Worker *w, int cam, const FpFrame *f)
                        : fp_letterbox_create(&wp->lb[k], f->width, f->height, f->format, &o);
     if (rc < 0) {
         int64_t now = fp_clock_ns();
-        if (!c->last_error_log_ns || now - c->last_error_log_ns > 5000000000LL) {
-            c->last_error_log_ns = now;
+        int64_t last = atomic_load_explicit(&c->last_error_log_ns, memory_order_relaxed);
+        if ((!last || now - last > 5000000000LL) &&
+            atomic_compare_exchange_strong(&c->last_error_log_ns, &last, now)) {
             fp_log_error("pipeline", "camera %s: cannot pre-process a %dx%d %s frame: %s", c->name,
                          f->width, f->height, fp_pixel_format_name(f->format), fp_error_detail(rc));
         }

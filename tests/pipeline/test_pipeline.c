@@ -288,6 +288,38 @@ FP_TEST_TIMED(pipeline_a_failed_input_does_not_stop_the_others, 180)
     free(clip);
 }
 
+FP_TEST_TIMED(pipeline_region_of_interest_crops_and_a_bad_one_drops_only_its_camera, 180)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 15, 25, "mp4");
+    FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
+    add_camera(cfg, "crop", clip);
+    cfg->cameras[0].roi_x = 160;
+    cfg->cameras[0].roi_y = 120;
+    cfg->cameras[0].roi_w = 160;
+    cfg->cameras[0].roi_h = 120;
+    add_camera(cfg, "outside", clip);
+    cfg->cameras[1].roi_w = 1000; /* wider than the frame */
+    cfg->cameras[1].roi_h = 100;
+    Collect col;
+    collect_init(&col);
+    FpPipeline *p = run_to_end(cfg, &col);
+    CHECK_EQ(col.n[0], 15);
+    CHECK_EQ(col.n[1], 0);
+    if (col.n_dets[0][0] > 0) { /* boxes are in source pixels, inside the region */
+        FpBox bx = col.first_det[0].box;
+        CHECK_MSG(bx.x1 >= 160 && bx.x2 <= 320 && bx.y1 >= 120 && bx.y2 <= 240, "box %.1f,%.1f-%.1f,%.1f",
+                  bx.x1, bx.y1, bx.x2, bx.y2);
+    }
+    FpCameraSummary cs;
+    CHECK_OK(fp_pipeline_get_camera(p, 1, &cs));
+    CHECK_EQ(cs.errors, 15);
+    CHECK_EQ(cs.processed, 0);
+    CHECK_OK(fp_pipeline_get_camera(p, 0, &cs));
+    CHECK_EQ(cs.errors, 0);
+    fp_pipeline_destroy(&p);
+    free(clip);
+}
+
 FP_TEST_TIMED(pipeline_latest_policy_skips_instead_of_queueing, 180)
 {
     /* A 320x240 clip decodes far faster than BlazeFace 256 runs on one thread: with the latest
