@@ -20,7 +20,8 @@ extern "C" {
  * blocking. A batch is emitted when
  *   - it holds max_batch frames, or
  *   - max_wait_ns has passed since its first frame was taken, or
- *   - a frame in it is older than latency_budget_ns (decoded_ns to now), or
+ *   - a frame in it is older than its input's latency budget (decoded_ns to
+ *     now; the config's latency_budget_ns unless the input has its own), or
  *   - no input can add a frame (each is at its per-camera limit or ended).
  * Frames are taken round-robin, one per camera per round, at most
  * per_camera of one camera in a batch; the camera that goes first rotates
@@ -94,6 +95,13 @@ void fp_batcher_notify(void *batcher);
  * may call it: one assembles at a time, the others wait their turn.
  */
 int fp_batcher_next(FpBatcher *b, FpBatch *out, int64_t timeout_ns);
+
+/*
+ * Gives input `index` its own latency budget (> 0; 0: the config's), e.g. a
+ * camera whose results are needed sooner than the others'. Before the first
+ * fp_batcher_next: FP_EINVALID afterwards or for a bad index / negative value.
+ */
+int fp_batcher_set_input_budget(FpBatcher *b, int index, int64_t budget_ns);
 
 /* Makes fp_batcher_next return FP_EFLUSHING from now on (frames held are dropped). Any thread. */
 void fp_batcher_stop(FpBatcher *b);

@@ -28,6 +28,8 @@ typedef struct FpCameraConfig {
     const char *name;         /* required, unique: "cam0" */
     FpSourceConfig source;    /* url, policy, fps, every_nth, loop, timeouts, hw, rtsp transport, ... */
     int roi_x, roi_y, roi_w, roi_h; /* region of interest in source pixels; roi_w == 0: whole frame */
+    int64_t latency_budget_ns; /* > 0: a frame of this camera this old forces its batch out
+                                  (overrides batch.latency_budget for this camera) */
 } FpCameraConfig;
 
 typedef struct FpModelSection {

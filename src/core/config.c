@@ -326,6 +326,7 @@ static const KeyDef camera_keys[] = {
      .expect = "one of yuv420p, nv12, rgb24, bgr24, gray8"},
     {"raw_fps", K_DOUBLE, SRC(raw_fps), 0, 1e6, .min_open = true, .expect = "a number > 0"},
     {"roi", K_ROI, 0, .expect = "[x, y, w, h] with integers x, y >= 0 and w, h > 0"},
+    {"latency_budget", K_DUR_NS, CAM(latency_budget_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
 };
 
 #define MOD(f) offsetof(FpModelSection, f)

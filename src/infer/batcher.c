@@ -24,6 +24,7 @@ typedef struct BatchInput {
     void *opaque;
     int ended;
     int end_code;
+    int64_t budget_ns; /* 0: cfg.latency_budget_ns */
 } BatchInput;
 
 struct FpBatcher {
@@ -95,6 +96,24 @@ int fp_batcher_add_input(FpBatcher *b, FpBatchPullFn pull, void *opaque)
     }
     pthread_mutex_unlock(&b->lock);
     return idx;
+}
+
+int fp_batcher_set_input_budget(FpBatcher *b, int index, int64_t budget_ns)
+{
+    if (!b)
+        return fp_error(FP_EINVALID, "fp_batcher_set_input_budget: no batcher");
+    int rc = 0;
+    pthread_mutex_lock(&b->lock);
+    if (b->started)
+        rc = fp_error(FP_EINVALID, "batcher: budgets must be set before the first batch");
+    else if (index < 0 || index >= b->n_inputs)
+        rc = fp_error(FP_EINVALID, "batcher: no input %d", index);
+    else if (budget_ns < 0)
+        rc = fp_error(FP_EINVALID, "batcher: input %d: latency budget must not be negative", index);
+    else
+        b->inputs[index].budget_ns = budget_ns;
+    pthread_mutex_unlock(&b->lock);
+    return rc;
 }
 
 void fp_batcher_notify(void *batcher)
@@ -214,19 +233,21 @@ int fp_batcher_next(FpBatcher *b, FpBatch *out, int64_t timeout_ns)
                 reason = FP_BATCH_WAIT;
                 break;
             }
-            if (b->cfg.latency_budget_ns > 0) {
-                int64_t oldest = INT64_MAX;
-                for (int i = 0; i < out->n; i++)
-                    if (out->frames[i]->decoded_ns < oldest)
-                        oldest = out->frames[i]->decoded_ns;
-                int64_t due = oldest + b->cfg.latency_budget_ns;
-                if (now >= due) {
-                    reason = FP_BATCH_BUDGET;
-                    break;
-                }
-                if (due < deadline)
-                    deadline = due;
+            /* the earliest latency budget among the frames taken (each input's own, or the config's) */
+            int64_t due = INT64_MAX;
+            for (int i = 0; i < out->n; i++) {
+                int64_t budget = b->inputs[out->inputs[i]].budget_ns;
+                if (budget <= 0)
+                    budget = b->cfg.latency_budget_ns;
+                if (budget > 0 && out->frames[i]->decoded_ns + budget < due)
+                    due = out->frames[i]->decoded_ns + budget;
             }
+            if (now >= due) {
+                reason = FP_BATCH_BUDGET;
+                break;
+            }
+            if (due < deadline)
+                deadline = due;
         } else {
             deadline = first_deadline;
             if (now >= deadline) {

@@ -805,6 +805,13 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
             rc = c->input;
             goto fail;
         }
+        if (cfg->cameras[i].latency_budget_ns < 0) {
+            rc = fp_error(FP_ECONFIG, "cameras[%d] (%s).latency_budget: negative", i, c->name);
+            goto fail;
+        }
+        if (cfg->cameras[i].latency_budget_ns > 0 &&
+            (rc = fp_batcher_set_input_budget(p->batcher, c->input, cfg->cameras[i].latency_budget_ns)) < 0)
+            goto fail;
         rc = camera_metrics(p, c);
         if (rc < 0)
             goto fail;

@@ -345,6 +345,23 @@ FP_TEST(config_durations_accept_every_unit)
     }
 }
 
+FP_TEST(config_camera_latency_budget_is_per_camera)
+{
+    static const char text[] = "cameras:\n  - {name: a, url: /a.mp4, latency_budget: 15ms}\n"
+                               "  - {name: b, url: /b.mp4}\nmodel: {path: /m}\nbatch: {latency_budget: 80ms}\n";
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "b.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_EQ(c->cameras[0].latency_budget_ns, 15000000);
+    CHECK_EQ(c->cameras[1].latency_budget_ns, 0);
+    CHECK_EQ(c->batch.latency_budget_ns, 80000000);
+    fp_config_destroy(&cf);
+    static const char bad[] = "cameras:\n  - {name: a, url: /a.mp4, latency_budget: soon}\nmodel: {path: /m}\n";
+    CHECK_EQ(fp_config_parse(&cf, bad, strlen(bad), "b.yaml"), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "b.yaml:2:"));
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "latency_budget"));
+}
+
 /* ---- errors: one per kind, each naming the file, the line and the key ---- */
 
 #define GOOD_MODEL "model:\n  path: /m.onnx\n"

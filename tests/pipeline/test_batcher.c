@@ -389,3 +389,36 @@ FP_TEST(batcher_many_producers_two_consumers_deliver_every_frame_once)
     CHECK(cons[0].max_n <= 4 && cons[1].max_n <= 4);
     fp_batcher_destroy(&b);
 }
+
+FP_TEST(batcher_per_camera_latency_budget_overrides_the_default)
+{
+    static TestInput in[2];
+    FpBatcher *b = make(8, 200000000, 8, 0); /* max_wait 200 ms, no default budget */
+    for (int c = 0; c < 2; c++) {
+        input_init(&in[c], c);
+        fp_batcher_add_input(b, input_pull, &in[c]);
+    }
+    CHECK_OK(fp_batcher_set_input_budget(b, 1, 30000000)); /* camera 1: 30 ms */
+    CHECK_EQ(fp_batcher_set_input_budget(b, 2, 1000), FP_EINVALID);
+    CHECK_EQ(fp_batcher_set_input_budget(b, 0, -1), FP_EINVALID);
+    /* camera 0 has no budget: even an old frame waits for max_wait */
+    input_push(&in[0], 1000000000);
+    FpBatch bt;
+    CHECK_EQ(fp_batcher_next(b, &bt, -1), 1);
+    FpBatcherStats st;
+    fp_batcher_get_stats(b, &st);
+    CHECK_EQ(st.by_reason[FP_BATCH_WAIT], 1);
+    release_batch(&bt);
+    /* camera 1's fresh frame leaves when its 30 ms are up, long before max_wait */
+    input_push(&in[1], 0);
+    int64_t t0 = fp_clock_ns();
+    CHECK_EQ(fp_batcher_next(b, &bt, -1), 1);
+    int64_t waited = fp_clock_ns() - t0;
+    CHECK_MSG(waited >= 25000000, "left after %.1f ms", waited / 1e6);
+    fp_batcher_get_stats(b, &st);
+    CHECK_EQ(st.by_reason[FP_BATCH_BUDGET], 1);
+    release_batch(&bt);
+    /* budgets are fixed once batching began */
+    CHECK_EQ(fp_batcher_set_input_budget(b, 0, 1000), FP_EINVALID);
+    fp_batcher_destroy(&b);
+}
