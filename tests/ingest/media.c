@@ -218,3 +218,21 @@ void fp_media_process_stop(pid_t pid)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
 }
+
+char *fp_media_switch_clip(int w1, int h1, int n1, int w2, int h2, int n2, const char *name)
+{
+    char *a = fp_media_clip("h264", w1, h1, n1, 25, "h264");
+    char *b = fp_media_clip("h264", w2, h2, n2, 25, "h264");
+    size_t la, lb;
+    unsigned char *da = fp_media_read_file(a, &la), *db = fp_media_read_file(b, &lb);
+    CHECK(da && db);
+    unsigned char *cat = malloc(la + lb);
+    CHECK(cat != NULL);
+    memcpy(cat, da, la);
+    memcpy(cat + la, db, lb);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", fp_test_tmpdir(), name);
+    CHECK_EQ(fp_media_write_file(path, cat, la + lb), 0);
+    free(da), free(db), free(cat), free(a), free(b);
+    return strdup(path);
+}

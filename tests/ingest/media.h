@@ -19,6 +19,13 @@
  */
 char *fp_media_clip(const char *codec, int w, int h, int frames, int fps, const char *container);
 
+/*
+ * A raw H.264 stream (Annex B) of `n1` frames at w1 x h1 followed by `n2` at
+ * w2 x h2 (a resolution change mid-stream), written into the test's tmpdir
+ * as NAME. Returns a malloc'd path (caller frees), or fails the test.
+ */
+char *fp_media_switch_clip(int w1, int h1, int n1, int w2, int h2, int n2, const char *name);
+
 /* Reads the counter of a frame with a luma plane (YUV420P/NV12/GRAY8); -1 if unreadable. */
 int fp_media_counter(const FpFrame *f);
 

@@ -182,18 +182,7 @@ FP_TEST(corrupt_h264_bitstream_keeps_going)
 
 FP_TEST(resolution_change_mid_stream)
 {
-    char *a = fp_media_clip("h264", 320, 240, 30, 25, "h264");
-    char *b = fp_media_clip("h264", 640, 480, 30, 25, "h264");
-    size_t la, lb;
-    unsigned char *da = fp_media_read_file(a, &la), *db = fp_media_read_file(b, &lb);
-    CHECK(da && db);
-    unsigned char *cat = malloc(la + lb);
-    memcpy(cat, da, la);
-    memcpy(cat + la, db, lb);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/switch.h264", fp_test_tmpdir());
-    CHECK_EQ(fp_media_write_file(path, cat, la + lb), 0);
-    free(da), free(db), free(cat);
+    char *path = fp_media_switch_clip(320, 240, 30, 640, 480, 30, "switch.h264");
 
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
@@ -213,7 +202,7 @@ FP_TEST(resolution_change_mid_stream)
     fp_source_get_status(s, &st);
     CHECK_EQ(st.resolution_changes, 1);
     fp_source_close(&s);
-    free(a), free(b);
+    free(path);
 }
 
 FP_TEST(refused_url_reconnects_with_backoff_and_blocks_nobody)

@@ -171,18 +171,7 @@ FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
 FP_TEST_TIMED(pipeline_resolution_change_inside_a_batch_keeps_every_frame, 180)
 {
     /* 30 frames of 320x240 then 30 of 640x480 in one stream; batches of 8 straddle the change. */
-    char *a = fp_media_clip("h264", 320, 240, 30, 25, "h264");
-    char *b = fp_media_clip("h264", 640, 480, 30, 25, "h264");
-    size_t la, lb;
-    unsigned char *da = fp_media_read_file(a, &la), *db = fp_media_read_file(b, &lb);
-    CHECK(da && db);
-    unsigned char *cat = malloc(la + lb);
-    memcpy(cat, da, la);
-    memcpy(cat + la, db, lb);
-    char path[600];
-    snprintf(path, sizeof(path), "%s/switch.h264", fp_test_tmpdir());
-    CHECK_OK(fp_media_write_file(path, cat, la + lb));
-    free(da), free(db), free(cat);
+    char *path = fp_media_switch_clip(320, 240, 30, 640, 480, 30, "switch.h264");
     FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320.onnx"));
     add_camera(cfg, "switch", path);
     cfg->batch.max_batch = 8;
@@ -202,7 +191,7 @@ FP_TEST_TIMED(pipeline_resolution_change_inside_a_batch_keeps_every_frame, 180)
     CHECK_EQ(cs.errors, 0);
     CHECK_EQ(cs.source.resolution_changes, 1);
     fp_pipeline_destroy(&p);
-    free(a), free(b);
+    free(path);
 }
 
 FP_TEST_TIMED(pipeline_two_workers_keep_each_camera_in_order, 240)
