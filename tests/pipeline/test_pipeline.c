@@ -337,7 +337,8 @@ FP_TEST_TIMED(pipeline_latest_policy_skips_instead_of_queueing, 180)
     FpPipelineSummary s;
     fp_pipeline_get_summary(p, &s);
     CHECK(s.skipped == cs.source.skipped);
-    CHECK_MSG(col.max_queue_ns < 4 * (int64_t)s.latency.p50 + 200000000,
+    /* a backlog of this clip would be seconds; the bound leaves room for a loaded machine */
+    CHECK_MSG(col.max_queue_ns < 4 * (int64_t)s.latency.p50 + 1000000000,
               "max queue wait %.1f ms vs median latency %.1f ms", col.max_queue_ns / 1e6, s.latency.p50 / 1e6);
     fp_pipeline_destroy(&p);
     free(clip);
