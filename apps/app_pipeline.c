@@ -215,8 +215,6 @@ int fp_app_run_pipeline(const FpAppRun *run)
         rc = fp_http_server_create(&http, cfg->output.http, &h);
         if (rc < 0)
             goto out_error;
-        fp_log_info("app", "HTTP on %s (port %d): /metrics /healthz /api/cameras", cfg->output.http,
-                    fp_http_server_port(http));
     }
     install_signals();
     started = 1;
