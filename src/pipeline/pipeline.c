@@ -89,7 +89,8 @@ typedef struct Sink {
 } Sink;
 
 struct FpPipeline {
-    FpPipelineConfig cfg; /* copy; its strings are not kept (see the fields below) */
+    FpModelSection model; /* copies; their strings are not kept (model_path, labels_path, provider) */
+    FpBatchSection batch;
     char *model_path, *labels_path;
     FpProvider provider;
     FpFamily want_family; /* FP_FAMILY_UNKNOWN: from the outputs */
@@ -271,7 +272,7 @@ static double gauge_batch_fill(void *opaque)
     FpPipeline *p = opaque;
     FpBatcherStats st;
     fp_batcher_get_stats(p->batcher, &st);
-    return st.batches ? (double)st.frames / (double)st.batches / p->cfg.batch.max_batch : 0.0;
+    return st.batches ? (double)st.frames / (double)st.batches / p->batch.max_batch : 0.0;
 }
 
 static double gauge_tensor_hit_rate(void *opaque)
@@ -329,13 +330,13 @@ static int pipeline_metrics(FpPipeline *p)
 /* Loads worker w's session and post-processor; the first worker also fixes the shared settings. */
 static int worker_init(FpPipeline *p, Worker *w)
 {
-    const FpModelSection *ms = &p->cfg.model;
+    const FpModelSection *ms = &p->model;
     FpModelConfig mc;
     fp_model_config_default(&mc);
     mc.provider = p->provider;
     mc.provider_fallback = ms->provider_fallback;
     mc.intra_threads = ms->threads;
-    mc.max_batch = p->cfg.batch.max_batch;
+    mc.max_batch = p->batch.max_batch;
     mc.input_width = ms->input_width;
     mc.input_height = ms->input_height;
     int rc = fp_model_create(&w->model, p->model_path, &mc);
@@ -347,14 +348,13 @@ static int worker_init(FpPipeline *p, Worker *w)
         rc = fp_model_require_family(w->model, &p->family);
         if (rc < 0)
             return rc;
-        if (fam != FP_FAMILY_UNKNOWN && fam != p->family.family) {
-            /* An explicit family the shapes also fit (e.g. yolov11 for a yolov8 layout) is the same decoder. */
-            if (!((fam == FP_FAMILY_YOLOV8 || fam == FP_FAMILY_YOLOV8_RAW) &&
-                  (p->family.family == FP_FAMILY_YOLOV8 || p->family.family == FP_FAMILY_YOLOV8_RAW)))
-                return fp_error(FP_ECONFIG, "model %s: model.family %s does not match its outputs (%s)",
-                                p->model_path, fp_family_name(fam), fp_family_name(p->family.family));
-            p->family.family = fam;
-        }
+        /* An explicit family must agree with the outputs. yolov8 and yolov8-raw agree: the outputs
+         * say which head the export has, and the decoder follows them, never the name. */
+        int v8 = (fam == FP_FAMILY_YOLOV8 || fam == FP_FAMILY_YOLOV8_RAW) &&
+                 (p->family.family == FP_FAMILY_YOLOV8 || p->family.family == FP_FAMILY_YOLOV8_RAW);
+        if (fam != FP_FAMILY_UNKNOWN && fam != p->family.family && !v8)
+            return fp_error(FP_ECONFIG, "model %s: model.family %s does not match its outputs (%s)",
+                            p->model_path, fp_family_name(fam), fp_family_name(p->family.family));
         if (in->width <= 0 || in->height <= 0)
             return fp_error(FP_ECONFIG, "model %s: its input size is dynamic: set model.input", p->model_path);
         prep_for_family(&p->prep, in, p->family.family);
@@ -389,18 +389,18 @@ static int worker_init(FpPipeline *p, Worker *w)
             memset(v, 0, sizeof(*v));
             v->rank = ti->rank;
             memcpy(v->dims, ti->dims, sizeof(int64_t) * (size_t)ti->rank);
-            v->dims[0] = p->cfg.batch.max_batch;
+            v->dims[0] = p->batch.max_batch;
         }
     }
     rc = fp_post_create(&w->post, &p->post_cfg, p->views, p->n_outputs);
     if (rc < 0)
         return strstr(fp_error_detail(rc), p->model_path) ? rc : wrap_error(rc, rc, p->model_path);
     /* Two threads fill a batch's slots with more than one slot: the worker and one helper. */
-    rc = fp_prep_pool_create(&w->prep_pool, p->cfg.batch.max_batch > 1 ? 1 : 0);
+    rc = fp_prep_pool_create(&w->prep_pool, p->batch.max_batch > 1 ? 1 : 0);
     if (rc < 0)
         return rc;
     w->plans = calloc((size_t)p->n_cams, sizeof(WorkerPlan));
-    w->dets = calloc((size_t)p->cfg.batch.max_batch * (size_t)p->max_det, sizeof(FpDetection));
+    w->dets = calloc((size_t)p->batch.max_batch * (size_t)p->max_det, sizeof(FpDetection));
     if (!w->plans || !w->dets)
         return fp_error(-ENOMEM, "pipeline: out of memory");
     return 0;
@@ -661,7 +661,8 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
     FpPipeline *p = calloc(1, sizeof(*p));
     if (!p)
         return fp_error(-ENOMEM, "pipeline: out of memory");
-    p->cfg = *cfg;
+    p->model = cfg->model;
+    p->batch = cfg->batch;
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->turn_lock, NULL);
     pthread_cond_init(&p->turn_cond, NULL);
@@ -675,13 +676,10 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         fp_histogram_init(hs[i]);
     p->model_path = dup_str(cfg->model.path);
     p->labels_path = dup_str(cfg->model.labels);
-    p->cfg.model.path = p->model_path;
-    p->cfg.model.labels = p->labels_path;
-    p->cfg.model.provider = NULL;
-    p->cfg.model.family = NULL;
-    p->cfg.output = (FpOutputSection){0};
-    for (int i = 0; i < cfg->n_cameras; i++)
-        p->cfg.cameras[i] = (FpCameraConfig){0};
+    p->model.path = p->model_path;
+    p->model.labels = p->labels_path;
+    p->model.provider = NULL;
+    p->model.family = NULL;
     if ((!p->model_path) != (!cfg->model.path) || (!p->labels_path) != (!cfg->model.labels)) {
         rc = fp_error(-ENOMEM, "pipeline: out of memory");
         goto fail;

@@ -344,6 +344,35 @@ FP_TEST_TIMED(pipeline_latest_policy_skips_instead_of_queueing, 180)
     free(clip);
 }
 
+FP_TEST_TIMED(pipeline_family_name_yolov8_on_a_raw_head_keeps_the_raw_decoder, 180)
+{
+    /* "yolov8" for an export with the raw DFL head: the outputs pick the decoder, so the results are
+     * those of family auto (the decoded-head decoder would read the DFL bins as class scores). */
+    char *clip = fp_media_clip("h264", 320, 240, 8, 25, "mp4");
+    static Collect col[2];
+    const char *families[2] = {NULL, "yolov8"};
+    for (int k = 0; k < 2; k++) {
+        FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320_raw.onnx"));
+        add_camera(cfg, "raw", clip);
+        cfg->model.family = families[k];
+        cfg->model.confidence = 0.01f; /* random weights: keep enough boxes to compare */
+        collect_init(&col[k]);
+        FpPipeline *p = run_to_end(cfg, &col[k]);
+        fp_pipeline_destroy(&p);
+    }
+    CHECK_EQ(col[0].n[0], 8);
+    CHECK_EQ(col[1].n[0], 8);
+    int total = 0;
+    for (int i = 0; i < 8; i++) {
+        CHECK_EQ(col[1].n_dets[0][i], col[0].n_dets[0][i]);
+        total += col[0].n_dets[0][i];
+    }
+    CHECK_MSG(total > 0, "no detections to compare");
+    CHECK_NEAR(col[1].first_det[0].box.x1, col[0].first_det[0].box.x1, 1e-3);
+    CHECK_NEAR(col[1].first_det[0].score, col[0].first_det[0].score, 1e-6);
+    free(clip);
+}
+
 FP_TEST(pipeline_bad_config_and_models_are_clear_errors)
 {
     FpPipeline *p = NULL;
