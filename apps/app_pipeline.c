@@ -85,15 +85,14 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
-static int write_summary_json(FpPipeline *p, const char *path, double cpu)
+static int write_summary_json(FpPipeline *p, const FpPipelineSummary *sum, const char *path, double cpu)
 {
     FILE *out = fopen(path, "w");
     if (!out) {
         fprintf(stderr, "framepipe: --summary %s: %s\n", path, strerror(errno));
         return -errno;
     }
-    FpPipelineSummary s;
-    fp_pipeline_get_summary(p, &s);
+    const FpPipelineSummary s = *sum;
     fprintf(out,
             "{\"frames\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"detections\":%" PRIu64
             ",\"seconds\":%.6f,\"fps\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
@@ -124,10 +123,9 @@ static int write_summary_json(FpPipeline *p, const char *path, double cpu)
     return rc;
 }
 
-static void print_summary(FpPipeline *p, double cpu)
+static void print_summary(const FpPipelineSummary *sum, double cpu)
 {
-    FpPipelineSummary s;
-    fp_pipeline_get_summary(p, &s);
+    const FpPipelineSummary s = *sum;
     fprintf(stderr,
             "framepipe: %" PRIu64 " frames in %.2f s (%.1f fps), %" PRIu64 " detections, %" PRIu64
             " skipped\n"
@@ -257,14 +255,14 @@ int fp_app_run_pipeline(const FpAppRun *run)
     }
     double cpu = cpu_seconds();
     if (!run->quiet)
-        print_summary(p, cpu);
-    if (run->summary_path && write_summary_json(p, run->summary_path, cpu) < 0)
+        print_summary(&sum, cpu);
+    if (run->summary_path && write_summary_json(p, &sum, run->summary_path, cpu) < 0)
         code = FP_EXIT_INPUT;
     goto out;
 out_error:
     /* an output that cannot be opened (path, listen address) is a usage error; a failed start is not */
     fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
-    code = p && fp_pipeline_camera_count(p) && started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
+    code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_http_server_destroy(&http);
     fp_pipeline_destroy(&p);
