@@ -9,6 +9,7 @@
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
 #include "framepipe/http.h"
+#include "framepipe/json.h"
 #include "framepipe/log.h"
 #include "framepipe/sink.h"
 

@@ -19,7 +19,7 @@ static void print_dims(const FpTensorInfo *t)
 int fp_cmd_model(int argc, char **argv)
 {
     FpModelConfig cfg;
-    fp_model_config_default(&cfg);
+    fp_model_config_init(&cfg);
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

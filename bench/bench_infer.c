@@ -146,7 +146,7 @@ typedef struct Result {
 static Result run_case(const Case *c, int threads, int reps, double block_s)
 {
     FpModelConfig cfg;
-    fp_model_config_default(&cfg);
+    fp_model_config_init(&cfg);
     cfg.intra_threads = threads;
     cfg.inter_threads = 1;
     cfg.allow_spinning = false;

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     for (int dense = 0; dense < 2; dense++) {
         make_output(x, dense);
         FpPostConfig cfg;
-        fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+        fp_post_config_init(&cfg, FP_FAMILY_YOLOV8);
         cfg.conf_threshold = dense ? 0.001f : 0.25f;
         cfg.nms.iou_threshold = 0.7f;
         cfg.nms.max_det = 300;

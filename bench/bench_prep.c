@@ -292,7 +292,7 @@ int main(int argc, char **argv)
         Input in;
         input_make(&in, c->w, c->h, c->fmt);
         FpPrepOptions o;
-        fp_prep_options_default(&o, DST, DST);
+        fp_prep_options_init(&o, DST, DST);
         FpLetterbox *lb = NULL;
         if (fp_letterbox_create(&lb, c->w, c->h, c->fmt, &o) < 0) {
             fprintf(stderr, "bench_prep: %s\n", fp_error_detail(FP_EINVALID));
@@ -343,7 +343,7 @@ int main(int argc, char **argv)
         Input in;
         input_make(&in, 1920, 1080, FP_PIX_YUV420P);
         FpPrepOptions o;
-        fp_prep_options_default(&o, DST, DST);
+        fp_prep_options_init(&o, DST, DST);
         FpLetterbox *plans[BATCH];
         const FpFrame *frames[BATCH];
         for (int i = 0; i < BATCH; i++) {

@@ -39,7 +39,7 @@ typedef struct FpBatcherConfig {
 } FpBatcherConfig;
 
 /* Fills the defaults above. Never fails. */
-void fp_batcher_config_default(FpBatcherConfig *cfg);
+void fp_batcher_config_init(FpBatcherConfig *cfg);
 
 /*
  * A non-blocking pull: returns 0 with one frame reference in *out (passed

@@ -1,15 +1,71 @@
 // SPDX-License-Identifier: MIT
-// The YAML config file of `framepipe run`: loads and validates it into an FpPipelineConfig (schema: docs/config.md).
+// FpPipelineConfig (what a pipeline runs: cameras, model, batch, outputs), its defaults, and the YAML loader of `framepipe run` (docs/config.md).
 #ifndef FRAMEPIPE_CONFIG_H
 #define FRAMEPIPE_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "framepipe/pipeline.h"
+#include "framepipe/source.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * Configuration. Plain value types; the strings are owned by whoever fills
+ * the struct (the YAML loader keeps them in storage it owns;
+ * fp_pipeline_create copies what it keeps). Every field has a default from
+ * fp_pipeline_config_init; the YAML keys are the field names (docs/config.md).
+ */
+#define FP_PIPELINE_MAX_CAMERAS 64
+
+typedef struct FpCameraConfig {
+    const char *name;         /* required, unique: "cam0" */
+    FpSourceConfig source;    /* url, policy, fps, every_nth, loop, timeouts, hw, rtsp transport, ... */
+    int roi_x, roi_y, roi_w, roi_h; /* region of interest in source pixels; roi_w == 0: whole frame */
+    int64_t latency_budget_ns; /* > 0: a frame of this camera this old forces its batch out
+                                  (overrides batch.latency_budget for this camera) */
+} FpCameraConfig;
+
+typedef struct FpModelSection {
+    const char *path;         /* required: ONNX file */
+    const char *family;       /* NULL or "auto": from the outputs; else yolov5|yolov8|yolov11|yolov8-raw|blazeface|ssd */
+    int input_width, input_height; /* 0: from the model */
+    const char *labels;       /* NULL: class names from metadata; else a labels file */
+    float confidence;         /* < 0: the family's default */
+    float iou;                /* < 0: the family's default */
+    int max_detections;       /* 0: the family's default */
+    int threads;              /* ORT intra-op threads per worker (0: default) */
+    const char *provider;     /* "cpu" (default), "cuda", "tensorrt" */
+    bool provider_fallback;   /* use the CPU with a warning when the provider is missing */
+    int workers;              /* inference workers, each with its own session (default 1) */
+} FpModelSection;
+
+typedef struct FpBatchSection {
+    int max_batch;             /* default 8 */
+    int64_t max_wait_ns;       /* emit a partial batch this long after its first frame (default 5 ms) */
+    int per_camera;            /* at most this many frames of one camera per batch (default 1) */
+    int64_t latency_budget_ns; /* > 0: a frame older than this forces an early batch */
+} FpBatchSection;
+
+typedef struct FpOutputSection {
+    const char *jsonl;        /* NULL: none; "-": stdout; else a file path */
+    const char *annotate;     /* NULL: none; "*.mp4": an annotated video per camera; "dir/": PNG frames */
+    const char *http;         /* NULL: off; "127.0.0.1:8080" */
+} FpOutputSection;
+
+typedef struct FpPipelineConfig {
+    FpCameraConfig cameras[FP_PIPELINE_MAX_CAMERAS];
+    int n_cameras;
+    FpModelSection model;
+    FpBatchSection batch;
+    FpOutputSection output;
+} FpPipelineConfig;
+
+/* Fills every default; n_cameras = 0, model.path = NULL. */
+void fp_pipeline_config_init(FpPipelineConfig *cfg);
 
 /*
  * A loaded config: the FpPipelineConfig and every string it points to

@@ -36,6 +36,13 @@ typedef enum FpFamily {
 /* Lower-case name ("yolov8", "blazeface", "unknown"); never NULL, static. */
 const char *fp_family_name(FpFamily family);
 
+/*
+ * Parses a family name from a config ("yolov5", "yolov7", "yolov8", "yolov11",
+ * "yolov8-raw", "blazeface", "ssd") into *out. Returns 0 or FP_EINVALID
+ * (message names the string and the accepted names).
+ */
+int fp_family_parse(const char *name, FpFamily *out);
+
 #ifdef __cplusplus
 }
 #endif

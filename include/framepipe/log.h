@@ -24,7 +24,7 @@ void fp_log_set_level(FpLogLevel level);
 FpLogLevel fp_log_get_level(void);
 
 /* Parses "error", "warn", ... into *out. Returns 0 or FP_EINVALID. */
-int fp_log_parse_level(const char *name, FpLogLevel *out);
+int fp_log_level_parse(const char *name, FpLogLevel *out);
 
 /* Writes "[   12.345678] W component: message\n" when level <= threshold. */
 void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)

@@ -29,15 +29,6 @@ extern "C" {
 
 #define FP_MODEL_MAX_DIMS 8
 
-typedef enum FpDtype {
-    FP_DTYPE_UNKNOWN = 0,
-    FP_DTYPE_FLOAT32,
-    FP_DTYPE_FLOAT16,
-    FP_DTYPE_UINT8,
-    FP_DTYPE_INT8,
-    FP_DTYPE_INT32,
-    FP_DTYPE_INT64,
-} FpDtype;
 
 typedef enum FpProvider {
     FP_PROVIDER_CPU = 0,
@@ -45,10 +36,6 @@ typedef enum FpProvider {
     FP_PROVIDER_TENSORRT,
 } FpProvider;
 
-/* Size in bytes of one element, 0 for FP_DTYPE_UNKNOWN. */
-size_t fp_dtype_size(FpDtype dtype);
-/* "float32", "uint8", ...; never NULL, static. */
-const char *fp_dtype_name(FpDtype dtype);
 /* "cpu", "cuda", "tensorrt"; never NULL, static. */
 const char *fp_provider_name(FpProvider provider);
 /* Parses "cpu" / "cuda" / "tensorrt" into *out. Returns 0 or FP_EINVALID. */
@@ -110,7 +97,7 @@ typedef struct FpModelConfig {
 typedef struct FpModel FpModel;
 
 /* Fills *cfg with the defaults documented above. */
-void fp_model_config_default(FpModelConfig *cfg);
+void fp_model_config_init(FpModelConfig *cfg);
 
 /*
  * Loads the ONNX model at `path` into an ONNX Runtime session configured by
@@ -206,7 +193,7 @@ typedef struct FpModelStats {
 } FpModelStats;
 
 /* Copies the counters. Not synchronized with a run in progress on another thread. */
-void fp_model_stats(const FpModel *model, FpModelStats *out);
+void fp_model_get_stats(const FpModel *model, FpModelStats *out);
 
 /* The ONNX Runtime version string ("1.29.0"), loading the library if needed; NULL + fp_error if it cannot be loaded. */
 const char *fp_model_ort_version(const char *ort_library);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// FpPipeline: many cameras through one batched model (sources -> batcher -> prep -> infer -> post -> sinks), and its config.
+// FpPipeline: many cameras through one batched model (sources -> batcher -> prep -> infer -> post -> sinks), configured by framepipe/config.h.
 #ifndef FRAMEPIPE_PIPELINE_H
 #define FRAMEPIPE_PIPELINE_H
 
@@ -7,68 +7,15 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "framepipe/detect.h"
+#include "framepipe/config.h"
 #include "framepipe/frame.h"
 #include "framepipe/metrics.h"
+#include "framepipe/sink.h"
 #include "framepipe/source.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/*
- * Configuration. Plain value types; the strings are owned by whoever fills
- * the struct (the YAML loader keeps them in storage it owns;
- * fp_pipeline_create copies what it keeps). Every field has a default from
- * fp_pipeline_config_init; the YAML keys are the field names (docs/config.md).
- */
-#define FP_PIPELINE_MAX_CAMERAS 64
-
-typedef struct FpCameraConfig {
-    const char *name;         /* required, unique: "cam0" */
-    FpSourceConfig source;    /* url, policy, fps, every_nth, loop, timeouts, hw, rtsp transport, ... */
-    int roi_x, roi_y, roi_w, roi_h; /* region of interest in source pixels; roi_w == 0: whole frame */
-    int64_t latency_budget_ns; /* > 0: a frame of this camera this old forces its batch out
-                                  (overrides batch.latency_budget for this camera) */
-} FpCameraConfig;
-
-typedef struct FpModelSection {
-    const char *path;         /* required: ONNX file */
-    const char *family;       /* NULL or "auto": from the outputs; else yolov5|yolov8|yolov11|yolov8-raw|blazeface|ssd */
-    int input_width, input_height; /* 0: from the model */
-    const char *labels;       /* NULL: class names from metadata; else a labels file */
-    float confidence;         /* < 0: the family's default */
-    float iou;                /* < 0: the family's default */
-    int max_detections;       /* 0: the family's default */
-    int threads;              /* ORT intra-op threads per worker (0: default) */
-    const char *provider;     /* "cpu" (default), "cuda", "tensorrt" */
-    bool provider_fallback;   /* use the CPU with a warning when the provider is missing */
-    int workers;              /* inference workers, each with its own session (default 1) */
-} FpModelSection;
-
-typedef struct FpBatchSection {
-    int max_batch;             /* default 8 */
-    int64_t max_wait_ns;       /* emit a partial batch this long after its first frame (default 5 ms) */
-    int per_camera;            /* at most this many frames of one camera per batch (default 1) */
-    int64_t latency_budget_ns; /* > 0: a frame older than this forces an early batch */
-} FpBatchSection;
-
-typedef struct FpOutputSection {
-    const char *jsonl;        /* NULL: none; "-": stdout; else a file path */
-    const char *annotate;     /* NULL: none; "*.mp4": an annotated video per camera; "dir/": PNG frames */
-    const char *http;         /* NULL: off; "127.0.0.1:8080" */
-} FpOutputSection;
-
-typedef struct FpPipelineConfig {
-    FpCameraConfig cameras[FP_PIPELINE_MAX_CAMERAS];
-    int n_cameras;
-    FpModelSection model;
-    FpBatchSection batch;
-    FpOutputSection output;
-} FpPipelineConfig;
-
-/* Fills every default; n_cameras = 0, model.path = NULL. */
-void fp_pipeline_config_init(FpPipelineConfig *cfg);
 
 /*
  * Running a pipeline. Threads: one per source (inside FpSource), and
@@ -80,23 +27,6 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg);
  * sinks in sequence order whatever the number of workers.
  */
 typedef struct FpPipeline FpPipeline;
-
-/* Per-frame result handed to sinks. Everything is borrowed for the duration of the call only. */
-typedef struct FpFrameResult {
-    const FpFrame *frame;           /* the decoded frame (camera, seq, pts, capture time, pixels) */
-    const char *camera_name;
-    const FpDetection *dets;
-    int n_dets;
-    const char *const *class_names; /* n_classes names (may be NULL) */
-    int n_classes;
-    int n_keypoints;                /* per detection, 0 when the model has none */
-    /* per-stage latencies, ns: decoded -> taken into a batch, prep, inference, post */
-    int64_t queue_ns, prep_ns, infer_ns, post_ns;
-    int batch_size;                 /* frames in the batch this one ran in */
-} FpFrameResult;
-
-/* A sink: called on a worker thread for every processed frame. Returns 0 or a negative error (logged). */
-typedef int (*FpSinkFn)(void *opaque, const FpFrameResult *result);
 
 /*
  * Builds sources, model sessions, pools and the batcher from `cfg` (copied).

@@ -114,14 +114,7 @@ typedef struct FpPost FpPost;
  * 0.5 / IoU 0.3 weighted (MediaPipe's face detection graph), SSD conf 0.5 /
  * IoU 0.5; max_det 300, class-aware, no candidate cap. Never fails.
  */
-void fp_post_config_default(FpPostConfig *cfg, FpFamily family);
-
-/*
- * Parses a family name from a config ("yolov5", "yolov7", "yolov8", "yolov11",
- * "yolov8-raw", "blazeface", "ssd") into *out. Returns 0 or FP_EINVALID
- * (message names the string and the accepted names).
- */
-int fp_post_family_parse(const char *name, FpFamily *out);
+void fp_post_config_init(FpPostConfig *cfg, FpFamily family);
 
 /*
  * Creates a post-processor for outputs shaped like `outputs` (canonical order

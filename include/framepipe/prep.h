@@ -48,12 +48,6 @@ extern "C" {
  */
 typedef struct FpLetterbox FpLetterbox;
 
-typedef enum FpTensorType {
-    FP_TENSOR_F32 = 0,
-    FP_TENSOR_F16,
-    FP_TENSOR_U8,
-} FpTensorType;
-
 typedef enum FpChannelOrder {
     FP_ORDER_RGB = 0,
     FP_ORDER_BGR,
@@ -84,7 +78,7 @@ typedef enum FpYuvMatrix {
 /* Everything about the model input and how to fill it. Plain value type. */
 typedef struct FpPrepOptions {
     int dst_width, dst_height;  /* model input W x H */
-    FpTensorType type;          /* default F32 */
+    FpDtype type;               /* FLOAT32 (default), FLOAT16 or UINT8 */
     FpLayout layout;            /* default NCHW (FP_LAYOUT_UNKNOWN is rejected) */
     FpChannelOrder order;       /* default RGB */
     FpResizeMode resize;        /* default LETTERBOX */
@@ -107,7 +101,7 @@ typedef enum FpPrepIsa {
 } FpPrepIsa;
 
 /* Fills *o (caller-owned) with the defaults above for a dst_width x dst_height model input. Never fails; any thread. */
-void fp_prep_options_default(FpPrepOptions *o, int dst_width, int dst_height);
+void fp_prep_options_init(FpPrepOptions *o, int dst_width, int dst_height);
 
 /*
  * Creates a plan for frames of src_width x src_height in `format`.

@@ -1,15 +1,38 @@
 // SPDX-License-Identifier: MIT
-// Result sinks: JSON lines (one line per frame) and annotated output (boxes drawn into a video per camera or PNG frames).
+// Result sinks: the FpSinkFn interface the pipeline feeds; JSON lines (one line per frame) and annotated output (boxes drawn into a video per camera or PNG frames).
 #ifndef FRAMEPIPE_SINK_H
 #define FRAMEPIPE_SINK_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-#include "framepipe/pipeline.h"
+#include "framepipe/detect.h"
+#include "framepipe/frame.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * The sink interface: the pipeline (and anything else that produces
+ * results) hands each processed frame to every registered FpSinkFn.
+ */
+/* Per-frame result handed to sinks. Everything is borrowed for the duration of the call only. */
+typedef struct FpFrameResult {
+    const FpFrame *frame;           /* the decoded frame (camera, seq, pts, capture time, pixels) */
+    const char *camera_name;
+    const FpDetection *dets;
+    int n_dets;
+    const char *const *class_names; /* n_classes names (may be NULL) */
+    int n_classes;
+    int n_keypoints;                /* per detection, 0 when the model has none */
+    /* per-stage latencies, ns: decoded -> taken into a batch, prep, inference, post */
+    int64_t queue_ns, prep_ns, infer_ns, post_ns;
+    int batch_size;                 /* frames in the batch this one ran in */
+} FpFrameResult;
+
+/* A sink: called on a worker thread for every processed frame. Returns 0 or a negative error (logged). */
+typedef int (*FpSinkFn)(void *opaque, const FpFrameResult *result);
 
 /*
  * Every sink here is an opaque, thread-safe handle whose write function has
@@ -91,14 +114,6 @@ void fp_annotate_sink_destroy(FpAnnotateSink **s);
 
 /* The colour boxes of `class_id` are drawn in (any int; the palette repeats). */
 void fp_annotate_class_color(int class_id, uint8_t rgb[3]);
-
-/*
- * Writes `s` as a JSON string literal to `out`, escaped as the JSON lines
- * sink does (control characters, quotes, backslashes; invalid UTF-8 as
- * U+FFFD; NULL as null). For status and summary writers, not a per-frame
- * path (may allocate for long strings). Returns 0, -EIO or -ENOMEM. Any thread.
- */
-int fp_json_write_string(FILE *out, const char *s);
 
 #ifdef __cplusplus
 }

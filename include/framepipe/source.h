@@ -203,6 +203,14 @@ void fp_source_stop(FpSource *src);
  */
 void fp_source_close(FpSource **src);
 
+/*
+ * The one-time libav set-up every libav user in framepipe calls first
+ * (sources, the annotation sink): devices registered, network initialised,
+ * libav's own log messages routed through fp_log (debug level; a source's
+ * decoder errors are also counted for its status). Idempotent, any thread.
+ */
+void fp_libav_init(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,7 +23,7 @@ static void log_init(void)
 {
     FpLogLevel parsed = FP_LOG_INFO;
     const char *env = getenv("FP_LOG");
-    if (env && fp_log_parse_level(env, &parsed) < 0)
+    if (env && fp_log_level_parse(env, &parsed) < 0)
         parsed = FP_LOG_INFO;
     log_epoch_ns = fp_clock_ns();
     int expected = -1;
@@ -33,7 +33,7 @@ static void log_init(void)
 static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
 static const char level_letters[] = "EWIDT";
 
-int fp_log_parse_level(const char *name, FpLogLevel *out)
+int fp_log_level_parse(const char *name, FpLogLevel *out)
 {
     for (int i = 0; i <= FP_LOG_TRACE; i++) {
         if (name && strcmp(name, level_names[i]) == 0) {

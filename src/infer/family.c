@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /*
  * Shape rules, in order (B is the batch axis, fixed or dynamic):
@@ -30,6 +31,30 @@ const char *fp_family_name(FpFamily family)
     case FP_FAMILY_UNKNOWN: break;
     }
     return "unknown";
+}
+
+int fp_family_parse(const char *name, FpFamily *out)
+{
+    static const struct {
+        const char *name;
+        FpFamily family;
+    } names[] = {
+        {"yolov5", FP_FAMILY_YOLOV5},         {"yolov7", FP_FAMILY_YOLOV5},
+        {"yolov8", FP_FAMILY_YOLOV8},         {"yolov11", FP_FAMILY_YOLOV8},
+        {"yolo11", FP_FAMILY_YOLOV8},         {"yolov8-raw", FP_FAMILY_YOLOV8_RAW},
+        {"yolov8_raw", FP_FAMILY_YOLOV8_RAW}, {"blazeface", FP_FAMILY_BLAZEFACE},
+        {"ssd", FP_FAMILY_SSD},
+    };
+    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(name, names[i].name) == 0) {
+            *out = names[i].family;
+            return 0;
+        }
+    }
+    return fp_error(FP_EINVALID,
+                    "model family '%s' is unknown: expected yolov5, yolov7, yolov8, yolov11, yolov8-raw, "
+                    "blazeface or ssd",
+                    name ? name : "(null)");
 }
 
 static bool batch_ok(const FpTensorInfo *t)

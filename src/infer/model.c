@@ -29,32 +29,6 @@
  *   ORT's shape message.
  */
 
-size_t fp_dtype_size(FpDtype dtype)
-{
-    switch (dtype) {
-    case FP_DTYPE_FLOAT32: return 4;
-    case FP_DTYPE_FLOAT16: return 2;
-    case FP_DTYPE_UINT8: return 1;
-    case FP_DTYPE_INT8: return 1;
-    case FP_DTYPE_INT32: return 4;
-    case FP_DTYPE_INT64: return 8;
-    default: return 0;
-    }
-}
-
-const char *fp_dtype_name(FpDtype dtype)
-{
-    switch (dtype) {
-    case FP_DTYPE_FLOAT32: return "float32";
-    case FP_DTYPE_FLOAT16: return "float16";
-    case FP_DTYPE_UINT8: return "uint8";
-    case FP_DTYPE_INT8: return "int8";
-    case FP_DTYPE_INT32: return "int32";
-    case FP_DTYPE_INT64: return "int64";
-    default: return "unknown";
-    }
-}
-
 const char *fp_provider_name(FpProvider provider)
 {
     switch (provider) {
@@ -77,7 +51,7 @@ int fp_provider_parse(const char *name, FpProvider *out)
     return fp_error(FP_EINVALID, "execution provider '%s': expected cpu, cuda or tensorrt", name ? name : "(null)");
 }
 
-void fp_model_config_default(FpModelConfig *cfg)
+void fp_model_config_init(FpModelConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->provider = FP_PROVIDER_CPU;
@@ -569,7 +543,7 @@ int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in
 {
     FpModelConfig defaults;
     if (!cfg_in) {
-        fp_model_config_default(&defaults);
+        fp_model_config_init(&defaults);
         cfg_in = &defaults;
     }
     const FpModelConfig *cfg = cfg_in;
@@ -884,7 +858,7 @@ const void *fp_model_output_data(const FpModel *m, int i)
     return m->out_bufs && i >= 0 && i < m->n_out ? m->out_bufs[i] : NULL;
 }
 
-void fp_model_stats(const FpModel *m, FpModelStats *out)
+void fp_model_get_stats(const FpModel *m, FpModelStats *out)
 {
     *out = m->stats;
 }
@@ -949,7 +923,7 @@ const FpModelInput *fp_model_input(const FpModel *m) { (void)m; return NULL; }
 int fp_model_max_batch(const FpModel *m) { (void)m; return 0; }
 FpProvider fp_model_provider(const FpModel *m) { (void)m; return FP_PROVIDER_CPU; }
 const void *fp_model_output_data(const FpModel *m, int i) { (void)m, (void)i; return NULL; }
-void fp_model_stats(const FpModel *m, FpModelStats *out) { (void)m; memset(out, 0, sizeof(*out)); }
+void fp_model_get_stats(const FpModel *m, FpModelStats *out) { (void)m; memset(out, 0, sizeof(*out)); }
 const char *fp_model_meta(const FpModel *m, const char *k) { (void)m, (void)k; return NULL; }
 int fp_model_class_count(const FpModel *m) { (void)m; return 0; }
 const char *fp_model_class_name(const FpModel *m, int i) { (void)m, (void)i; return NULL; }

@@ -103,7 +103,7 @@ static void lav_init_once(void)
     av_log_set_callback(lav_log);
 }
 
-void fp__lav_global_init(void)
+void fp_libav_init(void)
 {
     pthread_once(&lav_once, lav_init_once);
 }

@@ -286,7 +286,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
         s->free_list = sf;
     }
     if (s->backend == &fp__source_libav || s->backend == &fp__source_images)
-        fp__lav_global_init();
+        fp_libav_init();
     *out = s;
     return 0;
 }

@@ -77,7 +77,5 @@ void fp__lav_close(FpLav **lav);
 /* Frames emitted and decode errors seen by this FpLav. */
 uint64_t fp__lav_frames(const FpLav *lav);
 uint64_t fp__lav_errors(const FpLav *lav);
-/* One-time libav set-up (log routing, devices). */
-void fp__lav_global_init(void);
 
 #endif

@@ -23,7 +23,7 @@
 #include "framepipe/model.h"
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
-#include "framepipe/sink.h"
+#include "framepipe/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -247,12 +247,12 @@ static int camera_metrics(FpPipeline *p, Camera *c)
 
 static void prep_for_family(FpPrepOptions *o, const FpModelInput *in, FpFamily family)
 {
-    fp_prep_options_default(o, in->width, in->height);
+    fp_prep_options_init(o, in->width, in->height);
     o->layout = in->layout;
-    o->type = in->dtype == FP_DTYPE_FLOAT16 ? FP_TENSOR_F16
-              : in->dtype == FP_DTYPE_UINT8 ? FP_TENSOR_U8
-                                            : FP_TENSOR_F32;
-    if (o->type == FP_TENSOR_U8) {
+    o->type = in->dtype == FP_DTYPE_FLOAT16 ? FP_DTYPE_FLOAT16
+              : in->dtype == FP_DTYPE_UINT8 ? FP_DTYPE_UINT8
+                                            : FP_DTYPE_FLOAT32;
+    if (o->type == FP_DTYPE_UINT8) {
         for (int c = 0; c < 3; c++) {
             o->scale[c] = 1.f;
             o->offset[c] = 0.f;
@@ -332,7 +332,7 @@ static int worker_init(FpPipeline *p, Worker *w)
 {
     const FpModelSection *ms = &p->model;
     FpModelConfig mc;
-    fp_model_config_default(&mc);
+    fp_model_config_init(&mc);
     mc.provider = p->provider;
     mc.provider_fallback = ms->provider_fallback;
     mc.intra_threads = ms->threads;
@@ -359,7 +359,7 @@ static int worker_init(FpPipeline *p, Worker *w)
             return fp_error(FP_ECONFIG, "model %s: its input size is dynamic: set model.input", p->model_path);
         prep_for_family(&p->prep, in, p->family.family);
         FpPostConfig *pc = &p->post_cfg;
-        fp_post_config_default(pc, p->family.family);
+        fp_post_config_init(pc, p->family.family);
         if (ms->confidence >= 0)
             pc->conf_threshold = ms->confidence;
         if (ms->iou >= 0)
@@ -689,7 +689,7 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         goto fail;
     }
     if (cfg->model.family && strcmp(cfg->model.family, "auto") != 0 &&
-        fp_post_family_parse(cfg->model.family, &p->want_family) < 0) {
+        fp_family_parse(cfg->model.family, &p->want_family) < 0) {
         rc = wrap_error(FP_ECONFIG, FP_EINVALID, "model.family");
         goto fail;
     }

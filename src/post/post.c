@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 /*
  * The per-slot path is: decoder->candidates() (confidence filter while
@@ -23,7 +22,7 @@ static const FpDecoderType *const decoders[] = {
 
 enum { WSUM = 5 + 2 * FP_MAX_KEYPOINTS };
 
-void fp_post_config_default(FpPostConfig *cfg, FpFamily family)
+void fp_post_config_init(FpPostConfig *cfg, FpFamily family)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->family = family;
@@ -58,30 +57,6 @@ void fp_post_config_default(FpPostConfig *cfg, FpFamily family)
     default:
         break;
     }
-}
-
-int fp_post_family_parse(const char *name, FpFamily *out)
-{
-    static const struct {
-        const char *name;
-        FpFamily family;
-    } names[] = {
-        {"yolov5", FP_FAMILY_YOLOV5},         {"yolov7", FP_FAMILY_YOLOV5},
-        {"yolov8", FP_FAMILY_YOLOV8},         {"yolov11", FP_FAMILY_YOLOV8},
-        {"yolo11", FP_FAMILY_YOLOV8},         {"yolov8-raw", FP_FAMILY_YOLOV8_RAW},
-        {"yolov8_raw", FP_FAMILY_YOLOV8_RAW}, {"blazeface", FP_FAMILY_BLAZEFACE},
-        {"ssd", FP_FAMILY_SSD},
-    };
-    for (size_t i = 0; name && i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcasecmp(name, names[i].name) == 0) {
-            *out = names[i].family;
-            return 0;
-        }
-    }
-    return fp_error(FP_EINVALID,
-                    "model family '%s' is unknown: expected yolov5, yolov7, yolov8, yolov11, yolov8-raw, "
-                    "blazeface or ssd",
-                    name ? name : "(null)");
 }
 
 static int check_config(const FpPostConfig *c)

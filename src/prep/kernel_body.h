@@ -191,9 +191,9 @@ static inline __attribute__((always_inline)) void store(const Ctx *k, int x, con
         t[j] = F_FMA(v3[j], k->a[j], k->b[j]);
     if (k->nchw) {
         for (int j = 0; j < 3; j++) {
-            if (k->type == FP_TENSOR_F32)
+            if (k->type == FP_DTYPE_FLOAT32)
                 F_STOREU((float *)(void *)k->dst[j] + x, t[j]);
-            else if (k->type == FP_TENSOR_F16)
+            else if (k->type == FP_DTYPE_FLOAT16)
                 STORE_F16(k->dst[j] + (size_t)x * 2, t[j]);
             else
                 STORE_U8(k->dst[j] + x, clampv(k, t[j]));
@@ -209,9 +209,9 @@ static inline __attribute__((always_inline)) void store(const Ctx *k, int x, con
         INTERLEAVE3(t[0], t[1], t[2], o);
     for (int j = 0; j < 3; j++) {
         size_t at = (size_t)x * 3 + (size_t)j * VW; /* element index */
-        if (k->type == FP_TENSOR_F32)
+        if (k->type == FP_DTYPE_FLOAT32)
             F_STOREU((float *)(void *)k->row0 + at, o[j]);
-        else if (k->type == FP_TENSOR_F16)
+        else if (k->type == FP_DTYPE_FLOAT16)
             STORE_F16(k->row0 + at * 2, o[j]);
         else
             STORE_U8(k->row0 + at, clampv(k, o[j]));
@@ -225,9 +225,9 @@ static inline __attribute__((always_inline)) void store(const Ctx *k, int x, con
         size_t at = (size_t)(x + i) * 3;
         for (int j = 0; j < 3; j++) {
             float v = tmp[j][i];
-            if (k->type == FP_TENSOR_F32) {
+            if (k->type == FP_DTYPE_FLOAT32) {
                 memcpy(k->dst[j] + at * 4, &v, 4);
-            } else if (k->type == FP_TENSOR_F16) {
+            } else if (k->type == FP_DTYPE_FLOAT16) {
                 uint16_t h = fp__prep_f32_to_f16(v);
                 memcpy(k->dst[j] + at * 2, &h, 2);
             } else {

@@ -51,12 +51,12 @@ uint16_t fp__prep_f32_to_f16(float f)
     return (uint16_t)(sign | r);
 }
 
-void fp_prep_options_default(FpPrepOptions *o, int dst_width, int dst_height)
+void fp_prep_options_init(FpPrepOptions *o, int dst_width, int dst_height)
 {
     memset(o, 0, sizeof(*o));
     o->dst_width = dst_width;
     o->dst_height = dst_height;
-    o->type = FP_TENSOR_F32;
+    o->type = FP_DTYPE_FLOAT32;
     o->layout = FP_LAYOUT_NCHW;
     o->order = FP_ORDER_RGB;
     o->resize = FP_RESIZE_LETTERBOX;
@@ -139,8 +139,9 @@ static int check_options(const FpPrepOptions *o)
     if (o->dst_width > FP_PREP_MAX_DIM || o->dst_height > FP_PREP_MAX_DIM)
         return fp_error(FP_ERANGE, "prep options: model input size %dx%d: larger than %d", o->dst_width,
                         o->dst_height, FP_PREP_MAX_DIM);
-    if ((unsigned)o->type > FP_TENSOR_U8)
-        return fp_error(FP_EINVALID, "prep options: tensor type %d: unknown", (int)o->type);
+    if (o->type != FP_DTYPE_FLOAT32 && o->type != FP_DTYPE_FLOAT16 && o->type != FP_DTYPE_UINT8)
+        return fp_error(FP_EINVALID, "prep options: tensor type %s (%d): pre-processing writes float32, float16 or uint8",
+                        fp_dtype_name(o->type), (int)o->type);
     if (o->layout != FP_LAYOUT_NCHW && o->layout != FP_LAYOUT_NHWC)
         return fp_error(FP_EINVALID, "prep options: layout %d: unknown", (int)o->layout);
     if ((unsigned)o->order > FP_ORDER_BGR)
@@ -164,7 +165,7 @@ static int check_options(const FpPrepOptions *o)
             return fp_error(FP_EINVALID, "prep options: scale[%d]/offset[%d]: not finite", c, c);
         }
     }
-    if (o->type == FP_TENSOR_U8 && o->norm == FP_NORM_MEAN_STD)
+    if (o->type == FP_DTYPE_UINT8 && o->norm == FP_NORM_MEAN_STD)
         return fp_error(FP_EUNSUPPORTED,
                         "prep options: uint8 tensor with mean/std normalisation: values would be rounded to "
                         "integers; use float32/float16 or scale/offset");
@@ -437,7 +438,7 @@ int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixe
     lb->rows = (FpPrepRow *)p;
 
     lb->opt = *opt;
-    lb->esize = opt->type == FP_TENSOR_F32 ? 4 : opt->type == FP_TENSOR_F16 ? 2 : 1;
+    lb->esize = opt->type == FP_DTYPE_FLOAT32 ? 4 : opt->type == FP_DTYPE_FLOAT16 ? 2 : 1;
     lb->slot_bytes = dw * dh * 3 * lb->esize;
     lb->isa_req = FP_PREP_ISA_AUTO;
     __builtin_cpu_init();
@@ -507,8 +508,8 @@ static inline __attribute__((always_inline)) void store_px(const FpLetterbox *lb
     for (int c = 0; c < 3; c++) {
         float v = fmaf(v3[lb->perm[c]], lb->a[c], lb->b[c]);
         switch (lb->opt.type) {
-        case FP_TENSOR_F32: memcpy(d->ch[c] + at * 4, &v, 4); break;
-        case FP_TENSOR_F16: {
+        case FP_DTYPE_FLOAT32: memcpy(d->ch[c] + at * 4, &v, 4); break;
+        case FP_DTYPE_FLOAT16: {
             uint16_t hv = fp__prep_f32_to_f16(v);
             memcpy(d->ch[c] + at * 2, &hv, 2);
             break;
@@ -637,7 +638,7 @@ static void fill_pad(const FpLetterbox *lb, const FpPrepDst *d, int xb, int xe)
     int ps = d->pstride;
     for (int c = 0; c < 3; c++) {
         switch (lb->opt.type) {
-        case FP_TENSOR_F32: {
+        case FP_DTYPE_FLOAT32: {
             float v = lb->padv[c];
             if (ps == 1) {
                 float *q = (float *)(void *)(d->ch[c]) + xb;
@@ -649,7 +650,7 @@ static void fill_pad(const FpLetterbox *lb, const FpPrepDst *d, int xb, int xe)
             }
             break;
         }
-        case FP_TENSOR_F16:
+        case FP_DTYPE_FLOAT16:
             for (int x = xb; x < xe; x++)
                 memcpy(d->ch[c] + (size_t)x * ps * 2, &lb->padh[c], 2);
             break;

@@ -4,7 +4,7 @@
 
 #include "framepipe/error.h"
 #include "framepipe/log.h"
-#include "ingest/source_internal.h" /* fp__lav_global_init: libav log routing */
+#include "framepipe/source.h" /* fp_libav_init: libav log routing */
 #include "sink_internal.h"
 
 #include <errno.h>
@@ -800,7 +800,7 @@ int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps
         free(s);
         return fp_error(-ENOMEM, "annotate %s: out of memory", target);
     }
-    fp__lav_global_init(); /* libav's own messages go through fp_log, as the sources' do */
+    fp_libav_init(); /* libav's own messages go through fp_log, as the sources' do */
     s->fps = fps > 0 && isfinite(fps) && fps <= 1000 ? fps : ANN_DEFAULT_FPS;
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->first_error, 0);

@@ -4,6 +4,7 @@
 
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
+#include "framepipe/json.h"
 #include "framepipe/log.h"
 
 #include <errno.h>
@@ -161,105 +162,16 @@ static void put_ns(Out *o, int64_t ns, uint64_t unit_ns, int decimals)
     put_scaled(o, neg, (u + step / 2) / step, decimals);
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not valid (RFC 3629). */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* no overlongs */
-        else if (c == 0xED)
-            hi = 0x9F; /* no surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F; /* <= U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
-
-/* A JSON string literal of s (NULL: null). */
+/* A JSON string literal of str (NULL: null), escaped by core's fp_json_escape. */
 static void put_json_string(Out *o, const char *str)
 {
-    static const char hex[] = "0123456789abcdef";
-    if (!str) {
-        put_str(o, "null");
+    if (o->full)
         return;
-    }
-    const unsigned char *s = (const unsigned char *)str;
-    size_t n = strlen(str);
-    put_char(o, '"');
-    size_t run = 0; /* bytes at s[i - run .. i) to copy as they are */
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            run++;
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t len = utf8_len(s + i, n - i);
-            if (len) {
-                run += len;
-                i += len;
-                continue;
-            }
-        }
-        put(o, (const char *)s + i - run, run);
-        run = 0;
-        if (c >= 0x80) {
-            put_str(o, "\\ufffd");
-        } else if (c == '"') {
-            put_str(o, "\\\"");
-        } else if (c == '\\') {
-            put_str(o, "\\\\");
-        } else if (c == '\n') {
-            put_str(o, "\\n");
-        } else if (c == '\r') {
-            put_str(o, "\\r");
-        } else if (c == '\t') {
-            put_str(o, "\\t");
-        } else if (c == '\b') {
-            put_str(o, "\\b");
-        } else if (c == '\f') {
-            put_str(o, "\\f");
-        } else {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(o, u, sizeof(u));
-        }
-        i++;
-    }
-    put(o, (const char *)s + i - run, run);
-    put_char(o, '"');
-}
-
-int fp_json_write_string(FILE *out, const char *s)
-{
-    char small[512];
-    size_t cap = s ? strlen(s) * 6 + 3 : 5; /* the worst case: every byte as \u00XX */
-    Out o = {cap <= sizeof(small) ? small : malloc(cap), 0, cap, false};
-    if (!o.buf)
-        return -ENOMEM;
-    put_json_string(&o, s);
-    size_t n = fwrite(o.buf, 1, o.len, out);
-    if (o.buf != small)
-        free(o.buf);
-    return n == o.len ? 0 : -EIO;
+    size_t n = fp_json_escape(o->buf + o->len, o->cap - o->len, str);
+    if (n > o->cap - o->len)
+        o->full = true;
+    else
+        o->len += n;
 }
 
 /* "YYYY-MM-DDTHH:MM:SS.uuuuuuZ" for ns since the epoch (UTC, proleptic Gregorian; civil_from_days of H. Hinnant). */

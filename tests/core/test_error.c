@@ -58,9 +58,9 @@ FP_TEST(error_detail_is_per_thread)
 FP_TEST(log_level_parse)
 {
     FpLogLevel l;
-    CHECK_EQ(fp_log_parse_level("debug", &l), 0);
+    CHECK_EQ(fp_log_level_parse("debug", &l), 0);
     CHECK_EQ(l, FP_LOG_DEBUG);
-    CHECK_EQ(fp_log_parse_level("loud", &l), FP_EINVALID);
+    CHECK_EQ(fp_log_level_parse("loud", &l), FP_EINVALID);
     fp_log_set_level(FP_LOG_WARN);
     CHECK_EQ(fp_log_get_level(), FP_LOG_WARN);
 }

@@ -42,7 +42,7 @@ static FaceRun face_open(int size, int max_batch)
     memset(&r, 0, sizeof(r));
     r.size = size;
     FpModelConfig cfg;
-    fp_model_config_default(&cfg);
+    fp_model_config_init(&cfg);
     cfg.intra_threads = 2;
     cfg.max_batch = max_batch;
     CHECK_OK(fp_model_create(&r.model, test_blazeface(size), &cfg));
@@ -57,7 +57,7 @@ static FaceRun face_open(int size, int max_batch)
         views[k].dims[0] = max_batch;
     }
     FpPostConfig pc;
-    fp_post_config_default(&pc, FP_FAMILY_BLAZEFACE);
+    fp_post_config_init(&pc, FP_FAMILY_BLAZEFACE);
     pc.input_width = pc.input_height = size;
     CHECK_OK(fp_post_blazeface_anchor_options(size, &pc.anchors));
     CHECK_OK(fp_post_create(&r.post, &pc, views, 4));
@@ -154,7 +154,7 @@ static int yolo_detect(const char *name, const float *batch, int n, FpDetection 
 {
     FpModel *m = NULL;
     FpModelConfig cfg;
-    fp_model_config_default(&cfg);
+    fp_model_config_init(&cfg);
     cfg.intra_threads = 2;
     cfg.max_batch = n;
     CHECK_OK(fp_model_create(&m, test_model_path(name), &cfg));
@@ -169,7 +169,7 @@ static int yolo_detect(const char *name, const float *batch, int n, FpDetection 
     memcpy(view.dims, ti->dims, sizeof(int64_t) * (size_t)ti->rank);
     view.dims[0] = n;
     FpPostConfig pc;
-    fp_post_config_default(&pc, fi.family);
+    fp_post_config_init(&pc, fi.family);
     pc.input_width = fp_model_input(m)->width;
     pc.input_height = fp_model_input(m)->height;
     pc.num_classes = fi.num_classes;

@@ -22,7 +22,7 @@
 static FpModelConfig test_config(int max_batch)
 {
     FpModelConfig cfg;
-    fp_model_config_default(&cfg);
+    fp_model_config_init(&cfg);
     cfg.intra_threads = 2;
     cfg.inter_threads = 1;
     cfg.max_batch = max_batch;
@@ -463,11 +463,11 @@ FP_TEST(steady_runs_wrap_no_new_values_after_warm_up)
         for (int b = 3; b <= 4; b++)
             CHECK_OK(fp_model_run(m, bufs[i], b));
     FpModelStats warm, after;
-    fp_model_stats(m, &warm);
+    fp_model_get_stats(m, &warm);
     CHECK(warm.values_created > 0);
     for (int k = 0; k < 20; k++)
         CHECK_OK(fp_model_run(m, bufs[k % 2], 3 + k % 2));
-    fp_model_stats(m, &after);
+    fp_model_get_stats(m, &after);
     CHECK_EQ(after.values_created, warm.values_created);
     CHECK_EQ(after.runs, warm.runs + 20);
     CHECK_EQ(after.session_runs, warm.session_runs + 10 * 3 + 10 * 4); /* fixed batch 1: one Run per slot */
@@ -481,7 +481,7 @@ FP_TEST(steady_runs_wrap_no_new_values_after_warm_up)
     float *in = calloc(4, fp_model_input_info(m, 0)->item_bytes);
     CHECK_OK(fp_model_run(m, in, 4));
     CHECK_OK(fp_model_run(m, in, 4));
-    fp_model_stats(m, &after);
+    fp_model_get_stats(m, &after);
     CHECK_EQ(after.session_runs, 2);
     CHECK_EQ(after.values_created, 2); /* input + output, once */
     free(in);

@@ -73,7 +73,7 @@ static int input_pull(void *opaque, FpFrame **out)
 static FpBatcher *make(int max_batch, int64_t max_wait_ns, int per_camera, int64_t budget_ns)
 {
     FpBatcherConfig c;
-    fp_batcher_config_default(&c);
+    fp_batcher_config_init(&c);
     c.max_batch = max_batch;
     c.max_wait_ns = max_wait_ns;
     c.per_camera = per_camera;
@@ -257,15 +257,15 @@ FP_TEST(batcher_rejects_bad_config)
 {
     FpBatcherConfig c;
     FpBatcher *b = NULL;
-    fp_batcher_config_default(&c);
+    fp_batcher_config_init(&c);
     c.max_batch = 0;
     CHECK_EQ(fp_batcher_create(&b, &c), FP_EINVALID);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "max_batch"));
-    fp_batcher_config_default(&c);
+    fp_batcher_config_init(&c);
     c.per_camera = 65;
     CHECK_EQ(fp_batcher_create(&b, &c), FP_EINVALID);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "per_camera"));
-    fp_batcher_config_default(&c);
+    fp_batcher_config_init(&c);
     c.max_wait_ns = -1;
     CHECK_EQ(fp_batcher_create(&b, &c), FP_EINVALID);
     CHECK(b == NULL);

@@ -48,7 +48,7 @@ FP_TEST(yolov5_objectness_times_class_and_letterbox_edges)
         {310, 275, 40, 20, 0.95f, 0.6f, 0.0f, 0.0f}, /* 0.57, class 0, over the bottom-right */
     };
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV5);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV5);
     FpTensorView out = view(&pred[0][0], 3, 1, 5, 8);
     FpPost *post;
     CHECK_OK(fp_post_create(&post, &cfg, &out, 1));
@@ -99,7 +99,7 @@ static float v8[2][6][5] = {
 FP_TEST(yolov8_class_aware_vs_agnostic_split_per_slot)
 {
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV8);
     CHECK_NEAR(cfg.nms.iou_threshold, 0.7, 1e-6);
     FpTensorView out = view(&v8[0][0][0], 3, 2, 6, 5);
     FpPost *post;
@@ -162,7 +162,7 @@ FP_TEST(yolov8_raw_head_dfl_and_anchor_grid)
     x[4 * R + 0][b] = 0.0f; /* score exactly 0.5 */
 
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8_RAW);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV8_RAW);
     cfg.input_width = cfg.input_height = 64;
     FpTensorView out = view(&x[0][0], 3, 1, CH, N);
     FpPost *post;
@@ -239,7 +239,7 @@ FP_TEST(blazeface_front_weighted_and_hard_nms)
     FpTensorView v[4];
     blaze_views(&z, v);
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_BLAZEFACE);
+    fp_post_config_init(&cfg, FP_FAMILY_BLAZEFACE);
     cfg.input_width = cfg.input_height = 128;
     FpPost *post;
     CHECK_OK(fp_post_create(&post, &cfg, v, 4));
@@ -287,7 +287,7 @@ FP_TEST(blazeface_back_256_anchor_centres)
     FpTensorView v[4];
     blaze_views(&z, v);
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_BLAZEFACE);
+    fp_post_config_init(&cfg, FP_FAMILY_BLAZEFACE);
     cfg.input_width = cfg.input_height = 256;
     cfg.nms.mode = FP_NMS_HARD;
     FpPost *post;
@@ -314,7 +314,7 @@ FP_TEST(ssd_boxes_and_scores_with_background)
     static const float scores[3][3] = {{0.9f, 0.6f, 0.3f}, {0.1f, 0.2f, 0.4f}, {0.0f, 0.1f, 0.7f}};
     FpTensorView v[2] = {view(&boxes[0][0], 3, 1, 3, 4), view(&scores[0][0], 3, 1, 3, 3)};
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_SSD);
+    fp_post_config_init(&cfg, FP_FAMILY_SSD);
     cfg.background_class = 0;
     cfg.input_width = cfg.input_height = 300;
     FpPost *post;
@@ -342,7 +342,7 @@ FP_TEST(post_bad_input_is_named)
 {
     static float buf[1024];
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV5);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV5);
     FpPost *post = NULL;
     FpTensorView bad = view(buf, 3, 1, 8, 4); /* [1, 8, 4]: no room for 5 + C */
     CHECK_EQ(fp_post_create(&post, &cfg, &bad, 1), FP_EMODEL);
@@ -381,11 +381,11 @@ FP_TEST(post_bad_input_is_named)
     fp_post_destroy(&post);
 
     FpFamily f;
-    CHECK_OK(fp_post_family_parse("YOLOv11", &f));
+    CHECK_OK(fp_family_parse("YOLOv11", &f));
     CHECK_EQ(f, FP_FAMILY_YOLOV8);
-    CHECK_OK(fp_post_family_parse("blazeface", &f));
+    CHECK_OK(fp_family_parse("blazeface", &f));
     CHECK_EQ(f, FP_FAMILY_BLAZEFACE);
-    CHECK_EQ(fp_post_family_parse("detr", &f), FP_EINVALID);
+    CHECK_EQ(fp_family_parse("detr", &f), FP_EINVALID);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "'detr'") != NULL);
 }
 
@@ -437,7 +437,7 @@ FP_TEST(yolov8_random_tensor_matches_plain_reference)
         }
         float conf = dense ? 0.001f : 0.25f, iou = round % 2 ? 0.45f : 0.7f;
         FpPostConfig cfg;
-        fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+        fp_post_config_init(&cfg, FP_FAMILY_YOLOV8);
         cfg.conf_threshold = conf;
         cfg.nms.iou_threshold = iou;
         cfg.nms.max_det = 300;
@@ -504,7 +504,7 @@ FP_TEST_TIMED(yolov8_raw_random_logits_match_numpy_reference, 60)
     fclose(f);
 
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8_RAW);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV8_RAW);
     cfg.input_width = cfg.input_height = SIZE;
     cfg.conf_threshold = 0.3f;
     cfg.nms.iou_threshold = 1.0f; /* nothing is suppressed: every candidate is compared */
@@ -550,7 +550,7 @@ FP_TEST(ssd_boxes_with_a_unit_axis_and_cxcywh)
     v[0].data = &boxes[0][0], v[0].rank = 4, v[0].dims[0] = 1, v[0].dims[1] = 2, v[0].dims[2] = 1, v[0].dims[3] = 4;
     v[1] = view(&scores[0][0], 3, 1, 2, 2);
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_SSD);
+    fp_post_config_init(&cfg, FP_FAMILY_SSD);
     cfg.box_format = FP_BOX_CXCYWH;
     cfg.input_width = 200, cfg.input_height = 100;
     FpPost *post;
@@ -585,7 +585,7 @@ FP_TEST(decoders_survive_random_shapes_and_data)
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         FpFamily fam = fams[(s >> 20) % 5];
         FpPostConfig cfg;
-        fp_post_config_default(&cfg, fam);
+        fp_post_config_init(&cfg, fam);
         cfg.conf_threshold = (float)((s >> 40) % 100) / 100.0f;
         cfg.input_width = cfg.input_height = (int)((s >> 30) % 3) * 64;
         if (fam == FP_FAMILY_BLAZEFACE && (s >> 50) % 2)
@@ -659,7 +659,7 @@ FP_TEST(yolov8_nan_class_score_is_ignored_in_every_lane)
     x[4][3] = NAN; /* anchor 3: class 0 NaN, then NaN, NaN: no detection */
     x[6][5] = 0.95f; /* anchor 5: class 2 wins after a NaN */
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, FP_FAMILY_YOLOV8);
+    fp_post_config_init(&cfg, FP_FAMILY_YOLOV8);
     FpTensorView v = view(&x[0][0], 3, 1, 7, 8);
     FpPost *post;
     CHECK_OK(fp_post_create(&post, &cfg, &v, 1));

@@ -10,7 +10,7 @@
 static void run_counted(FpFamily family, const FpTensorView *v, int n_out, int batch, int input, FpNmsMode mode)
 {
     FpPostConfig cfg;
-    fp_post_config_default(&cfg, family);
+    fp_post_config_init(&cfg, family);
     cfg.conf_threshold = 0.01f;
     cfg.input_width = cfg.input_height = input;
     cfg.nms.mode = mode;

@@ -20,23 +20,23 @@ static const FpPixelFormat formats[] = {FP_PIX_YUV420P, FP_PIX_NV12, FP_PIX_RGB2
 
 static void random_options(uint64_t *s, FpPrepOptions *o, int w, int h)
 {
-    fp_prep_options_default(o, pt_range(s, 1, 97), pt_range(s, 1, 97));
+    fp_prep_options_init(o, pt_range(s, 1, 97), pt_range(s, 1, 97));
     if (pt_range(s, 0, 3) == 0) { /* sometimes a wide span to exercise many vectors per row */
         o->dst_width = pt_range(s, 100, 260);
         o->dst_height = pt_range(s, 1, 40);
     }
-    o->type = (FpTensorType)pt_range(s, 0, 2);
+    o->type = (FpDtype)(FP_DTYPE_FLOAT32 + pt_range(s, 0, 2));
     o->layout = (FpLayout)pt_range(s, FP_LAYOUT_NCHW, FP_LAYOUT_NHWC);
     o->order = (FpChannelOrder)pt_range(s, 0, 1);
     o->resize = (FpResizeMode)pt_range(s, 0, 2);
     o->anchor = (FpLetterboxAnchor)pt_range(s, 0, 1);
     o->matrix = (FpYuvMatrix)pt_range(s, 0, 2);
-    o->norm = o->type == FP_TENSOR_U8 ? FP_NORM_SCALE : (FpNormalize)pt_range(s, 0, 1);
+    o->norm = o->type == FP_DTYPE_UINT8 ? FP_NORM_SCALE : (FpNormalize)pt_range(s, 0, 1);
     for (int c = 0; c < 3; c++) {
         o->pad[c] = (float)pt_range(s, 0, 255);
         o->mean[c] = (float)pt_range(s, 0, 100) / 100.0f;
         o->std[c] = (float)pt_range(s, 10, 100) / 100.0f;
-        if (o->type == FP_TENSOR_U8) {
+        if (o->type == FP_DTYPE_UINT8) {
             o->scale[c] = (float)pt_range(s, 50, 150) / 100.0f;
             o->offset[c] = (float)pt_range(s, -20, 20);
         } else {
@@ -150,9 +150,9 @@ FP_TEST(checkasm_1080p_letterbox)
         pt_fill_random(&pf, &s);
         for (int t = 0; t < 3; t++) {
             FpPrepOptions o;
-            fp_prep_options_default(&o, 640, 640);
-            o.type = (FpTensorType)t;
-            if (o.type == FP_TENSOR_U8)
+            fp_prep_options_init(&o, 640, 640);
+            o.type = (FpDtype)(FP_DTYPE_FLOAT32 + t);
+            if (o.type == FP_DTYPE_UINT8)
                 o.scale[0] = o.scale[1] = o.scale[2] = 1.0f;
             FpLetterbox *lb = NULL;
             CHECK_OK(fp_letterbox_create(&lb, 1920, 1080, formats[fi], &o));
@@ -191,8 +191,8 @@ FP_TEST(checkasm_f16_conversion_matches_hardware)
     pt_fill_random(&pf, &s);
     for (size_t i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
         FpPrepOptions o;
-        fp_prep_options_default(&o, 64, 4);
-        o.type = FP_TENSOR_F16;
+        fp_prep_options_init(&o, 64, 4);
+        o.type = FP_DTYPE_FLOAT16;
         o.resize = FP_RESIZE_STRETCH;
         for (int c = 0; c < 3; c++)
             o.scale[c] = scales[i], o.offset[c] = c == 1 ? scales[i] * 0.5f : 0.0f;
@@ -234,10 +234,10 @@ FP_TEST(checkasm_integer_ratios)
             CHECK(pt_frame_alloc(&pf, geo[gi].sw, geo[gi].sh, formats[fi], NULL, 0) == 0);
             pt_fill_random(&pf, &s);
             FpPrepOptions o;
-            fp_prep_options_default(&o, geo[gi].dw, geo[gi].dh);
+            fp_prep_options_init(&o, geo[gi].dw, geo[gi].dh);
             o.resize = FP_RESIZE_STRETCH;
-            o.type = (FpTensorType)(gi % 3);
-            if (o.type == FP_TENSOR_U8)
+            o.type = (FpDtype)(FP_DTYPE_FLOAT32 + gi % 3);
+            if (o.type == FP_DTYPE_UINT8)
                 o.scale[0] = o.scale[1] = o.scale[2] = 1.0f;
             FpLetterbox *lb = NULL;
             CHECK_OK(fp_letterbox_create(&lb, geo[gi].sw, geo[gi].sh, formats[fi], &o));

@@ -19,7 +19,7 @@ static FpLetterbox *make(int w, int h, FpPixelFormat f, const FpPrepOptions *o)
 FP_TEST(geometry_1080p_letterbox_transform)
 {
     FpPrepOptions o;
-    fp_prep_options_default(&o, 640, 640);
+    fp_prep_options_init(&o, 640, 640);
     FpLetterbox *lb = make(1920, 1080, FP_PIX_YUV420P, &o);
     const FpTransform *t = fp_letterbox_transform(lb);
     /* 1920x1080 -> 640x360 content, 140 rows of padding above and below */
@@ -47,7 +47,7 @@ FP_TEST(geometry_1080p_letterbox_transform)
 FP_TEST(geometry_topleft_roi_and_crop_transforms)
 {
     FpPrepOptions o;
-    fp_prep_options_default(&o, 640, 640);
+    fp_prep_options_init(&o, 640, 640);
     o.anchor = FP_ANCHOR_TOP_LEFT;
     o.roi_x = 100, o.roi_y = 50, o.roi_w = 1280, o.roi_h = 640;
     FpLetterbox *lb = make(1920, 1080, FP_PIX_NV12, &o);
@@ -61,7 +61,7 @@ FP_TEST(geometry_topleft_roi_and_crop_transforms)
     fp_letterbox_destroy(&lb);
 
     /* centre crop of 1920x1080 into 224x224: short side 1080 -> 224 */
-    fp_prep_options_default(&o, 224, 224);
+    fp_prep_options_init(&o, 224, 224);
     o.resize = FP_RESIZE_CROP;
     lb = make(1920, 1080, FP_PIX_RGB24, &o);
     t = fp_letterbox_transform(lb);
@@ -82,7 +82,7 @@ FP_TEST(geometry_box_round_trip)
     for (int it = 0; it < 500; it++) {
         int w = pt_range(&s, 1, 4000), h = pt_range(&s, 1, 3000);
         FpPrepOptions o;
-        fp_prep_options_default(&o, pt_range(&s, 16, 1280), pt_range(&s, 16, 1280));
+        fp_prep_options_init(&o, pt_range(&s, 16, 1280), pt_range(&s, 16, 1280));
         o.resize = (FpResizeMode)pt_range(&s, 0, 2);
         o.anchor = (FpLetterboxAnchor)pt_range(&s, 0, 1);
         if (pt_range(&s, 0, 1)) {
@@ -141,7 +141,7 @@ FP_TEST(geometry_transform_matches_pixels)
             for (int x = 0; x < w; x++)
                 pt_row(&pf, 0, y)[x] = x >= sx0 && x < sx0 + side && y >= sy0 && y < sy0 + side ? 255 : 0;
         FpPrepOptions o;
-        fp_prep_options_default(&o, 320, 256);
+        fp_prep_options_init(&o, 320, 256);
         o.resize = cfg[ci].m, o.anchor = cfg[ci].a;
         o.pad[0] = o.pad[1] = o.pad[2] = 0;
         o.roi_x = cfg[ci].roi[0], o.roi_y = cfg[ci].roi[1], o.roi_w = cfg[ci].roi[2], o.roi_h = cfg[ci].roi[3];
@@ -176,14 +176,14 @@ FP_TEST(geometry_padding_values)
     CHECK(pt_frame_alloc(&pf, 200, 100, FP_PIX_RGB24, NULL, 0) == 0);
     memset(pt_row(&pf, 0, 0), 200, 200 * 3 * 100);
     for (int layout = FP_LAYOUT_NCHW; layout <= FP_LAYOUT_NHWC; layout++)
-        for (int type = 0; type < 3; type++)
+        for (int type = FP_DTYPE_FLOAT32; type <= FP_DTYPE_UINT8; type++)
             for (int anchor = 0; anchor < 2; anchor++) {
                 FpPrepOptions o;
-                fp_prep_options_default(&o, 64, 64);
-                o.layout = (FpLayout)layout, o.type = (FpTensorType)type, o.anchor = (FpLetterboxAnchor)anchor;
+                fp_prep_options_init(&o, 64, 64);
+                o.layout = (FpLayout)layout, o.type = (FpDtype)type, o.anchor = (FpLetterboxAnchor)anchor;
                 o.pad[0] = 10, o.pad[1] = 114, o.pad[2] = 250;
                 for (int c = 0; c < 3; c++)
-                    o.scale[c] = type == FP_TENSOR_U8 ? 1.0f : 0.5f, o.offset[c] = type == FP_TENSOR_U8 ? 0 : -1.0f;
+                    o.scale[c] = type == FP_DTYPE_UINT8 ? 1.0f : 0.5f, o.offset[c] = type == FP_DTYPE_UINT8 ? 0 : -1.0f;
                 FpLetterbox *lb = make(200, 100, FP_PIX_RGB24, &o);
                 uint8_t *out = malloc(fp_letterbox_slot_bytes(lb));
                 CHECK_OK(fp_letterbox_run(lb, &pf.f, out, fp_letterbox_slot_bytes(lb)));
@@ -193,12 +193,12 @@ FP_TEST(geometry_padding_values)
                     for (int c = 0; c < 3; c++) {
                         size_t i = layout == FP_LAYOUT_NCHW ? (size_t)c * 64 * 64 + (size_t)y * 64 + 10
                                                             : ((size_t)y * 64 + 10) * 3 + (size_t)c;
-                        double v = type == FP_TENSOR_F32 ? ((float *)(void *)out)[i]
-                                 : type == FP_TENSOR_F16 ? pt_half_to_float(((uint16_t *)(void *)out)[i])
+                        double v = type == FP_DTYPE_FLOAT32 ? ((float *)(void *)out)[i]
+                                 : type == FP_DTYPE_FLOAT16 ? pt_half_to_float(((uint16_t *)(void *)out)[i])
                                                          : out[i];
                         int in_content = y >= c0 && y < c0 + 32;
                         double pix = in_content ? 200 : o.pad[c];
-                        double want = type == FP_TENSOR_U8 ? pix : pix * 0.5 - 1.0;
+                        double want = type == FP_DTYPE_UINT8 ? pix : pix * 0.5 - 1.0;
                         CHECK_MSG(v == want, "layout %d type %d anchor %d row %d ch %d: %g != %g", layout, type,
                                   anchor, y, c, v, want);
                     }
@@ -218,7 +218,7 @@ FP_TEST(geometry_set_source_replans)
     pt_fill_random(&a, &s);
     pt_fill_random(&b, &s);
     FpPrepOptions o;
-    fp_prep_options_default(&o, 128, 96);
+    fp_prep_options_init(&o, 128, 96);
     FpLetterbox *lb = make(320, 240, FP_PIX_NV12, &o), *fresh = make(99, 301, FP_PIX_BGR24, &o);
     size_t n = fp_letterbox_slot_bytes(lb);
     uint8_t *x = malloc(n), *y = malloc(n);
@@ -256,7 +256,7 @@ FP_TEST(geometry_yuv_matrices_on_flat_colours)
             memset(pt_row(&pf, 1, 0), yuv[k][1], 8 * 4);
             memset(pt_row(&pf, 2, 0), yuv[k][2], 8 * 4);
             FpPrepOptions o;
-            fp_prep_options_default(&o, 8, 4);
+            fp_prep_options_init(&o, 8, 4);
             o.matrix = mats[mi].m;
             o.scale[0] = o.scale[1] = o.scale[2] = 1.0f;
             FpLetterbox *lb = make(16, 8, FP_PIX_YUV420P, &o);
@@ -285,7 +285,7 @@ FP_TEST(bad_options_are_rejected_clearly)
 {
     FpPrepOptions o;
     FpLetterbox *lb = (FpLetterbox *)(uintptr_t)1;
-    fp_prep_options_default(&o, 640, 640);
+    fp_prep_options_init(&o, 640, 640);
     CHECK_EQ(fp_letterbox_create(&lb, 0, 1080, FP_PIX_YUV420P, &o), FP_EINVALID);
     CHECK(lb == NULL);
     CHECK(strstr(fp_error_detail(FP_EINVALID), "source size 0x1080") != NULL);
@@ -303,7 +303,7 @@ FP_TEST(bad_options_are_rejected_clearly)
     CHECK(strstr(fp_error_detail(FP_EINVALID), "model input size 0x640") != NULL);
     b = o, b.dst_height = -3;
     CHECK_EQ(fp_letterbox_create(&lb, 64, 64, FP_PIX_RGB24, &b), FP_EINVALID);
-    b = o, b.type = (FpTensorType)9;
+    b = o, b.type = (FpDtype)9;
     CHECK_EQ(fp_letterbox_create(&lb, 64, 64, FP_PIX_RGB24, &b), FP_EINVALID);
     b = o, b.layout = (FpLayout)-1;
     CHECK_EQ(fp_letterbox_create(&lb, 64, 64, FP_PIX_RGB24, &b), FP_EINVALID);
@@ -315,7 +315,7 @@ FP_TEST(bad_options_are_rejected_clearly)
     b = o, b.pad[2] = NAN;
     CHECK_EQ(fp_letterbox_create(&lb, 64, 64, FP_PIX_RGB24, &b), FP_EINVALID);
     /* an unsupported combination */
-    b = o, b.type = FP_TENSOR_U8, b.norm = FP_NORM_MEAN_STD;
+    b = o, b.type = FP_DTYPE_UINT8, b.norm = FP_NORM_MEAN_STD;
     CHECK_EQ(fp_letterbox_create(&lb, 64, 64, FP_PIX_RGB24, &b), FP_EUNSUPPORTED);
     CHECK(strstr(fp_error_detail(FP_EUNSUPPORTED), "uint8 tensor with mean/std") != NULL);
     /* regions of interest outside the frame */
@@ -338,7 +338,7 @@ FP_TEST(bad_options_are_rejected_clearly)
 FP_TEST(bad_frames_and_destinations_are_rejected_without_writing)
 {
     FpPrepOptions o;
-    fp_prep_options_default(&o, 32, 32);
+    fp_prep_options_init(&o, 32, 32);
     FpLetterbox *lb = make(31, 17, FP_PIX_YUV420P, &o);
     PtFrame pf;
     CHECK(pt_frame_alloc(&pf, 31, 17, FP_PIX_YUV420P, NULL, 0) == 0);
@@ -388,7 +388,7 @@ FP_TEST(bad_tiny_frames_every_format)
                 CHECK(pt_frame_alloc(&pf, w, h, fmts[fi], NULL, 0) == 0);
                 pt_fill_random(&pf, &s);
                 FpPrepOptions o;
-                fp_prep_options_default(&o, 40, 24);
+                fp_prep_options_init(&o, 40, 24);
                 o.resize = FP_RESIZE_STRETCH;
                 FpLetterbox *lb = make(w, h, fmts[fi], &o);
                 size_t n = fp_letterbox_slot_bytes(lb);
@@ -413,7 +413,7 @@ FP_TEST(isa_selection)
     CHECK(fp_prep_isa_supported(FP_PREP_ISA_C));
     CHECK(strcmp(fp_prep_isa_name(FP_PREP_ISA_AVX512), "avx512") == 0);
     FpPrepOptions o;
-    fp_prep_options_default(&o, 16, 16);
+    fp_prep_options_init(&o, 16, 16);
     FpLetterbox *lb = make(16, 16, FP_PIX_GRAY8, &o);
     CHECK_OK(fp_letterbox_set_isa(lb, FP_PREP_ISA_C));
     CHECK_EQ(fp_letterbox_isa(lb), FP_PREP_ISA_C);

@@ -39,7 +39,7 @@ typedef struct OracleCase {
     FpChannelOrder order;
     FpNormalize norm;
     FpLayout layout;
-    FpTensorType type;
+    FpDtype type;
     int roi[4];
 } OracleCase;
 
@@ -111,10 +111,10 @@ static void run_case(const OracleCase *c)
     CHECK_EQ(off, n_src);
 
     FpPrepOptions o;
-    fp_prep_options_default(&o, c->dw, c->dh);
+    fp_prep_options_init(&o, c->dw, c->dh);
     o.resize = c->resize, o.anchor = c->anchor, o.order = c->order, o.norm = c->norm;
     o.layout = c->layout, o.type = c->type;
-    if (c->type == FP_TENSOR_U8)
+    if (c->type == FP_DTYPE_UINT8)
         o.scale[0] = o.scale[1] = o.scale[2] = 1.0f;
     if (c->norm == FP_NORM_MEAN_STD)
         for (int k = 0; k < 3; k++) {
@@ -139,11 +139,11 @@ static void run_case(const OracleCase *c)
         double got, want = exp[i], level = 1.0 / 255.0, extra = 0;
         if (c->norm == FP_NORM_MEAN_STD)
             level /= o.std[ch];
-        if (c->type == FP_TENSOR_F32) {
+        if (c->type == FP_DTYPE_FLOAT32) {
             float v;
             memcpy(&v, out + i * 4, 4);
             got = v;
-        } else if (c->type == FP_TENSOR_F16) {
+        } else if (c->type == FP_DTYPE_FLOAT16) {
             uint16_t hv;
             memcpy(&hv, out + i * 2, 2);
             got = pt_half_to_float(hv);
@@ -159,7 +159,7 @@ static void run_case(const OracleCase *c)
             max_err = err, worst = i;
     }
     double mean_err = sum_err / (double)count;
-    double max_tol = c->type == FP_TENSOR_U8 ? 2.0 : 1.5;
+    double max_tol = c->type == FP_DTYPE_UINT8 ? 2.0 : 1.5;
     fprintf(stderr, "%s: %dx%d -> %dx%d: max error %.3f levels (at %zu), mean %.4f\n", c->name, w, h, c->dw, c->dh,
             max_err, worst, mean_err);
     CHECK_MSG(max_err <= max_tol, "%s: max error %.3f levels at value %zu exceeds %.1f", c->name, max_err, worst,
@@ -180,14 +180,14 @@ static void run_case(const OracleCase *c)
 FP_TEST(oracle_messi_rgb24_letterbox)
 {
     OracleCase c = {"messi_rgb", "image=messi5.jpg format=rgb24 dst=640x640", FP_PIX_RGB24, 640, 640, LB,
-                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
 FP_TEST(oracle_messi_yuv420p_letterbox)
 {
     OracleCase c = {"messi_yuv", "image=messi5.jpg format=yuv420p dst=640x640", FP_PIX_YUV420P, 640, 640, LB,
-                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
@@ -196,7 +196,7 @@ FP_TEST(oracle_fruits_nv12_topleft_bgr_meanstd_f16)
     OracleCase c = {"fruits_nv12",
                     "image=fruits.jpg format=nv12 dst=416x416 anchor=topleft order=bgr norm=meanstd",
                     FP_PIX_NV12, 416, 416, LB, FP_ANCHOR_TOP_LEFT, FP_ORDER_BGR, FP_NORM_MEAN_STD,
-                    FP_LAYOUT_NCHW, FP_TENSOR_F16, {0}};
+                    FP_LAYOUT_NCHW, FP_DTYPE_FLOAT16, {0}};
     run_case(&c);
 }
 
@@ -204,21 +204,21 @@ FP_TEST(oracle_baboon_bgr24_stretch_nhwc)
 {
     OracleCase c = {"baboon_bgr", "image=baboon.jpg format=bgr24 dst=300x200 resize=stretch layout=nhwc",
                     FP_PIX_BGR24, 300, 200, ST, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NHWC,
-                    FP_TENSOR_F32, {0}};
+                    FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
 FP_TEST(oracle_home_gray8_u8_nhwc)
 {
     OracleCase c = {"home_gray", "image=home.jpg format=gray8 dst=256x256 layout=nhwc", FP_PIX_GRAY8, 256, 256,
-                    LB, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NHWC, FP_TENSOR_U8, {0}};
+                    LB, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NHWC, FP_DTYPE_UINT8, {0}};
     run_case(&c);
 }
 
 FP_TEST(oracle_generated_yuv420p_720p)
 {
     OracleCase c = {"gen_yuv", "image=gen:1280x720 format=yuv420p dst=640x640", FP_PIX_YUV420P, 640, 640, LB,
-                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
@@ -226,7 +226,7 @@ FP_TEST(oracle_generated_nv12_roi_upscale)
 {
     OracleCase c = {"gen_nv12_roi", "image=gen:640x360 format=nv12 dst=320x320 roi=101,51,151,97",
                     FP_PIX_NV12, 320, 320, LB, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW,
-                    FP_TENSOR_F32, {101, 51, 151, 97}};
+                    FP_DTYPE_FLOAT32, {101, 51, 151, 97}};
     run_case(&c);
 }
 
@@ -234,7 +234,7 @@ FP_TEST(oracle_generated_odd_rgb24_crop_meanstd)
 {
     OracleCase c = {"gen_crop", "image=gen:333x251 format=rgb24 dst=224x224 resize=crop norm=meanstd",
                     FP_PIX_RGB24, 224, 224, CR, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_MEAN_STD,
-                    FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
@@ -242,7 +242,7 @@ FP_TEST(oracle_building_yuv420p_stretch_u8)
 {
     OracleCase c = {"building_yuv", "image=building.jpg format=yuv420p dst=640x384 resize=stretch",
                     FP_PIX_YUV420P, 640, 384, ST, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW,
-                    FP_TENSOR_U8, {0}};
+                    FP_DTYPE_UINT8, {0}};
     run_case(&c);
 }
 
@@ -250,13 +250,13 @@ FP_TEST(oracle_building_yuv420p_stretch_u8)
 FP_TEST(oracle_generated_out_of_gamut_yuv)
 {
     OracleCase c = {"gen_gamut", "image=genyuv:960x540 format=yuv420p dst=416x416", FP_PIX_YUV420P, 416, 416, LB,
-                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }
 
 FP_TEST(oracle_generated_out_of_gamut_nv12_upscale)
 {
     OracleCase c = {"gen_gamut_nv12", "image=genyuv:200x120 format=nv12 dst=320x320 resize=stretch", FP_PIX_NV12,
-                    320, 320, ST, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_TENSOR_F32, {0}};
+                    320, 320, ST, FP_ANCHOR_CENTER, FP_ORDER_RGB, FP_NORM_SCALE, FP_LAYOUT_NCHW, FP_DTYPE_FLOAT32, {0}};
     run_case(&c);
 }

@@ -25,7 +25,7 @@ static void batch_make(Batch *b, uint64_t seed)
     static const FpPixelFormat fmts[] = {FP_PIX_YUV420P, FP_PIX_NV12, FP_PIX_RGB24, FP_PIX_BGR24, FP_PIX_GRAY8};
     uint64_t s = seed;
     FpPrepOptions o;
-    fp_prep_options_default(&o, 96, 64);
+    fp_prep_options_init(&o, 96, 64);
     for (int i = 0; i < NB; i++) {
         int w = pt_range(&s, 20, 300), h = pt_range(&s, 20, 200);
         FpPixelFormat f = fmts[i % 5];
@@ -95,7 +95,7 @@ FP_TEST(pool_errors_name_the_slot)
     CHECK_EQ(fp_prep_batch(pool, b.lb, b.frames, 0, tensor, 0), 0);
     /* plans of different shapes cannot share a tensor */
     FpPrepOptions o;
-    fp_prep_options_default(&o, 32, 32);
+    fp_prep_options_init(&o, 32, 32);
     FpLetterbox *other = NULL;
     CHECK_OK(fp_letterbox_create(&other, b.pf[1].f.width, b.pf[1].f.height, b.pf[1].f.format, &o));
     FpLetterbox *plans[NB];

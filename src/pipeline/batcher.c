@@ -43,7 +43,7 @@ struct FpBatcher {
     FpBatcherStats stats;
 };
 
-void fp_batcher_config_default(FpBatcherConfig *cfg)
+void fp_batcher_config_init(FpBatcherConfig *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->max_batch = 8;

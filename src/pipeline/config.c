@@ -3,7 +3,7 @@
 #include "framepipe/config.h"
 
 #include "framepipe/error.h"
-#include "framepipe/post.h"
+#include "framepipe/family.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -254,7 +254,7 @@ typedef enum KeyType {
     K_INTBOOL, /* int 0 / 1 */
     K_ENUM,    /* an enum (int-sized) from `names` */
     K_CHOICE,  /* const char * from `names` (the static table's spelling) */
-    K_FAMILY,  /* const char *: auto or a family fp_post_family_parse knows */
+    K_FAMILY,  /* const char *: auto or a family fp_family_parse knows */
     K_HTTP,    /* const char *: HOST:PORT */
     K_ROI,     /* [x, y, w, h] into FpCameraConfig.roi_* */
     K_INPUT,   /* [w, h] into FpModelSection.input_* */
@@ -565,7 +565,7 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         return fail_expect(c, n, where, k->expect);
     case K_FAMILY: {
         FpFamily fam;
-        if (strcasecmp(s, "auto") != 0 && fp_post_family_parse(s, &fam) < 0)
+        if (strcasecmp(s, "auto") != 0 && fp_family_parse(s, &fam) < 0)
             return fail_expect(c, n, where, k->expect);
         return copy_string(c, s, (const char **)field);
     }
