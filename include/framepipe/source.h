@@ -117,6 +117,19 @@ typedef struct FpSourceStatus {
     uint64_t decode_errors;   /* packets the decoder rejected (corrupt data), source kept going */
     uint64_t reconnects;      /* reopen attempts after a failure or stall */
     uint64_t resolution_changes;
+    /*
+     * Frames the input holds, known once the source thread has opened it
+     * (before its first frame is queued): a file's video stream frame count
+     * (its nb_frames, else duration x average frame rate; not a duration
+     * libavformat only estimated from the bit rate), or the number of image
+     * files of an image source. 0 when unknown: not opened yet, live streams,
+     * raw frames, rings, files that say neither. One pass of the whole input:
+     * start_s/stop_s, target_fps, every_nth and loop are not applied, and an
+     * image that does not decode still counts. Compare with `decoded` (frames
+     * out of the decoder). Progress display only; a truncated file decodes
+     * fewer (see last_error).
+     */
+    int64_t frames_expected;
     unsigned queued;          /* frames waiting now */
     int width, height;        /* of the last frame */
     FpPixelFormat format;

@@ -114,6 +114,7 @@ static int images_open(FpSource *src, void **priv)
         goto fail;
     }
     fp_log_info("ingest", "%s: %zu image(s) from %s", name, im->n, url);
+    fp__source_set_frames_expected(src, (int64_t)im->n);
     *priv = im;
     return 0;
 fail:

@@ -338,6 +338,28 @@ static void setup_hw(FpLav *c, const AVCodec *codec)
 
 /* ---- open / close ---- */
 
+/*
+ * Frames of a file's video stream as its container says: nb_frames, else
+ * duration x average frame rate; 0 when neither is known or the duration is
+ * only libavformat's guess from the bit rate.
+ */
+static int64_t frames_in_file(const AVFormatContext *fmt, const AVStream *st)
+{
+    if (st->nb_frames > 0)
+        return st->nb_frames;
+    if (fmt->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE)
+        return 0;
+    AVRational rate = st->avg_frame_rate;
+    if (rate.num <= 0 || rate.den <= 0)
+        return 0;
+    double secs = 0;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0)
+        secs = (double)st->duration * av_q2d(st->time_base);
+    else if (fmt->duration != AV_NOPTS_VALUE && fmt->duration > 0)
+        secs = (double)fmt->duration / AV_TIME_BASE;
+    return secs > 0 ? (int64_t)(secs * av_q2d(rate) + 0.5) : 0;
+}
+
 void fp__lav_close(FpLav **pc)
 {
     FpLav *c = *pc;
@@ -463,6 +485,8 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
         goto fail;
     }
     fp__source_set_decoder(src, codec->name, c->hw_dev != NULL);
+    if (!image && !fp__source_is_live(src))
+        fp__source_set_frames_expected(src, frames_in_file(c->fmt, st));
     c->opening = 0;
     fp__source_touch(src);
     if (!image)

@@ -358,6 +358,13 @@ void fp__source_set_decoder(FpSource *src, const char *name, int hw_active)
     pthread_mutex_unlock(&src->lock);
 }
 
+void fp__source_set_frames_expected(FpSource *src, int64_t n)
+{
+    pthread_mutex_lock(&src->lock);
+    src->st.frames_expected = n > 0 ? n : 0;
+    pthread_mutex_unlock(&src->lock);
+}
+
 /* ---- pool ---- */
 
 static int own_pool_for(FpSource *s, size_t size, FpPool **out)

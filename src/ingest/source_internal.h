@@ -60,6 +60,8 @@ void fp__source_count_decode_error(FpSource *src);
 /* Records an error text in the status without ending the session (any thread). */
 void fp__source_note_error(FpSource *src, int code, const char *msg);
 void fp__source_set_decoder(FpSource *src, const char *name, int hw_active);
+/* Sets FpSourceStatus.frames_expected (backends, after opening the input; n <= 0: unknown). Any thread. */
+void fp__source_set_frames_expected(FpSource *src, int64_t n);
 /* Monotonic time of the last frame out of the decoder (or of the open); stall detection. */
 int64_t fp__source_last_activity(const FpSource *src);
 void fp__source_touch(FpSource *src);

@@ -315,6 +315,7 @@ FP_TEST(image_folder_sorted_bad_file_skipped)
     fp_source_get_status(s, &st);
     CHECK(st.decode_errors >= 1); /* the bad file (libavcodec may report it more than once) */
     CHECK_EQ(st.frames, 3);
+    CHECK_EQ(st.frames_expected, 4); /* the image files listed, the bad one included; not readme.txt */
     CHECK_MSG(strstr(st.last_error, "c.jpg"), "last error: %s", st.last_error);
     fp_source_close(&s);
 }

@@ -178,6 +178,41 @@ FP_TEST(codecs_containers_sizes_all_frames_in_order)
     }
 }
 
+/*
+ * frames_expected is what the container says, and for these files it equals
+ * what the decoder actually delivered: mp4/avi from nb_frames, mkv from
+ * duration x frame rate. A raw Annex B stream says nothing (libavformat's
+ * bit-rate guess is not a count): 0. Decimation does not change it.
+ */
+FP_TEST(frames_expected_equals_the_frames_decoded)
+{
+    static const struct {
+        const char *codec, *container;
+        int frames;
+        int64_t want;
+    } v[] = {
+        {"h264", "mp4", 47, 47}, {"h264", "mkv", 53, 53}, {"mjpeg", "avi", 31, 31}, {"h264", "h264", 40, 0},
+    };
+    for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++) {
+        char *clip = fp_media_clip(v[k].codec, 160, 120, v[k].frames, 25, v[k].container);
+        FpSourceConfig cfg;
+        fp_source_config_init(&cfg);
+        cfg.url = clip;
+        cfg.every_nth = 2;
+        FpSource *s = start_source(&cfg, NULL);
+        int n = read_counters(s, 0, 2, NULL);
+        CHECK_EQ(n, (v[k].frames + 1) / 2);
+        FpSourceStatus st;
+        fp_source_get_status(s, &st);
+        CHECK_EQ(st.decoded, (uint64_t)v[k].frames);
+        CHECK_MSG(st.frames_expected == v[k].want, "%s in %s: frames_expected %lld, decoded %llu",
+                  v[k].codec, v[k].container, (long long)st.frames_expected,
+                  (unsigned long long)st.decoded);
+        fp_source_close(&s);
+        free(clip);
+    }
+}
+
 FP_TEST(every_nth_and_target_fps)
 {
     char *clip = fp_media_clip("h264", 320, 240, 60, 25, "mp4");
