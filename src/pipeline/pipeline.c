@@ -975,45 +975,6 @@ int fp_pipeline_get_camera(FpPipeline *p, int index, FpCameraSummary *out)
     return 0;
 }
 
-static double finite_or_0(double v)
-{
-    return isfinite(v) ? v : 0.0;
-}
-
-int fp_pipeline_write_cameras_json(FpPipeline *p, FILE *out)
-{
-    fputc('[', out);
-    for (int i = 0; i < p->n_cams; i++) {
-        FpCameraSummary cs;
-        fp_pipeline_get_camera(p, i, &cs);
-        fputs(i ? ",{" : "{", out);
-        fputs("\"name\":", out);
-        fp_json_write_string(out, cs.name);
-        fputs(",\"url\":", out);
-        fp_json_write_string(out, cs.url);
-        fputs(",\"state\":", out);
-        fp_json_write_string(out, fp_source_state_name(cs.source.state));
-        fprintf(out,
-                ",\"live\":%s,\"policy\":\"%s\",\"width\":%d,\"height\":%d,\"frames\":%" PRIu64
-                ",\"processed\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"reconnects\":%" PRIu64
-                ",\"decode_errors\":%" PRIu64 ",\"fps_in\":%.2f,\"fps_processed\":%.2f,\"fps_skipped\":%.2f"
-                ",\"latency_ms\":{\"p50\":%.3f,\"p99\":%.3f},\"last_error\":",
-                cs.source.live ? "true" : "false",
-                cs.source.policy == FP_POLICY_LATEST ? "latest" : "lossless", cs.source.width,
-                cs.source.height, cs.source.frames, cs.processed, cs.source.skipped,
-                cs.source.reconnects, cs.source.decode_errors, finite_or_0(cs.fps_in),
-                finite_or_0(cs.fps_processed), finite_or_0(cs.fps_skipped), cs.latency.p50 / 1e6,
-                cs.latency.p99 / 1e6);
-        if (cs.source.last_error[0])
-            fp_json_write_string(out, cs.source.last_error);
-        else
-            fputs("null", out);
-        fputc('}', out);
-    }
-    fputs("]\n", out);
-    return ferror(out) ? -EIO : 0;
-}
-
 void fp_pipeline_get_summary(FpPipeline *p, FpPipelineSummary *out)
 {
     memset(out, 0, sizeof(*out));
