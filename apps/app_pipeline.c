@@ -136,10 +136,32 @@ static void print_summary(const FpPipelineSummary *sum, double cpu)
             ms(s.latency.max), s.batch_fill, s.pool_hit_rate, cpu);
 }
 
-static void draw_progress(FpPipeline *p, int64_t total, int64_t t0)
+/*
+ * Frames the pipeline will process in all: the sum of the sources'
+ * frames_expected (known once each has opened its input). 0 (unknown) while
+ * a camera that has not failed does not know its count yet or never will
+ * (live); failed cameras are left out.
+ */
+static int64_t expected_total(FpPipeline *p)
+{
+    int64_t total = 0;
+    int n = fp_pipeline_camera_count(p);
+    for (int i = 0; i < n; i++) {
+        FpCameraSummary cs;
+        if (fp_pipeline_get_camera(p, i, &cs) < 0 || cs.source.state == FP_SOURCE_FAILED)
+            continue;
+        if (cs.source.frames_expected <= 0)
+            return 0;
+        total += cs.source.frames_expected;
+    }
+    return total;
+}
+
+static void draw_progress(FpPipeline *p, int with_total, int64_t t0)
 {
     FpPipelineSummary s;
     fp_pipeline_get_summary(p, &s);
+    int64_t total = with_total ? expected_total(p) : 0;
     double el = (double)(fp_clock_ns() - t0) / 1e9;
     double fps = el > 0 ? (double)s.frames / el : 0;
     if (total > 0) {
@@ -228,7 +250,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
         if (rc == 0)
             break;
         if (progress)
-            draw_progress(p, run->total_frames, t0);
+            draw_progress(p, run->progress_total, t0);
         int timeup = run->duration_s > 0 && (double)(fp_clock_ns() - t0) / 1e9 >= run->duration_s;
         if ((signals_seen || timeup) && !drained) {
             if (signals_seen)
@@ -239,7 +261,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     }
     fp_pipeline_stop(p, true);
     if (progress) {
-        draw_progress(p, run->total_frames, t0);
+        draw_progress(p, run->progress_total, t0);
         fputc('\n', stderr);
     }
     code = drained ? FP_EXIT_OK : cameras_exit_code(p);

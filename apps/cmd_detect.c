@@ -3,15 +3,8 @@
 #include "app_pipeline.h"
 #include "commands.h"
 
-#include "framepipe/error.h"
-
-#include <errno.h>
-#include <libavformat/avformat.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static void detect_usage(FILE *out)
 {
@@ -47,61 +40,226 @@ static void detect_usage(FILE *out)
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage, 3 model error, 130 second signal.\n");
 }
 
-static int bad(const char *opt, const char *val, const char *what)
+/* Options without a short form; the values start above any character. */
+enum {
+    OPT_ANNOTATE = 256, OPT_SUMMARY, OPT_HTTP, OPT_FAMILY, OPT_CONF, OPT_IOU, OPT_MAX_DET, OPT_LABELS,
+    OPT_INPUT, OPT_THREADS, OPT_PROVIDER, OPT_PROVIDER_FALLBACK, OPT_BATCH, OPT_MAX_WAIT, OPT_PER_CAMERA,
+    OPT_WORKERS, OPT_POLICY, OPT_FPS, OPT_EVERY_NTH, OPT_START, OPT_STOP, OPT_LOOP, OPT_DECODER_THREADS,
+    OPT_RAW,
+};
+
+static const struct option detect_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"output", required_argument, NULL, 'o'},
+    {"annotate", required_argument, NULL, OPT_ANNOTATE},
+    {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"http", required_argument, NULL, OPT_HTTP},
+    {"quiet", no_argument, NULL, 'q'},
+    {"family", required_argument, NULL, OPT_FAMILY},
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"iou", required_argument, NULL, OPT_IOU},
+    {"max-det", required_argument, NULL, OPT_MAX_DET},
+    {"labels", required_argument, NULL, OPT_LABELS},
+    {"input", required_argument, NULL, OPT_INPUT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"provider-fallback", no_argument, NULL, OPT_PROVIDER_FALLBACK},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"max-wait", required_argument, NULL, OPT_MAX_WAIT},
+    {"per-camera", required_argument, NULL, OPT_PER_CAMERA},
+    {"workers", required_argument, NULL, OPT_WORKERS},
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"fps", required_argument, NULL, OPT_FPS},
+    {"every-nth", required_argument, NULL, OPT_EVERY_NTH},
+    {"start", required_argument, NULL, OPT_START},
+    {"stop", required_argument, NULL, OPT_STOP},
+    {"loop", no_argument, NULL, OPT_LOOP},
+    {"decoder-threads", required_argument, NULL, OPT_DECODER_THREADS},
+    {"raw", required_argument, NULL, OPT_RAW},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything the command line says; cfg is the one static config (large). */
+typedef struct DetectArgs {
+    FpPipelineConfig *cfg;
+    FpAppRun run;
+    FpSourceConfig proto; /* every input's source config but its URL */
+    int per_camera;       /* 0: batch / inputs */
+    const char *model;
+    const char *inputs[FP_PIPELINE_MAX_CAMERAS];
+    int n_inputs;
+} DetectArgs;
+
+/* Outputs and model options. 0, 1 when `c` is not one of them, FP_APP_OPT_ERROR. */
+static int model_option(FpAppOptions *o, int c, DetectArgs *d)
 {
-    fprintf(stderr, "framepipe detect: %s '%s': %s\n", opt, val ? val : "", what);
-    return -1;
+    FpPipelineConfig *cfg = d->cfg;
+    long lv = 0;
+    double dv = 0;
+    switch (c) {
+    case 'o': cfg->output.jsonl = optarg; return 0;
+    case OPT_ANNOTATE: cfg->output.annotate = optarg; return 0;
+    case OPT_SUMMARY: d->run.summary_path = optarg; return 0;
+    case OPT_HTTP: cfg->output.http = optarg; return 0;
+    case 'q': d->run.quiet = 1; d->run.progress = 0; return 0;
+    case OPT_FAMILY: cfg->model.family = optarg; return 0;
+    case OPT_LABELS: cfg->model.labels = optarg; return 0;
+    case OPT_PROVIDER: cfg->model.provider = optarg; return 0;
+    case OPT_PROVIDER_FALLBACK: cfg->model.provider_fallback = true; return 0;
+    case OPT_CONF:
+    case OPT_IOU:
+        if (fp_app_parse_double(o, 0, 1, &dv) < 0)
+            return FP_APP_OPT_ERROR;
+        *(c == OPT_CONF ? &cfg->model.confidence : &cfg->model.iou) = (float)dv;
+        return 0;
+    case OPT_MAX_DET:
+        if (fp_app_parse_long(o, 1, 100000, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        cfg->model.max_detections = (int)lv;
+        return 0;
+    case OPT_THREADS:
+        if (fp_app_parse_long(o, 0, 256, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        cfg->model.threads = (int)lv;
+        return 0;
+    case OPT_INPUT: {
+        int w = 0, h = 0;
+        char tail = 0;
+        if (sscanf(optarg, "%dx%d%c", &w, &h, &tail) != 2 || w <= 0 || h <= 0 || w > 8192 || h > 8192)
+            return fp_app_bad_value(o, "expected WxH, e.g. 640x640");
+        cfg->model.input_width = w;
+        cfg->model.input_height = h;
+        return 0;
+    }
+    default: return 1;
+    }
 }
 
-static int parse_long(const char *opt, const char *s, long lo, long hi, long *out)
+/* Batching options. 0, 1 when `c` is not one of them, FP_APP_OPT_ERROR. */
+static int batch_option(FpAppOptions *o, int c, DetectArgs *d)
 {
-    char *end = NULL;
-    errno = 0;
-    long v = s ? strtol(s, &end, 10) : 0;
-    if (!s || !*s || *end || errno || v < lo || v > hi) {
-        char what[96];
-        snprintf(what, sizeof(what), "expected a whole number from %ld to %ld", lo, hi);
-        return bad(opt, s, what);
+    long lv = 0;
+    double dv = 0;
+    switch (c) {
+    case OPT_BATCH:
+        if (fp_app_parse_long(o, 1, 64, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        d->cfg->batch.max_batch = (int)lv;
+        return 0;
+    case OPT_MAX_WAIT:
+        if (fp_app_parse_double(o, 0, 60000, &dv) < 0)
+            return FP_APP_OPT_ERROR;
+        d->cfg->batch.max_wait_ns = (int64_t)(dv * 1e6);
+        return 0;
+    case OPT_PER_CAMERA:
+        if (fp_app_parse_long(o, 1, 64, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        d->per_camera = (int)lv;
+        return 0;
+    case OPT_WORKERS:
+        if (fp_app_parse_long(o, 1, 16, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        d->cfg->model.workers = (int)lv;
+        return 0;
+    default: return 1;
     }
-    *out = v;
+}
+
+/* --raw WxH:FORMAT into the source prototype. */
+static int raw_option(FpAppOptions *o, FpSourceConfig *proto)
+{
+    int w = 0, h = 0;
+    char fmt[16] = {0};
+    FpPixelFormat pf;
+    if (sscanf(optarg, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
+        fp_pixel_format_parse(fmt, &pf) < 0)
+        return fp_app_bad_value(o, "expected WxH:FORMAT with FORMAT yuv420p, nv12, rgb24, bgr24 or gray8");
+    proto->kind = FP_SOURCE_RAW;
+    proto->raw_width = w;
+    proto->raw_height = h;
+    proto->raw_format = pf;
     return 0;
 }
 
-static int parse_double(const char *opt, const char *s, double lo, double hi, double *out)
+/* Input (source) options. 0, 1 when `c` is not one of them, FP_APP_OPT_ERROR. */
+static int input_option(FpAppOptions *o, int c, FpSourceConfig *proto)
 {
-    char *end = NULL;
-    errno = 0;
-    double v = s ? strtod(s, &end) : 0;
-    if (!s || !*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        char what[96];
-        snprintf(what, sizeof(what), "expected a number from %g to %g", lo, hi);
-        return bad(opt, s, what);
+    long lv = 0;
+    double dv = 0;
+    switch (c) {
+    case OPT_POLICY:
+        if (!strcmp(optarg, "latest"))
+            proto->policy = FP_POLICY_LATEST;
+        else if (!strcmp(optarg, "lossless"))
+            proto->policy = FP_POLICY_LOSSLESS;
+        else
+            return fp_app_bad_value(o, "expected latest or lossless");
+        return 0;
+    case OPT_FPS:
+        if (fp_app_parse_double(o, 0.001, 1000, &dv) < 0)
+            return FP_APP_OPT_ERROR;
+        proto->target_fps = dv;
+        return 0;
+    case OPT_EVERY_NTH:
+        if (fp_app_parse_long(o, 1, 1000000, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        proto->every_nth = (unsigned)lv;
+        return 0;
+    case OPT_START:
+    case OPT_STOP:
+        if (fp_app_parse_double(o, 0, 1e9, &dv) < 0)
+            return FP_APP_OPT_ERROR;
+        *(c == OPT_START ? &proto->start_s : &proto->stop_s) = dv;
+        return 0;
+    case OPT_LOOP: proto->loop = 1; return 0;
+    case OPT_DECODER_THREADS:
+        if (fp_app_parse_long(o, 0, 64, &lv) < 0)
+            return FP_APP_OPT_ERROR;
+        proto->decoder_threads = (int)lv;
+        return 0;
+    case OPT_RAW: return raw_option(o, proto);
+    default: return 1;
     }
-    *out = v;
-    return 0;
 }
 
-/* Frames in a file as its container says (0 when unknown or not a plain file). */
-static int64_t count_frames(const char *url)
+/*
+ * Parses argv into *d. Returns 0, 1 after --help (usage printed) or
+ * FP_APP_OPT_ERROR (message printed). MODEL and INPUT... are the
+ * positionals in order, wherever they stood among the options.
+ */
+static int parse_detect_args(int argc, char **argv, DetectArgs *d)
 {
-    if (strstr(url, "://") || !strcmp(url, "-"))
-        return 0;
-    AVFormatContext *fc = NULL;
-    int64_t n = 0;
-    if (avformat_open_input(&fc, url, NULL, NULL) < 0)
-        return 0;
-    if (avformat_find_stream_info(fc, NULL) >= 0) {
-        int si = av_find_best_stream(fc, AVMEDIA_TYPE_VIDEO, -1, -1, NULL, 0);
-        if (si >= 0) {
-            AVStream *st = fc->streams[si];
-            if (st->nb_frames > 0)
-                n = st->nb_frames;
-            else if (fc->duration > 0 && st->avg_frame_rate.den > 0)
-                n = (int64_t)((double)fc->duration / AV_TIME_BASE * av_q2d(st->avg_frame_rate) + 0.5);
+    FpAppOptions o;
+    fp_app_options_init(&o, "framepipe detect", argc, argv, "ho:q", detect_options);
+    int c;
+    while ((c = fp_app_options_next(&o)) != -1) {
+        if (c == FP_APP_OPT_ERROR)
+            return FP_APP_OPT_ERROR;
+        if (c == 'h') {
+            detect_usage(stdout);
+            return 1;
         }
+        int rc = model_option(&o, c, d);
+        if (rc == 1)
+            rc = batch_option(&o, c, d);
+        if (rc == 1)
+            rc = input_option(&o, c, &d->proto);
+        if (rc != 0)
+            return FP_APP_OPT_ERROR; /* rc == 1 would be a table entry without a case: a bug */
     }
-    avformat_close_input(&fc);
-    return n;
+    if (optind < argc)
+        d->model = argv[optind++];
+    if (argc - optind > FP_PIPELINE_MAX_CAMERAS) {
+        fprintf(stderr, "framepipe detect: more than %d inputs\n", FP_PIPELINE_MAX_CAMERAS);
+        return FP_APP_OPT_ERROR;
+    }
+    while (optind < argc)
+        d->inputs[d->n_inputs++] = argv[optind++];
+    if (!d->model || !d->n_inputs) {
+        detect_usage(stderr);
+        return FP_APP_OPT_ERROR;
+    }
+    return 0;
 }
 
 /* A camera name from an input: its last path component, made unique with "-N". */
@@ -120,191 +278,44 @@ static void input_name(char *buf, size_t len, const char *url, int index, char n
     }
 }
 
+/*
+ * The pipeline config from the arguments: one camera per input (named after
+ * it), per-camera share of the batch. The progress bar shows a total only
+ * when the sources' frame counts (FpSourceStatus.frames_expected) are what
+ * the pipeline will process: inputs that end, read whole, every frame kept.
+ */
+static void detect_config(DetectArgs *d)
+{
+    static char names[FP_PIPELINE_MAX_CAMERAS][64];
+    FpPipelineConfig *cfg = d->cfg;
+    const FpSourceConfig *p = &d->proto;
+    cfg->model.path = d->model;
+    cfg->n_cameras = d->n_inputs;
+    cfg->batch.per_camera = d->per_camera ? d->per_camera
+                                          : (cfg->batch.max_batch + d->n_inputs - 1) / d->n_inputs;
+    if (cfg->batch.per_camera > cfg->batch.max_batch)
+        cfg->batch.per_camera = cfg->batch.max_batch;
+    for (int i = 0; i < d->n_inputs; i++) {
+        FpCameraConfig *c = &cfg->cameras[i];
+        input_name(names[i], sizeof(names[i]), d->inputs[i], i, names);
+        c->name = names[i];
+        c->source = *p;
+        c->source.url = d->inputs[i];
+    }
+    d->run.progress_total = !p->loop && p->start_s <= 0 && p->stop_s <= 0 && p->target_fps <= 0 &&
+                            p->every_nth <= 1;
+}
+
 int fp_cmd_detect(int argc, char **argv)
 {
     static FpPipelineConfig cfg; /* large; one per process */
-    static char names[FP_PIPELINE_MAX_CAMERAS][64];
     fp_pipeline_config_init(&cfg);
     cfg.output.jsonl = "-";
-    FpAppRun run = {.cfg = &cfg, .progress = 1};
-    FpSourceConfig proto;
-    fp_source_config_init(&proto);
-    const char *model = NULL;
-    const char *inputs[FP_PIPELINE_MAX_CAMERAS];
-    int n_inputs = 0, per_camera = 0;
-    long lv;
-    double dv;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEED_VALUE()                                                          \
-    do {                                                                      \
-        if (!v) {                                                             \
-            fprintf(stderr, "framepipe detect: %s needs a value\n", a);       \
-            return FP_EXIT_USAGE;                                             \
-        }                                                                     \
-        i++;                                                                  \
-    } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            detect_usage(stdout);
-            return FP_EXIT_OK;
-        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            NEED_VALUE();
-            cfg.output.jsonl = v;
-        } else if (!strcmp(a, "--annotate")) {
-            NEED_VALUE();
-            cfg.output.annotate = v;
-        } else if (!strcmp(a, "--summary")) {
-            NEED_VALUE();
-            run.summary_path = v;
-        } else if (!strcmp(a, "--http")) {
-            NEED_VALUE();
-            cfg.output.http = v;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            run.quiet = 1;
-            run.progress = 0;
-        } else if (!strcmp(a, "--family")) {
-            NEED_VALUE();
-            cfg.model.family = v;
-        } else if (!strcmp(a, "--conf")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0, 1, &dv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.model.confidence = (float)dv;
-        } else if (!strcmp(a, "--iou")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0, 1, &dv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.model.iou = (float)dv;
-        } else if (!strcmp(a, "--max-det")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 1, 100000, &lv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.model.max_detections = (int)lv;
-        } else if (!strcmp(a, "--labels")) {
-            NEED_VALUE();
-            cfg.model.labels = v;
-        } else if (!strcmp(a, "--input")) {
-            NEED_VALUE();
-            int w = 0, h = 0;
-            char tail = 0;
-            if (sscanf(v, "%dx%d%c", &w, &h, &tail) != 2 || w <= 0 || h <= 0 || w > 8192 || h > 8192) {
-                bad(a, v, "expected WxH, e.g. 640x640");
-                return FP_EXIT_USAGE;
-            }
-            cfg.model.input_width = w;
-            cfg.model.input_height = h;
-        } else if (!strcmp(a, "--threads")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 0, 256, &lv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.model.threads = (int)lv;
-        } else if (!strcmp(a, "--provider")) {
-            NEED_VALUE();
-            cfg.model.provider = v;
-        } else if (!strcmp(a, "--provider-fallback")) {
-            cfg.model.provider_fallback = true;
-        } else if (!strcmp(a, "--batch")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 1, 64, &lv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.batch.max_batch = (int)lv;
-        } else if (!strcmp(a, "--max-wait")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0, 60000, &dv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.batch.max_wait_ns = (int64_t)(dv * 1e6);
-        } else if (!strcmp(a, "--per-camera")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 1, 64, &lv) < 0)
-                return FP_EXIT_USAGE;
-            per_camera = (int)lv;
-        } else if (!strcmp(a, "--workers")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 1, 16, &lv) < 0)
-                return FP_EXIT_USAGE;
-            cfg.model.workers = (int)lv;
-        } else if (!strcmp(a, "--policy")) {
-            NEED_VALUE();
-            if (!strcmp(v, "latest"))
-                proto.policy = FP_POLICY_LATEST;
-            else if (!strcmp(v, "lossless"))
-                proto.policy = FP_POLICY_LOSSLESS;
-            else {
-                bad(a, v, "expected latest or lossless");
-                return FP_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--fps")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0.001, 1000, &dv) < 0)
-                return FP_EXIT_USAGE;
-            proto.target_fps = dv;
-        } else if (!strcmp(a, "--every-nth")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 1, 1000000, &lv) < 0)
-                return FP_EXIT_USAGE;
-            proto.every_nth = (unsigned)lv;
-        } else if (!strcmp(a, "--start")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0, 1e9, &dv) < 0)
-                return FP_EXIT_USAGE;
-            proto.start_s = dv;
-        } else if (!strcmp(a, "--stop")) {
-            NEED_VALUE();
-            if (parse_double(a, v, 0, 1e9, &dv) < 0)
-                return FP_EXIT_USAGE;
-            proto.stop_s = dv;
-        } else if (!strcmp(a, "--loop")) {
-            proto.loop = 1;
-        } else if (!strcmp(a, "--decoder-threads")) {
-            NEED_VALUE();
-            if (parse_long(a, v, 0, 64, &lv) < 0)
-                return FP_EXIT_USAGE;
-            proto.decoder_threads = (int)lv;
-        } else if (!strcmp(a, "--raw")) {
-            NEED_VALUE();
-            int w = 0, h = 0;
-            char fmt[16] = {0};
-            if (sscanf(v, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
-                fp_pixel_format_parse(fmt, &proto.raw_format) < 0) {
-                bad(a, v, "expected WxH:FORMAT with FORMAT yuv420p, nv12, rgb24, bgr24 or gray8");
-                return FP_EXIT_USAGE;
-            }
-            proto.kind = FP_SOURCE_RAW;
-            proto.raw_width = w;
-            proto.raw_height = h;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "framepipe detect: unknown option '%s' (try --help)\n", a);
-            return FP_EXIT_USAGE;
-        } else if (!model) {
-            model = a;
-        } else if (n_inputs >= FP_PIPELINE_MAX_CAMERAS) {
-            fprintf(stderr, "framepipe detect: more than %d inputs\n", FP_PIPELINE_MAX_CAMERAS);
-            return FP_EXIT_USAGE;
-        } else {
-            inputs[n_inputs++] = a;
-        }
-#undef NEED_VALUE
-    }
-    if (!model || !n_inputs) {
-        detect_usage(stderr);
-        return FP_EXIT_USAGE;
-    }
-    cfg.model.path = model;
-    cfg.n_cameras = n_inputs;
-    cfg.batch.per_camera = per_camera ? per_camera
-                                      : (cfg.batch.max_batch + n_inputs - 1) / n_inputs;
-    if (cfg.batch.per_camera > cfg.batch.max_batch)
-        cfg.batch.per_camera = cfg.batch.max_batch;
-    for (int i = 0; i < n_inputs; i++) {
-        FpCameraConfig *c = &cfg.cameras[i];
-        input_name(names[i], sizeof(names[i]), inputs[i], i, names);
-        c->name = names[i];
-        c->source = proto;
-        c->source.url = inputs[i];
-        if (run.progress && !proto.loop && isatty(STDERR_FILENO))
-            run.total_frames += count_frames(inputs[i]);
-    }
-    return fp_app_run_pipeline(&run);
+    DetectArgs d = {.cfg = &cfg, .run = {.cfg = &cfg, .progress = 1}};
+    fp_source_config_init(&d.proto);
+    int rc = parse_detect_args(argc, argv, &d);
+    if (rc != 0)
+        return rc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
+    detect_config(&d);
+    return fp_app_run_pipeline(&d.run);
 }

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `framepipe model MODEL`: loads a model through FpModel and prints its input geometry, outputs, family, classes and metadata.
+#include "app_options.h"
 #include "commands.h"
 
 #include "framepipe/error.h"
@@ -16,41 +17,65 @@ static void print_dims(const FpTensorInfo *t)
     printf("]");
 }
 
+enum { OPT_PROVIDER = 256, OPT_FALLBACK };
+
+static const struct option model_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"provider", required_argument, NULL, OPT_PROVIDER},
+    {"fallback", no_argument, NULL, OPT_FALLBACK},
+    {NULL, 0, NULL, 0},
+};
+
+static void model_usage(FILE *out)
+{
+    fprintf(out, "usage: framepipe model [--provider cpu|cuda|tensorrt] [--fallback] MODEL.onnx\n"
+                 "Loads MODEL with ONNX Runtime and prints its input geometry, outputs, detector family,\n"
+                 "class names and metadata. Exit status 1 when it cannot be loaded, 2 on bad usage.\n");
+}
+
+/* Parses argv into *cfg and *path. 0, 1 after --help (usage printed), FP_APP_OPT_ERROR (message printed). */
+static int parse_model_args(int argc, char **argv, FpModelConfig *cfg, const char **path)
+{
+    FpAppOptions o;
+    fp_app_options_init(&o, "framepipe model", argc, argv, "h", model_options);
+    int c;
+    while ((c = fp_app_options_next(&o)) != -1) {
+        switch (c) {
+        case 'h': model_usage(stdout); return 1;
+        case OPT_FALLBACK: cfg->provider_fallback = true; break;
+        case OPT_PROVIDER:
+            if (fp_provider_parse(optarg, &cfg->provider) < 0)
+                return fp_app_bad_value(&o, "expected cpu, cuda or tensorrt");
+            break;
+        default: return FP_APP_OPT_ERROR;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "framepipe model: no model given (try --help)\n");
+        return FP_APP_OPT_ERROR;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "framepipe model: unexpected argument '%s' (one model at a time)\n", argv[optind + 1]);
+        return FP_APP_OPT_ERROR;
+    }
+    *path = argv[optind];
+    return 0;
+}
+
 int fp_cmd_model(int argc, char **argv)
 {
     FpModelConfig cfg;
     fp_model_config_init(&cfg);
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: framepipe model [--provider cpu|cuda|tensorrt] [--fallback] MODEL.onnx\n"
-                   "Loads MODEL with ONNX Runtime and prints its input geometry, outputs, detector family,\n"
-                   "class names and metadata. Exit status 1 when it cannot be loaded.\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--provider") && i + 1 < argc) {
-            if (fp_provider_parse(argv[++i], &cfg.provider) < 0) {
-                fprintf(stderr, "framepipe model: %s\n", fp_error_detail(FP_EINVALID));
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--fallback")) {
-            cfg.provider_fallback = true;
-        } else if (argv[i][0] == '-' || path) {
-            fprintf(stderr, "framepipe model: unexpected argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "framepipe model: no model given (try --help)\n");
-        return 2;
-    }
+    int prc = parse_model_args(argc, argv, &cfg, &path);
+    if (prc != 0)
+        return prc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     cfg.intra_threads = 1;
     FpModel *m = NULL;
     int rc = fp_model_create(&m, path, &cfg);
     if (rc < 0) {
         fprintf(stderr, "framepipe model: %s\n", fp_error_detail(rc));
-        return 1;
+        return FP_EXIT_INPUT;
     }
     const char *ver = fp_model_ort_version(NULL);
     printf("model:    %s\n", fp_model_path(m));

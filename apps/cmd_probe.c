@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // `framepipe probe URL`: opens a source (file, RTSP, HTTP/HLS, V4L2, images, raw, ring), decodes a few frames and reports what it sees.
+#include "app_options.h"
 #include "commands.h"
 
 #include "framepipe/clock.h"
@@ -22,46 +23,89 @@ static void probe_usage(FILE *out)
             "Prints one JSON object: decoder, size, format, frames, measured fps, pts, counters.\n");
 }
 
+enum { OPT_FRAMES = 256, OPT_TIMEOUT, OPT_HW, OPT_UDP, OPT_RAW };
+
+static const struct option probe_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"frames", required_argument, NULL, OPT_FRAMES},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"hw", required_argument, NULL, OPT_HW},
+    {"udp", no_argument, NULL, OPT_UDP},
+    {"raw", required_argument, NULL, OPT_RAW},
+    {NULL, 0, NULL, 0},
+};
+
+/* One option into *cfg / *want / *timeout_s. 0 or FP_APP_OPT_ERROR (message printed). */
+static int probe_option(FpAppOptions *o, int c, FpSourceConfig *cfg, long *want, double *timeout_s)
+{
+    switch (c) {
+    case OPT_FRAMES: return fp_app_parse_long(o, 0, 1000000000, want);
+    case OPT_TIMEOUT:
+        if (fp_app_parse_double(o, 0.001, 86400, timeout_s) < 0)
+            return FP_APP_OPT_ERROR;
+        return 0;
+    case OPT_UDP: cfg->rtsp_transport = FP_RTSP_UDP; return 0;
+    case OPT_HW:
+        if (!strcmp(optarg, "auto"))
+            cfg->hw = FP_HW_AUTO;
+        else if (!strcmp(optarg, "cuda"))
+            cfg->hw = FP_HW_CUDA;
+        else if (!strcmp(optarg, "vaapi"))
+            cfg->hw = FP_HW_VAAPI;
+        else
+            return fp_app_bad_value(o, "expected auto, cuda or vaapi");
+        return 0;
+    case OPT_RAW: {
+        int w = 0, h = 0;
+        char fmt[16] = {0};
+        FpPixelFormat pf;
+        if (sscanf(optarg, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
+            fp_pixel_format_parse(fmt, &pf) < 0)
+            return fp_app_bad_value(o, "expected WxH:FORMAT, e.g. 640x480:yuv420p");
+        cfg->kind = FP_SOURCE_RAW;
+        cfg->raw_width = w;
+        cfg->raw_height = h;
+        cfg->raw_format = pf;
+        return 0;
+    }
+    default: return FP_APP_OPT_ERROR;
+    }
+}
+
+/* Parses argv. 0, 1 after --help (usage printed), FP_APP_OPT_ERROR (message printed). */
+static int parse_probe_args(int argc, char **argv, FpSourceConfig *cfg, long *want, double *timeout_s)
+{
+    FpAppOptions o;
+    fp_app_options_init(&o, "framepipe probe", argc, argv, "h", probe_options);
+    int c;
+    while ((c = fp_app_options_next(&o)) != -1) {
+        if (c == 'h') {
+            probe_usage(stdout);
+            return 1;
+        }
+        if (c == FP_APP_OPT_ERROR || probe_option(&o, c, cfg, want, timeout_s) < 0)
+            return FP_APP_OPT_ERROR;
+    }
+    if (argc - optind != 1) {
+        if (argc - optind > 1)
+            fprintf(stderr, "framepipe probe: one URL only ('%s' and '%s')\n", argv[optind], argv[optind + 1]);
+        else
+            probe_usage(stderr);
+        return FP_APP_OPT_ERROR;
+    }
+    cfg->url = argv[optind];
+    return 0;
+}
+
 int fp_cmd_probe(int argc, char **argv)
 {
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     long want = 25;
     double timeout_s = 10;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            probe_usage(stdout);
-            return 0;
-        } else if (!strcmp(a, "--frames") && i + 1 < argc) {
-            want = strtol(argv[++i], NULL, 10);
-        } else if (!strcmp(a, "--timeout") && i + 1 < argc) {
-            timeout_s = strtod(argv[++i], NULL);
-        } else if (!strcmp(a, "--udp")) {
-            cfg.rtsp_transport = FP_RTSP_UDP;
-        } else if (!strcmp(a, "--hw") && i + 1 < argc) {
-            const char *h = argv[++i];
-            cfg.hw = !strcmp(h, "cuda") ? FP_HW_CUDA : !strcmp(h, "vaapi") ? FP_HW_VAAPI : FP_HW_AUTO;
-        } else if (!strcmp(a, "--raw") && i + 1 < argc) {
-            char fmt[16] = {0};
-            if (sscanf(argv[++i], "%dx%d:%15s", &cfg.raw_width, &cfg.raw_height, fmt) != 3 ||
-                fp_pixel_format_parse(fmt, &cfg.raw_format) < 0) {
-                fprintf(stderr, "framepipe probe: --raw wants WxH:FORMAT, e.g. 640x480:yuv420p\n");
-                return 2;
-            }
-            cfg.kind = FP_SOURCE_RAW;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "framepipe probe: unknown option '%s'\n", a);
-            probe_usage(stderr);
-            return 2;
-        } else {
-            cfg.url = a;
-        }
-    }
-    if (!cfg.url || want < 0 || timeout_s <= 0) {
-        probe_usage(stderr);
-        return 2;
-    }
+    int prc = parse_probe_args(argc, argv, &cfg, &want, &timeout_s);
+    if (prc != 0)
+        return prc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     cfg.policy = FP_POLICY_LOSSLESS;
     FpSource *src = NULL;
     int rc = fp_source_open(&src, &cfg, NULL);
@@ -70,7 +114,7 @@ int fp_cmd_probe(int argc, char **argv)
     if (rc < 0) {
         fprintf(stderr, "framepipe probe: %s\n", fp_error_detail(rc));
         fp_source_close(&src);
-        return 1;
+        return FP_EXIT_INPUT;
     }
     long n = 0;
     int64_t t0 = fp_clock_ns(), t_first = 0, t_last = 0, pts_first = 0, pts_last = 0;
@@ -104,7 +148,7 @@ int fp_cmd_probe(int argc, char **argv)
     fp_source_close(&src);
     if (rc < 0 && rc != FP_EEND_OF_STREAM && n == 0) {
         fprintf(stderr, "framepipe probe: %s\n", st.last_error[0] ? st.last_error : fp_strerror(rc));
-        return 1;
+        return FP_EXIT_INPUT;
     }
-    return 0;
+    return FP_EXIT_OK;
 }

@@ -10,7 +10,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static void run_usage(FILE *out)
 {
@@ -26,45 +25,68 @@ static void run_usage(FILE *out)
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }
 
+enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY };
+
+static const struct option run_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"quiet", no_argument, NULL, 'q'},
+    {NULL, 0, NULL, 0},
+};
+
+/* A finite number of seconds > 0 into *out: 0, or -1 (*out untouched). */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v <= 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Parses argv into *run, *check and *path. 0, 1 after --help (usage printed), FP_APP_OPT_ERROR (message printed). */
+static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, const char **path)
+{
+    FpAppOptions o;
+    fp_app_options_init(&o, "framepipe run", argc, argv, "hq", run_options);
+    int c;
+    while ((c = fp_app_options_next(&o)) != -1) {
+        switch (c) {
+        case 'h': run_usage(stdout); return 1;
+        case OPT_CHECK: *check = 1; break;
+        case 'q': run->quiet = 1; break;
+        case OPT_SUMMARY: run->summary_path = optarg; break;
+        case OPT_DURATION:
+            if (parse_seconds(optarg, &run->duration_s) < 0)
+                return fp_app_bad_value(&o, "expected seconds > 0");
+            break;
+        default: return FP_APP_OPT_ERROR;
+        }
+    }
+    if (optind >= argc) {
+        run_usage(stderr);
+        return FP_APP_OPT_ERROR;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "framepipe run: one config file only ('%s' and '%s')\n", argv[optind], argv[optind + 1]);
+        return FP_APP_OPT_ERROR;
+    }
+    *path = argv[optind];
+    return 0;
+}
+
 int fp_cmd_run(int argc, char **argv)
 {
     const char *path = NULL;
     int check = 0;
     FpAppRun run = {0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            run_usage(stdout);
-            return FP_EXIT_OK;
-        } else if (!strcmp(a, "--check")) {
-            check = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            run.quiet = 1;
-        } else if (!strcmp(a, "--summary") && i + 1 < argc) {
-            run.summary_path = argv[++i];
-        } else if (!strcmp(a, "--duration") && i + 1 < argc) {
-            char *end = NULL;
-            const char *v = argv[++i];
-            errno = 0;
-            run.duration_s = strtod(v, &end);
-            if (!*v || *end || errno || !isfinite(run.duration_s) || run.duration_s <= 0) {
-                fprintf(stderr, "framepipe run: --duration '%s': expected seconds > 0\n", v);
-                return FP_EXIT_USAGE;
-            }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "framepipe run: unknown option or missing value '%s' (try --help)\n", a);
-            return FP_EXIT_USAGE;
-        } else if (!path) {
-            path = a;
-        } else {
-            fprintf(stderr, "framepipe run: one config file only ('%s' and '%s')\n", path, a);
-            return FP_EXIT_USAGE;
-        }
-    }
-    if (!path) {
-        run_usage(stderr);
-        return FP_EXIT_USAGE;
-    }
+    int prc = parse_run_args(argc, argv, &run, &check, &path);
+    if (prc != 0)
+        return prc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     FpConfigFile *cf = NULL;
     int rc = fp_config_load(&cf, path);
     if (rc < 0) {

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The `framepipe` command: dispatches to subcommands (see apps/commands.h).
+#include "app_options.h"
 #include "commands.h"
 #include "fp_config.h"
 
@@ -30,21 +31,42 @@ static void usage(FILE *out)
                  "Environment: FP_LOG=error|warn|info|debug|trace sets the log level.\n");
 }
 
+static const struct option top_options[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Options before the command ('+': getopt stops at the command, whose own options are its business). */
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
+    FpAppOptions o;
+    fp_app_options_init(&o, "framepipe", argc, argv, "+hV", top_options);
+    int c;
+    while ((c = fp_app_options_next(&o)) != -1) {
+        if (c == 'h') {
+            usage(stdout);
+            return FP_EXIT_OK;
+        }
+        if (c == 'V') {
+            static char version[] = "version";
+            char *vargv[] = {version, NULL};
+            return fp_cmd_version(1, vargv);
+        }
+        return FP_EXIT_USAGE; /* the message is printed */
+    }
+    if (optind >= argc) {
         usage(stderr);
-        return 2;
+        return FP_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    const char *name = argv[optind];
+    if (!strcmp(name, "help")) {
         usage(stdout);
-        return 0;
+        return FP_EXIT_OK;
     }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
-        return fp_cmd_version(1, argv + 1);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "framepipe: unknown command '%s' (try 'framepipe --help')\n", argv[1]);
-    return 2;
+        if (!strcmp(name, commands[i].name))
+            return commands[i].fn(argc - optind, argv + optind);
+    fprintf(stderr, "framepipe: unknown command '%s' (try 'framepipe --help')\n", name);
+    return FP_EXIT_USAGE;
 }
