@@ -9,10 +9,10 @@
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
 #include "framepipe/http.h"
-#include "framepipe/json.h"
 #include "framepipe/log.h"
 #include "framepipe/sink.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -86,36 +86,94 @@ static double ms(uint64_t ns)
     return (double)ns / 1e6;
 }
 
+/* v rounded to `scale` (1000: three decimals), as the summary prints it; 0 for NaN or infinity. */
+static double rounded(double v, double scale)
+{
+    return isfinite(v) ? round(v * scale) / scale : 0.0;
+}
+
+/* One camera's entry of the summary (docs/cli.md); NULL when cJSON runs out of memory. */
+static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    double fps = seconds > 0 ? (double)cs->processed / seconds : 0.0;
+    double skip = seconds > 0 ? (double)cs->source.skipped / seconds : 0.0;
+    int ok = cJSON_AddStringToObject(o, "name", cs->name) &&
+             cJSON_AddNumberToObject(o, "frames", (double)cs->processed) &&
+             cJSON_AddNumberToObject(o, "decoded", (double)cs->source.frames) &&
+             cJSON_AddNumberToObject(o, "skipped", (double)cs->source.skipped) &&
+             cJSON_AddNumberToObject(o, "reconnects", (double)cs->source.reconnects) &&
+             cJSON_AddNumberToObject(o, "fps", rounded(fps, 1e3)) &&
+             cJSON_AddNumberToObject(o, "skipped_fps", rounded(skip, 1e3));
+    cJSON *lat = ok ? cJSON_AddObjectToObject(o, "latency_ms") : NULL;
+    ok = lat && cJSON_AddNumberToObject(lat, "p50", rounded(ms(cs->latency.p50), 1e3)) &&
+         cJSON_AddNumberToObject(lat, "p99", rounded(ms(cs->latency.p99), 1e3)) &&
+         cJSON_AddStringToObject(o, "state", fp_source_state_name(cs->source.state));
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* The run's summary object (docs/cli.md); NULL when cJSON runs out of memory. */
+static cJSON *summary_json(FpPipeline *p, const FpPipelineSummary *s, double cpu)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    int ok = cJSON_AddNumberToObject(root, "frames", (double)s->frames) &&
+             cJSON_AddNumberToObject(root, "skipped", (double)s->skipped) &&
+             cJSON_AddNumberToObject(root, "detections", (double)s->detections) &&
+             cJSON_AddNumberToObject(root, "seconds", rounded(s->seconds, 1e6)) &&
+             cJSON_AddNumberToObject(root, "fps", rounded(s->fps, 1e3));
+    cJSON *lat = ok ? cJSON_AddObjectToObject(root, "latency_ms") : NULL;
+    ok = lat && cJSON_AddNumberToObject(lat, "p50", rounded(ms(s->latency.p50), 1e3)) &&
+         cJSON_AddNumberToObject(lat, "p90", rounded(ms(s->latency.p90), 1e3)) &&
+         cJSON_AddNumberToObject(lat, "p99", rounded(ms(s->latency.p99), 1e3)) &&
+         cJSON_AddNumberToObject(lat, "max", rounded(ms(s->latency.max), 1e3)) &&
+         cJSON_AddNumberToObject(root, "pool_hit_rate", rounded(s->pool_hit_rate, 1e6)) &&
+         cJSON_AddNumberToObject(root, "batch_fill", rounded(s->batch_fill, 1e4)) &&
+         cJSON_AddNumberToObject(root, "cpu_seconds", rounded(cpu, 1e3));
+    cJSON *cams = ok ? cJSON_AddArrayToObject(root, "cameras") : NULL;
+    ok = cams != NULL;
+    int n = fp_pipeline_camera_count(p);
+    for (int i = 0; ok && i < n; i++) {
+        FpCameraSummary cs;
+        cJSON *c = fp_pipeline_get_camera(p, i, &cs) == 0 ? camera_summary_json(&cs, s->seconds) : NULL;
+        ok = c && cJSON_AddItemToArray(cams, c);
+        if (!ok)
+            cJSON_Delete(c);
+    }
+    if (!ok) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Writes the summary to `path` as one JSON line. 0, or a negative code with the reason on stderr. */
 static int write_summary_json(FpPipeline *p, const FpPipelineSummary *sum, const char *path, double cpu)
 {
+    cJSON *root = summary_json(p, sum, cpu);
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    if (!text) {
+        fprintf(stderr, "framepipe: --summary %s: out of memory\n", path);
+        return -ENOMEM;
+    }
     FILE *out = fopen(path, "w");
     if (!out) {
+        int rc = -errno;
         fprintf(stderr, "framepipe: --summary %s: %s\n", path, strerror(errno));
-        return -errno;
+        cJSON_free(text);
+        return rc;
     }
-    const FpPipelineSummary s = *sum;
-    fprintf(out,
-            "{\"frames\":%" PRIu64 ",\"skipped\":%" PRIu64 ",\"detections\":%" PRIu64
-            ",\"seconds\":%.6f,\"fps\":%.3f,\"latency_ms\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,"
-            "\"max\":%.3f},\"pool_hit_rate\":%.6f,\"batch_fill\":%.4f,\"cpu_seconds\":%.3f,\"cameras\":[",
-            s.frames, s.skipped, s.detections, s.seconds, s.fps, ms(s.latency.p50), ms(s.latency.p90),
-            ms(s.latency.p99), ms(s.latency.max), s.pool_hit_rate, s.batch_fill, cpu);
-    int n = fp_pipeline_camera_count(p);
-    for (int i = 0; i < n; i++) {
-        FpCameraSummary cs;
-        fp_pipeline_get_camera(p, i, &cs);
-        fputs(i ? ",{\"name\":" : "{\"name\":", out);
-        fp_json_write_string(out, cs.name);
-        double fps = s.seconds > 0 ? (double)cs.processed / s.seconds : 0.0;
-        double skip = s.seconds > 0 ? (double)cs.source.skipped / s.seconds : 0.0;
-        fprintf(out,
-                ",\"frames\":%" PRIu64 ",\"decoded\":%" PRIu64 ",\"skipped\":%" PRIu64
-                ",\"reconnects\":%" PRIu64 ",\"fps\":%.3f,\"skipped_fps\":%.3f,\"latency_ms\":{\"p50\":%.3f,"
-                "\"p99\":%.3f},\"state\":\"%s\"}",
-                cs.processed, cs.source.frames, cs.source.skipped, cs.source.reconnects, fps, skip,
-                ms(cs.latency.p50), ms(cs.latency.p99), fp_source_state_name(cs.source.state));
-    }
-    fputs("]}\n", out);
+    fputs(text, out);
+    fputc('\n', out);
+    cJSON_free(text);
     int rc = ferror(out) ? -EIO : 0;
     if (fclose(out) != 0 && !rc)
         rc = -errno;
