@@ -17,7 +17,7 @@ static void detect_usage(FILE *out)
             "  --annotate PATH       draw the detections: PATH.mp4|.mkv|.avi (a video per input) or DIR/ (PNGs)\n"
             "  --summary FILE        write the run's summary as JSON\n"
             "  --http HOST:PORT      serve /metrics, /healthz, /api/cameras while running\n"
-            "  --quiet               no progress bar and no summary on stderr\n"
+            "  -q, --quiet           no progress bar and no summary on stderr\n"
             "Model:\n"
             "  --family NAME         auto (default), yolov5, yolov8, yolov11, yolov8-raw, blazeface, ssd\n"
             "  --conf X  --iou X     confidence and NMS IoU thresholds (default: the family's)\n"

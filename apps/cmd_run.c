@@ -21,7 +21,7 @@ static void run_usage(FILE *out)
             "  --check            validate the config (and load the model) without running; exit 0 when good\n"
             "  --duration S       stop (draining) after S seconds\n"
             "  --summary FILE     write the run's summary as JSON at the end\n"
-            "  --quiet            no summary on stderr\n"
+            "  -q, --quiet        no summary on stderr\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }
 

@@ -6,6 +6,7 @@
 #include "framepipe/clock.h"
 
 #include <cjson/cJSON.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -118,6 +119,35 @@ static const char *str(const cJSON *o, const char *key)
     return v->valuestring;
 }
 
+/*
+ * `o` has exactly the keys of `spec`, "name:type,...", nothing else; types:
+ * n number, s string, b bool, o object, a array, z null or string.
+ */
+static void check_keys(const cJSON *o, const char *spec, const char *what)
+{
+    CHECK_MSG(cJSON_IsObject(o), "%s is not an object", what);
+    char buf[512];
+    snprintf(buf, sizeof(buf), "%s", spec);
+    int want = 0;
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(kv, ':');
+        CHECK(colon);
+        *colon = 0;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, kv);
+        char t = colon[1];
+        int ok = t == 'n'   ? cJSON_IsNumber(v)
+                 : t == 's' ? cJSON_IsString(v)
+                 : t == 'b' ? cJSON_IsBool(v)
+                 : t == 'o' ? cJSON_IsObject(v)
+                 : t == 'a' ? cJSON_IsArray(v)
+                            : (cJSON_IsNull(v) || cJSON_IsString(v));
+        CHECK_MSG(ok, "%s: '%s' missing or not of type %c", what, kv, t);
+        want++;
+    }
+    CHECK_MSG(cJSON_GetArraySize(o) == want, "%s has %d keys, expected %d", what, cJSON_GetArraySize(o), want);
+}
+
 FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_video, 240)
 {
     char *clip = fp_media_clip("h264", 320, 240, 37, 25, "mp4");
@@ -140,6 +170,20 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
     CHECK_EQ(num(s, "frames"), 37);
     CHECK_EQ(num(s, "skipped"), 0);
     CHECK(num(s, "fps") > 0);
+    /* the summary's fields and types, as docs/cli.md lists them */
+    check_keys(s, "frames:n,skipped:n,detections:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
+                  "cpu_seconds:n,cameras:a", "summary");
+    check_keys(cJSON_GetObjectItemCaseSensitive(s, "latency_ms"), "p50:n,p90:n,p99:n,max:n", "summary.latency_ms");
+    cJSON *cams = cJSON_GetObjectItemCaseSensitive(s, "cameras");
+    CHECK_EQ(cJSON_GetArraySize(cams), 1);
+    cJSON *cam = cJSON_GetArrayItem(cams, 0);
+    check_keys(cam, "name:s,frames:n,decoded:n,skipped:n,reconnects:n,fps:n,skipped_fps:n,latency_ms:o,state:s",
+               "summary.cameras[0]");
+    check_keys(cJSON_GetObjectItemCaseSensitive(cam, "latency_ms"), "p50:n,p99:n", "summary.cameras[0].latency_ms");
+    CHECK(!strcmp(str(cam, "name"), "h264-320x240-37-25fps.mp4"));
+    CHECK_EQ(num(cam, "frames"), 37);
+    CHECK_EQ(num(cam, "decoded"), 37);
+    CHECK(!strcmp(str(cam, "state"), "ended"));
     cJSON_Delete(s);
     /* the annotated video has every frame (counted by ffprobe, not by framepipe) */
     const char *probe[] = {"/usr/bin/ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
@@ -202,6 +246,138 @@ FP_TEST(detect_bad_command_lines_are_clear_errors)
     check_fails(a7, 2, "does not match");
     const char *a8[] = {exe(), "detect", "--quiet", "-o", "/nonexistent-dir/out.jsonl", m, "x.mp4", NULL};
     check_fails(a8, 2, "/nonexistent-dir/out.jsonl");
+    const char *a9[] = {exe(), "detect", m, "x.mp4", "--batch", NULL};
+    check_fails(a9, 2, "--batch needs a value");
+    const char *a10[] = {exe(), "detect", "--loop=yes", m, "x.mp4", NULL};
+    check_fails(a10, 2, "--loop takes no value");
+    const char *a11[] = {exe(), "detect", "--max", "3", m, "x.mp4", NULL};
+    check_fails(a11, 2, "ambiguous option '--max'");
+    const char *a12[] = {exe(), "detect", "-qz", m, "x.mp4", NULL};
+    check_fails(a12, 2, "unknown option '-z'");
+    const char *a13[] = {exe(), "detect", "--help", NULL};
+    CHECK_EQ(run_cmd(a13, tmp("help.txt"), NULL), 0);
+    char *help = slurp(tmp("help.txt"));
+    CHECK_MSG(strstr(help, "usage: framepipe detect") && strstr(help, "--decoder-threads"), "%s", help);
+    free(help);
+}
+
+/* Every subcommand parses with the same rules: the option and the bad value named, exit 2. */
+FP_TEST(other_commands_bad_command_lines_are_clear_errors)
+{
+    const char *a1[] = {exe(), "--frobnicate", NULL};
+    check_fails(a1, 2, "unknown option '--frobnicate'");
+    const char *a2[] = {exe(), "frobnicate", NULL};
+    check_fails(a2, 2, "unknown command 'frobnicate'");
+    const char *a3[] = {exe(), "run", "--duration", "0", "x.yaml", NULL};
+    check_fails(a3, 2, "--duration '0'");
+    const char *a4[] = {exe(), "run", "a.yaml", "b.yaml", NULL};
+    check_fails(a4, 2, "one config file only");
+    const char *a5[] = {exe(), "model", "--provider", "gpu", "m.onnx", NULL};
+    check_fails(a5, 2, "--provider 'gpu'");
+    const char *a6[] = {exe(), "probe", "--frames", "many", "x.mp4", NULL};
+    check_fails(a6, 2, "--frames 'many'");
+    const char *a7[] = {exe(), "probe", "--hw", "quantum", "x.mp4", NULL};
+    check_fails(a7, 2, "--hw 'quantum'");
+    const char *a8[] = {exe(), "version", "--verbose", NULL};
+    check_fails(a8, 2, "unknown option '--verbose'");
+    const char *a9[] = {exe(), "run", "--summary", NULL};
+    check_fails(a9, 2, "--summary needs a value");
+    /* --version and the version command agree */
+    const char *v1[] = {exe(), "--version", NULL};
+    CHECK_EQ(run_cmd(v1, tmp("v1.txt"), NULL), 0);
+    const char *v2[] = {exe(), "version", NULL};
+    CHECK_EQ(run_cmd(v2, tmp("v2.txt"), NULL), 0);
+    char *t1 = slurp(tmp("v1.txt")), *t2 = slurp(tmp("v2.txt"));
+    CHECK_MSG(!strncmp(t1, "framepipe ", 10) && !strcmp(t1, t2), "'%s' vs '%s'", t1, t2);
+    free(t1);
+    free(t2);
+}
+
+/* Runs argv with stdin from in_path and stdout/stderr to files; returns the exit code. */
+static int run_with_stdin(const char *const argv[], const char *in_path, const char *out_path, const char *err_path)
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        FILE *i = freopen(in_path, "r", stdin);
+        FILE *o = freopen(out_path, "w", stdout);
+        FILE *e = freopen(err_path, "w", stderr);
+        (void)i;
+        (void)o;
+        (void)e;
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* "-" is raw frames on stdin, a positional like any input, with the options before or after it. */
+FP_TEST_TIMED(detect_raw_frames_on_stdin_with_options_after_the_inputs, 120)
+{
+    const char *raw = tmp("frames.gray");
+    static unsigned char frames[3 * 64 * 48];
+    for (size_t i = 0; i < sizeof(frames); i++)
+        frames[i] = (unsigned char)(i * 7);
+    CHECK_OK(fp_media_write_file(raw, frames, sizeof(frames)));
+    const char *out = tmp("stdin.jsonl");
+    const char *argv[] = {exe(), "detect", yolo(), "-", "--raw", "64x48:gray8", "-q", "-o", out, NULL};
+    CHECK_EQ(run_with_stdin(argv, raw, tmp("stdin.out"), tmp("stdin.err")), 0);
+    cJSON *items[8];
+    int n = parse_lines(out, items, 8);
+    CHECK_EQ(n, 3);
+    for (int k = 0; k < n; k++) {
+        CHECK(!strcmp(str(items[k], "camera"), "stdin"));
+        CHECK_EQ(num(items[k], "seq"), k);
+        CHECK_EQ(num(items[k], "width"), 64);
+        cJSON_Delete(items[k]);
+    }
+    /* "--" ends the options: an input named like an option is an input */
+    const char *argv2[] = {exe(), "detect", "-q", "-o", tmp("dash.jsonl"), "--", yolo(), "--not-an-option.mp4", NULL};
+    check_fails(argv2, 1, "--not-an-option.mp4");
+}
+
+/*
+ * On a terminal the progress bar counts to the frames the sources expect
+ * (FpSourceStatus.frames_expected, from the containers): two 30-frame
+ * files are "60/60 frames" at the end. stderr is a pseudo-terminal here.
+ */
+FP_TEST_TIMED(detect_progress_bar_counts_to_the_frames_in_the_files, 120)
+{
+    char *a = fp_media_clip("h264", 160, 120, 30, 25, "mp4");
+    char *b = fp_media_clip("h264", 160, 120, 30, 25, "mkv");
+    int master = -1, slave = -1;
+    CHECK_EQ(openpty(&master, &slave, NULL, NULL, NULL), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        close(master);
+        dup2(slave, 2);
+        close(slave);
+        FILE *o = freopen("/dev/null", "w", stdout);
+        (void)o;
+        setenv("FP_LOG", "error", 1);
+        execl(exe(), exe(), "detect", "-o", "/dev/null", yolo(), a, b, (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    static char text[1 << 16];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(master, text + len, sizeof(text) - 1 - len);
+        if (r <= 0)
+            break; /* EIO once the child has closed the terminal */
+        len += (size_t)r;
+    }
+    text[len] = 0;
+    close(master);
+    int st = 0;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, text);
+    CHECK_MSG(strstr(text, "100% 60/60 frames"), "no full bar to 60 frames in: %s", text);
+    free(a);
+    free(b);
 }
 
 FP_TEST_TIMED(detect_a_missing_input_fails_with_its_name_but_the_others_finish, 120)
@@ -327,6 +503,18 @@ FP_TEST_TIMED(run_four_cameras_with_rtsp_shows_all_in_metrics_and_stops_cleanly_
     CHECK(cJSON_IsArray(cams));
     CHECK_EQ(cJSON_GetArraySize(cams), 4);
     CHECK(!strcmp(str(cJSON_GetArrayItem(cams, 3), "state"), "running"));
+    /* every camera's fields and types, as docs/http.md lists them */
+    for (int i = 0; i < 4; i++) {
+        cJSON *c = cJSON_GetArrayItem(cams, i);
+        check_keys(c, "name:s,url:s,state:s,live:b,policy:s,width:n,height:n,frames:n,processed:n,skipped:n,"
+                      "reconnects:n,decode_errors:n,fps_in:n,fps_processed:n,fps_skipped:n,latency_ms:o,last_error:z",
+                   "/api/cameras item");
+        check_keys(cJSON_GetObjectItemCaseSensitive(c, "latency_ms"), "p50:n,p99:n", "/api/cameras latency_ms");
+    }
+    CHECK(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cams, 3), "live")));
+    CHECK(!strcmp(str(cJSON_GetArrayItem(cams, 3), "policy"), "latest"));
+    CHECK(!strcmp(str(cJSON_GetArrayItem(cams, 0), "policy"), "lossless"));
+    CHECK_EQ(num(cJSON_GetArrayItem(cams, 1), "width"), 352);
     cJSON_Delete(cams);
 
     /* SIGTERM: drain and exit 0 */
