@@ -7,8 +7,10 @@
 #include "framepipe/error.h"
 #include "framepipe/source.h"
 
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static void probe_usage(FILE *out)
@@ -20,7 +22,8 @@ static void probe_usage(FILE *out)
             "  --hw auto|cuda|vaapi   hardware decoding (falls back to software)\n"
             "  --udp             RTSP over UDP (default TCP)\n"
             "  --raw WxH:FORMAT  raw frames (yuv420p, nv12, rgb24, bgr24, gray8) from URL (- = stdin)\n"
-            "Prints one JSON object: decoder, size, format, frames, measured fps, pts, counters.\n");
+            "Prints one JSON object: decoder, size, format, frames (and the count the file says), measured fps,\n"
+            "pts, counters.\n");
 }
 
 enum { OPT_FRAMES = 256, OPT_TIMEOUT, OPT_HW, OPT_UDP, OPT_RAW };
@@ -97,6 +100,70 @@ static int parse_probe_args(int argc, char **argv, FpSourceConfig *cfg, long *wa
     return 0;
 }
 
+/* What the probe saw: frames read, wall-clock and stream times of the first and last. */
+typedef struct ProbeRead {
+    long n;
+    int64_t t0, t_first, t_last, pts_first, pts_last;
+    int rc; /* how reading stopped: 0 (enough frames), FP_EEND_OF_STREAM, or an error */
+} ProbeRead;
+
+/* Reads up to `want` frames (0: to the end), waiting at most timeout_s for each. */
+static void probe_read(FpSource *src, long want, double timeout_s, ProbeRead *r)
+{
+    *r = (ProbeRead){.t0 = fp_clock_ns()};
+    while (want == 0 || r->n < want) {
+        FpFrame *f = NULL;
+        r->rc = fp_source_next(src, &f, (int64_t)(timeout_s * 1e9));
+        if (r->rc < 0)
+            break;
+        r->t_last = fp_clock_ns();
+        r->pts_last = f->pts_ns;
+        if (r->n == 0) {
+            r->t_first = r->t_last;
+            r->pts_first = f->pts_ns;
+        }
+        r->n++;
+        fp_frame_unref(&f);
+    }
+}
+
+static double rounded(double v, double scale)
+{
+    return isfinite(v) ? round(v * scale) / scale : 0.0;
+}
+
+/* Prints the report as one JSON line (cJSON escapes the URL and the names). 0, or -ENOMEM. */
+static int print_probe_json(const char *url, const FpSourceStatus *st, const ProbeRead *r)
+{
+    double secs = r->n > 1 ? (double)(r->t_last - r->t_first) / 1e9 : 0;
+    double first_s = r->n ? (double)(r->t_first - r->t0) / 1e9 : 0;
+    cJSON *o = cJSON_CreateObject();
+    int ok = o && cJSON_AddStringToObject(o, "url", url) && cJSON_AddStringToObject(o, "decoder", st->decoder) &&
+             cJSON_AddBoolToObject(o, "hw", st->hw_active != 0) && cJSON_AddNumberToObject(o, "width", st->width) &&
+             cJSON_AddNumberToObject(o, "height", st->height) &&
+             cJSON_AddStringToObject(o, "format", fp_pixel_format_name(st->format)) &&
+             cJSON_AddNumberToObject(o, "frames", (double)r->n) &&
+             cJSON_AddNumberToObject(o, "frames_expected", (double)st->frames_expected) &&
+             cJSON_AddNumberToObject(o, "first_frame_s", rounded(first_s, 1e3)) &&
+             cJSON_AddNumberToObject(o, "fps_measured", rounded(secs > 0 ? (double)(r->n - 1) / secs : 0, 1e2)) &&
+             cJSON_AddNumberToObject(o, "pts_first_s", rounded((double)r->pts_first / 1e9, 1e3)) &&
+             cJSON_AddNumberToObject(o, "pts_last_s", rounded((double)r->pts_last / 1e9, 1e3)) &&
+             cJSON_AddNumberToObject(o, "copies", (double)st->copies) &&
+             cJSON_AddNumberToObject(o, "decode_errors", (double)st->decode_errors) &&
+             cJSON_AddNumberToObject(o, "reconnects", (double)st->reconnects) &&
+             cJSON_AddStringToObject(o, "state", fp_source_state_name(st->state)) &&
+             (r->rc >= 0 || r->rc == FP_EEND_OF_STREAM || cJSON_AddStringToObject(o, "error", fp_err_name(r->rc)));
+    char *text = ok ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) {
+        fprintf(stderr, "framepipe probe: out of memory\n");
+        return -ENOMEM;
+    }
+    printf("%s\n", text);
+    cJSON_free(text);
+    return 0;
+}
+
 int fp_cmd_probe(int argc, char **argv)
 {
     FpSourceConfig cfg;
@@ -116,38 +183,15 @@ int fp_cmd_probe(int argc, char **argv)
         fp_source_close(&src);
         return FP_EXIT_INPUT;
     }
-    long n = 0;
-    int64_t t0 = fp_clock_ns(), t_first = 0, t_last = 0, pts_first = 0, pts_last = 0;
-    while (want == 0 || n < want) {
-        FpFrame *f = NULL;
-        rc = fp_source_next(src, &f, (int64_t)(timeout_s * 1e9));
-        if (rc < 0)
-            break;
-        t_last = fp_clock_ns();
-        pts_last = f->pts_ns;
-        if (n == 0)
-            t_first = t_last, pts_first = f->pts_ns;
-        n++;
-        fp_frame_unref(&f);
-    }
+    ProbeRead r;
+    probe_read(src, want, timeout_s, &r);
     FpSourceStatus st;
     fp_source_get_status(src, &st);
-    double secs = n > 1 ? (t_last - t_first) / 1e9 : 0;
-    printf("{\"url\":\"%s\",\"decoder\":\"%s\",\"hw\":%s,\"width\":%d,\"height\":%d,"
-           "\"format\":\"%s\",\"frames\":%ld,\"first_frame_s\":%.3f,\"fps_measured\":%.2f,"
-           "\"pts_first_s\":%.3f,\"pts_last_s\":%.3f,\"copies\":%llu,\"decode_errors\":%llu,"
-           "\"reconnects\":%llu,\"state\":\"%s\"",
-           cfg.url, st.decoder, st.hw_active ? "true" : "false", st.width, st.height,
-           fp_pixel_format_name(st.format), n, n ? (t_first - t0) / 1e9 : 0.0,
-           secs > 0 ? (n - 1) / secs : 0.0, pts_first / 1e9, pts_last / 1e9,
-           (unsigned long long)st.copies, (unsigned long long)st.decode_errors,
-           (unsigned long long)st.reconnects, fp_source_state_name(st.state));
-    if (rc < 0 && rc != FP_EEND_OF_STREAM)
-        printf(",\"error\":\"%s\"", fp_err_name(rc));
-    printf("}\n");
     fp_source_close(&src);
-    if (rc < 0 && rc != FP_EEND_OF_STREAM && n == 0) {
-        fprintf(stderr, "framepipe probe: %s\n", st.last_error[0] ? st.last_error : fp_strerror(rc));
+    if (print_probe_json(cfg.url, &st, &r) < 0)
+        return FP_EXIT_INPUT;
+    if (r.rc < 0 && r.rc != FP_EEND_OF_STREAM && r.n == 0) {
+        fprintf(stderr, "framepipe probe: %s\n", st.last_error[0] ? st.last_error : fp_strerror(r.rc));
         return FP_EXIT_INPUT;
     }
     return FP_EXIT_OK;

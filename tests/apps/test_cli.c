@@ -293,6 +293,26 @@ FP_TEST(other_commands_bad_command_lines_are_clear_errors)
     free(t2);
 }
 
+/* probe prints one JSON object (a file name with a quote and a backslash stays valid JSON) and the file's frame count. */
+FP_TEST_TIMED(probe_reads_a_file_to_the_end_and_reports_its_frame_count, 120)
+{
+    char *clip = fp_media_clip("h264", 160, 120, 45, 25, "mkv");
+    const char *odd = tmp("a \"quoted\" \\ name.mkv");
+    CHECK_EQ(symlink(clip, odd), 0);
+    const char *argv[] = {exe(), "probe", "--frames", "0", odd, NULL};
+    CHECK_EQ(run_cmd(argv, tmp("probe.json"), NULL), 0);
+    cJSON *j = parse_file(tmp("probe.json"));
+    CHECK(!strcmp(str(j, "url"), odd));
+    CHECK(!strcmp(str(j, "decoder"), "h264"));
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(j, "hw")));
+    CHECK_EQ(num(j, "frames"), 45);
+    CHECK_EQ(num(j, "frames_expected"), 45);
+    CHECK_NEAR(num(j, "pts_last_s"), 44 / 25.0, 0.001);
+    CHECK(!strcmp(str(j, "state"), "ended"));
+    cJSON_Delete(j);
+    free(clip);
+}
+
 /* Runs argv with stdin from in_path and stdout/stderr to files; returns the exit code. */
 static int run_with_stdin(const char *const argv[], const char *in_path, const char *out_path, const char *err_path)
 {
