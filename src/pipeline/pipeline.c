@@ -245,13 +245,59 @@ static int camera_metrics(FpPipeline *p, Camera *c)
 
 /* ---- model-derived settings ---- */
 
+/* "[N,4,64,64]": the declared shape, N for a dynamic axis. */
+static void shape_text(const FpTensorInfo *ti, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int d = 0; d < ti->rank && used < len; d++) {
+        int w = ti->dims[d] < 0 ? snprintf(buf + used, len - used, "%sN", d ? "," : "[")
+                                : snprintf(buf + used, len - used, "%s%lld", d ? "," : "[", (long long)ti->dims[d]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+/*
+ * The model's image input must be exactly what pre-processing writes into a batch slot
+ * (FP_PREP_CHANNELS channels of a type it writes, NCHW or NHWC, fp_prep_slot_bytes per item):
+ * ONNX Runtime reads batch * item_bytes of the batch tensor, so any other input would read past
+ * what was written or past the tensor. FP_EMODEL naming the model and what differs.
+ */
+static int check_model_input(const FpPipeline *p, const FpModel *model)
+{
+    const FpModelInput *in = fp_model_input(model);
+    const FpTensorInfo *ti = fp_model_input_info(model, 0);
+    char shape[128];
+    shape_text(ti, shape, sizeof(shape));
+    if (in->channels != FP_PREP_CHANNELS)
+        return fp_error(FP_EMODEL, "model %s: input '%s' has %d channel%s %s; pre-processing writes %d (RGB/BGR)",
+                        p->model_path, ti->name, in->channels, in->channels == 1 ? "" : "s", shape,
+                        FP_PREP_CHANNELS);
+    if (!fp_prep_writes_dtype(in->dtype))
+        return fp_error(FP_EMODEL, "model %s: input '%s' is %s %s; pre-processing writes float32, float16 or uint8",
+                        p->model_path, ti->name, fp_dtype_name(in->dtype), shape);
+    if (in->layout != FP_LAYOUT_NCHW && in->layout != FP_LAYOUT_NHWC)
+        return fp_error(FP_EMODEL, "model %s: input '%s' %s is neither NCHW nor NHWC; pre-processing writes those",
+                        p->model_path, ti->name, shape);
+    FpPrepOptions o;
+    fp_prep_options_init(&o, in->width, in->height);
+    o.type = in->dtype;
+    size_t slot = fp_prep_slot_bytes(&o);
+    if (slot == 0 || ti->item_bytes != slot)
+        return fp_error(FP_EMODEL, "model %s: input '%s' %s holds %zu bytes per image; pre-processing writes %zu "
+                        "(%dx%dx%d %s)", p->model_path, ti->name, shape, ti->item_bytes, slot, in->width,
+                        in->height, FP_PREP_CHANNELS, fp_dtype_name(in->dtype));
+    return 0;
+}
+
+/* Options for a model input check_model_input accepted. */
 static void prep_for_family(FpPrepOptions *o, const FpModelInput *in, FpFamily family)
 {
     fp_prep_options_init(o, in->width, in->height);
     o->layout = in->layout;
-    o->type = in->dtype == FP_DTYPE_FLOAT16 ? FP_DTYPE_FLOAT16
-              : in->dtype == FP_DTYPE_UINT8 ? FP_DTYPE_UINT8
-                                            : FP_DTYPE_FLOAT32;
+    o->type = in->dtype;
     if (o->type == FP_DTYPE_UINT8) {
         for (int c = 0; c < 3; c++) {
             o->scale[c] = 1.f;
@@ -344,6 +390,8 @@ static int worker_init(FpPipeline *p, Worker *w)
         return rc;
     const FpModelInput *in = fp_model_input(w->model);
     if (w->index == 0) {
+        if ((rc = check_model_input(p, w->model)) < 0)
+            return rc;
         FpFamily fam = p->want_family;
         rc = fp_model_require_family(w->model, &p->family);
         if (rc < 0)
@@ -750,11 +798,12 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         }
     }
 
-    /* The batch tensors: pool memory, one or two per worker. */
+    /* The batch tensors: pool memory, one or two per worker, as large as the model reads (its
+     * input was checked to be what pre-processing writes, item for item). */
     {
-        const FpModelInput *in = fp_model_input(p->workers[0].model);
-        size_t elem = fp_dtype_size(in->dtype);
-        p->tensor_bytes = (size_t)cfg->batch.max_batch * (size_t)in->width * (size_t)in->height * 3 * elem;
+        const FpModel *m = p->workers[0].model;
+        int items = fp_model_max_batch(m) > cfg->batch.max_batch ? fp_model_max_batch(m) : cfg->batch.max_batch;
+        p->tensor_bytes = (size_t)items * fp_model_input_info(m, 0)->item_bytes;
         FpPoolConfig pc = {0};
         pc.name = "tensor";
         pc.class_size[0] = p->tensor_bytes;

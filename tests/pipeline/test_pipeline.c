@@ -412,3 +412,43 @@ FP_TEST(pipeline_bad_config_and_models_are_clear_errors)
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "max_batch"));
     CHECK(p == NULL);
 }
+
+FP_TEST_TIMED(pipeline_refuses_a_model_whose_input_is_not_what_prep_writes, 120)
+{
+    /* Pre-processing writes 3 channels (RGB/BGR) of float32, float16 or uint8. A model declaring 1 or
+     * 4 channels, or int8, would be handed batch * its item size of a tensor sized for 3 channels:
+     * ONNX Runtime would read past the batch tensor. The pipeline must refuse it up front, naming the
+     * model and what differs. (Accepted by mistake, the batch of 8 is run: ASan reports the overread.) */
+    static const struct {
+        const char *file, *what;
+    } cases[] = {
+        {"tiny_input_4ch.onnx", "has 4 channels [N,4,64,64]"},
+        {"tiny_input_1ch.onnx", "has 1 channel [N,1,64,64]"},
+        {"tiny_input_int8.onnx", "is int8 [N,3,64,64]"},
+    };
+    char *clip = fp_media_clip("h264", 320, 240, 16, 25, "mp4");
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        FpPipelineConfig *cfg = new_config(test_model_path(cases[k].file));
+        add_camera(cfg, "cam", clip);
+        cfg->batch.max_batch = 8;
+        cfg->batch.per_camera = 8;
+        cfg->batch.max_wait_ns = 200000000;
+        FpPipeline *p = NULL;
+        int rc = fp_pipeline_create(&p, cfg);
+        if (rc == 0) {
+            Collect col;
+            collect_init(&col);
+            CHECK_OK(fp_pipeline_add_sink(p, collect_sink, &col));
+            CHECK_OK(fp_pipeline_start(p));
+            CHECK_OK(fp_pipeline_wait(p, -1));
+            fp_pipeline_destroy(&p);
+        }
+        CHECK_MSG(rc == FP_EMODEL, "%s: fp_pipeline_create returned %d, expected FP_EMODEL", cases[k].file, rc);
+        CHECK(p == NULL);
+        const char *msg = fp_error_detail(FP_EMODEL);
+        CHECK_MSG(strstr(msg, cases[k].file) && strstr(msg, "input 'images'") && strstr(msg, cases[k].what) &&
+                      strstr(msg, "pre-processing writes"),
+                  "%s: message '%s'", cases[k].file, msg);
+    }
+    free(clip);
+}
