@@ -166,7 +166,12 @@ int fp_cmd_detect(int argc, char **argv)
             run.progress = 0;
         } else if (!strcmp(a, "--family")) {
             NEED_VALUE();
-            cfg.model.family = v;
+            if (strcmp(v, "auto") == 0) {
+                cfg.model.family = FP_FAMILY_UNKNOWN;
+            } else if (fp_family_parse(v, &cfg.model.family) < 0) {
+                bad(a, v, "expected auto, yolov5, yolov7, yolov8, yolov11, yolov8-raw, blazeface or ssd");
+                return FP_EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--conf")) {
             NEED_VALUE();
             if (parse_double(a, v, 0, 1, &dv) < 0)
@@ -202,7 +207,10 @@ int fp_cmd_detect(int argc, char **argv)
             cfg.model.threads = (int)lv;
         } else if (!strcmp(a, "--provider")) {
             NEED_VALUE();
-            cfg.model.provider = v;
+            if (fp_provider_parse(v, &cfg.model.provider) < 0) {
+                bad(a, v, "expected cpu, cuda or tensorrt");
+                return FP_EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--provider-fallback")) {
             cfg.model.provider_fallback = true;
         } else if (!strcmp(a, "--batch")) {

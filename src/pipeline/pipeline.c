@@ -89,11 +89,9 @@ typedef struct Sink {
 } Sink;
 
 struct FpPipeline {
-    FpModelSection model; /* copies; their strings are not kept (model_path, labels_path, provider) */
+    FpModelSection model; /* a copy; its strings point to model_path and labels_path */
     FpBatchSection batch;
     char *model_path, *labels_path;
-    FpProvider provider;
-    FpFamily want_family; /* FP_FAMILY_UNKNOWN: from the outputs */
     Camera *cams;
     int n_cams;
     Worker workers[MAX_WORKERS];
@@ -379,7 +377,7 @@ static int worker_init(FpPipeline *p, Worker *w)
     const FpModelSection *ms = &p->model;
     FpModelConfig mc;
     fp_model_config_init(&mc);
-    mc.provider = p->provider;
+    mc.provider = ms->provider;
     mc.provider_fallback = ms->provider_fallback;
     mc.intra_threads = ms->threads;
     mc.max_batch = p->batch.max_batch;
@@ -392,7 +390,7 @@ static int worker_init(FpPipeline *p, Worker *w)
     if (w->index == 0) {
         if ((rc = check_model_input(p, w->model)) < 0)
             return rc;
-        FpFamily fam = p->want_family;
+        FpFamily fam = ms->family;
         rc = fp_model_require_family(w->model, &p->family);
         if (rc < 0)
             return rc;
@@ -681,6 +679,11 @@ static int check_config(const FpPipelineConfig *cfg)
                         FP_PIPELINE_MAX_CAMERAS);
     if (!cfg->model.path || !cfg->model.path[0])
         return fp_error(FP_ECONFIG, "model.path: missing");
+    if ((int)cfg->model.provider < FP_PROVIDER_CPU || cfg->model.provider > FP_PROVIDER_TENSORRT)
+        return fp_error(FP_ECONFIG, "model.provider: %d is not cpu, cuda or tensorrt (FpProvider)",
+                        (int)cfg->model.provider);
+    if ((int)cfg->model.family < FP_FAMILY_UNKNOWN || cfg->model.family > FP_FAMILY_SSD)
+        return fp_error(FP_ECONFIG, "model.family: %d is not a family (FpFamily)", (int)cfg->model.family);
     if (cfg->model.workers < 1 || cfg->model.workers > MAX_WORKERS)
         return fp_error(FP_ECONFIG, "model.workers: %d is outside 1..%d", cfg->model.workers,
                         MAX_WORKERS);
@@ -726,19 +729,8 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
     p->labels_path = dup_str(cfg->model.labels);
     p->model.path = p->model_path;
     p->model.labels = p->labels_path;
-    p->model.provider = NULL;
-    p->model.family = NULL;
     if ((!p->model_path) != (!cfg->model.path) || (!p->labels_path) != (!cfg->model.labels)) {
         rc = fp_error(-ENOMEM, "pipeline: out of memory");
-        goto fail;
-    }
-    if (fp_provider_parse(cfg->model.provider ? cfg->model.provider : "cpu", &p->provider) < 0) {
-        rc = fp_error(FP_ECONFIG, "model.provider: '%s' is not cpu, cuda or tensorrt", cfg->model.provider);
-        goto fail;
-    }
-    if (cfg->model.family && strcmp(cfg->model.family, "auto") != 0 &&
-        fp_family_parse(cfg->model.family, &p->want_family) < 0) {
-        rc = wrap_error(FP_ECONFIG, FP_EINVALID, "model.family");
         goto fail;
     }
     rc = fp_metrics_create(&p->metrics);

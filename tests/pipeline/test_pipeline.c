@@ -350,7 +350,7 @@ FP_TEST_TIMED(pipeline_family_name_yolov8_on_a_raw_head_keeps_the_raw_decoder, 1
      * those of family auto (the decoded-head decoder would read the DFL bins as class scores). */
     char *clip = fp_media_clip("h264", 320, 240, 8, 25, "mp4");
     static Collect col[2];
-    const char *families[2] = {NULL, "yolov8"};
+    const FpFamily families[2] = {FP_FAMILY_UNKNOWN, FP_FAMILY_YOLOV8};
     for (int k = 0; k < 2; k++) {
         FpPipelineConfig *cfg = new_config(test_model_path("yolov8_test_320_raw.onnx"));
         add_camera(cfg, "raw", clip);
@@ -384,17 +384,17 @@ FP_TEST(pipeline_bad_config_and_models_are_clear_errors)
     CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "'x' is used twice"));
     cfg->n_cameras = 1;
-    cfg->model.provider = "gpu";
+    cfg->model.provider = (FpProvider)7; /* not a provider: a C caller's mistake, refused up front */
     CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
-    CHECK(strstr(fp_error_detail(FP_ECONFIG), "gpu"));
-    cfg->model.provider = "cpu";
-    cfg->model.family = "blazeface"; /* a YOLO layout */
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "model.provider"));
+    cfg->model.provider = FP_PROVIDER_CPU;
+    cfg->model.family = FP_FAMILY_BLAZEFACE; /* a YOLO layout */
     CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "does not match"));
-    cfg->model.family = "resnet";
+    cfg->model.family = (FpFamily)42;
     CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG);
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "model.family"));
-    cfg->model.family = NULL;
+    cfg->model.family = FP_FAMILY_UNKNOWN;
     cfg->model.path = test_model_path("tiny_unknown_family.onnx");
     CHECK_EQ(fp_pipeline_create(&p, cfg), FP_ECONFIG); /* a dynamic input size needs model.input */
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "dynamic"));
