@@ -102,9 +102,17 @@ static int model_option(FpAppOptions *o, int c, DetectArgs *d)
     case OPT_SUMMARY: d->run.summary_path = optarg; return 0;
     case OPT_HTTP: cfg->output.http = optarg; return 0;
     case 'q': d->run.quiet = 1; d->run.progress = 0; return 0;
-    case OPT_FAMILY: cfg->model.family = optarg; return 0;
+    case OPT_FAMILY:
+        if (strcmp(optarg, "auto") == 0)
+            cfg->model.family = FP_FAMILY_UNKNOWN; /* from the model's outputs */
+        else if (fp_family_parse(optarg, &cfg->model.family) < 0)
+            return fp_app_bad_value(o, "expected auto, yolov5, yolov7, yolov8, yolov11, yolov8-raw, blazeface or ssd");
+        return 0;
     case OPT_LABELS: cfg->model.labels = optarg; return 0;
-    case OPT_PROVIDER: cfg->model.provider = optarg; return 0;
+    case OPT_PROVIDER:
+        if (fp_provider_parse(optarg, &cfg->model.provider) < 0)
+            return fp_app_bad_value(o, "expected cpu, cuda or tensorrt");
+        return 0;
     case OPT_PROVIDER_FALLBACK: cfg->model.provider_fallback = true; return 0;
     case OPT_CONF:
     case OPT_IOU:

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framepipe/family.h"
+#include "framepipe/model.h"
 #include "framepipe/source.h"
 
 #ifdef __cplusplus
@@ -31,14 +33,15 @@ typedef struct FpCameraConfig {
 
 typedef struct FpModelSection {
     const char *path;         /* required: ONNX file */
-    const char *family;       /* NULL or "auto": from the outputs; else yolov5|yolov8|yolov11|yolov8-raw|blazeface|ssd */
+    FpFamily family;          /* FP_FAMILY_UNKNOWN (YAML "auto", the default): from the outputs; else it must
+                                 agree with them (yolov8 and yolov8-raw accept either YOLOv8 head) */
     int input_width, input_height; /* 0: from the model */
     const char *labels;       /* NULL: class names from metadata; else a labels file */
     float confidence;         /* < 0: the family's default */
     float iou;                /* < 0: the family's default */
     int max_detections;       /* 0: the family's default */
     int threads;              /* ORT intra-op threads per worker (0: default) */
-    const char *provider;     /* "cpu" (default), "cuda", "tensorrt" */
+    FpProvider provider;      /* FP_PROVIDER_CPU (default), CUDA, TENSORRT */
     bool provider_fallback;   /* use the CPU with a warning when the provider is missing */
     int workers;              /* inference workers, each with its own session (default 1) */
 } FpModelSection;

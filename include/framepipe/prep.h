@@ -3,6 +3,7 @@
 #ifndef FRAMEPIPE_PREP_H
 #define FRAMEPIPE_PREP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,20 @@ typedef enum FpPrepIsa {
 
 /* Fills *o (caller-owned) with the defaults above for a dst_width x dst_height model input. Never fails; any thread. */
 void fp_prep_options_init(FpPrepOptions *o, int dst_width, int dst_height);
+
+/* Channels of every tensor slot pre-processing writes: R, G, B (or B, G, R with FP_ORDER_BGR). */
+#define FP_PREP_CHANNELS 3
+
+/* True for the element types pre-processing writes: FP_DTYPE_FLOAT32, FLOAT16 and UINT8. Any thread. */
+bool fp_prep_writes_dtype(FpDtype type);
+
+/*
+ * Bytes of one tensor slot for `o`: dst_width * dst_height * FP_PREP_CHANNELS
+ * * element size, in either layout; 0 when the size is not positive or
+ * o->type is not one fp_prep_writes_dtype accepts. A model's image input
+ * must hold exactly this per batch item. Never fails; any thread.
+ */
+size_t fp_prep_slot_bytes(const FpPrepOptions *o);
 
 /*
  * Creates a plan for frames of src_width x src_height in `format`.

@@ -59,12 +59,19 @@ typedef enum FpRtspTransport {
     FP_RTSP_UDP,
 } FpRtspTransport;
 
+/* Whether a source is live (reconnects, never ends, latest policy by default) or read to its end. */
+typedef enum FpLiveMode {
+    FP_LIVE_AUTO = 0, /* from the URL: rtsp/rtmp/udp/srt/http(s)/v4l2 and ring sources are live */
+    FP_LIVE_YES,      /* live whatever the URL */
+    FP_LIVE_NO,       /* read to the end whatever the URL (a VOD playlist, a file over HTTPS) */
+} FpLiveMode;
+
 typedef struct FpSourceConfig {
     const char *url;          /* required; copied */
     const char *name;         /* for logs and status (default: the URL); copied */
     int camera;               /* copied into every frame */
     FpSourceKind kind;
-    int live;                 /* 0 auto (rtsp/rtmp/udp/srt/http(s)/v4l2/ring are live), 1 live, 2 not live */
+    FpLiveMode live;          /* default FP_LIVE_AUTO */
     FpSourcePolicy policy;
     unsigned queue_depth;     /* frames waiting for the consumer (0: 2 when latest, 4 when lossless) */
 

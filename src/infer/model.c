@@ -539,14 +539,9 @@ out:
     return rc;
 }
 
-int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in)
+/* Step 0: the request itself, before anything is loaded: a path that opens, sane numbers. */
+static int check_request(FpModel **out, const char *path, const FpModelConfig *cfg)
 {
-    FpModelConfig defaults;
-    if (!cfg_in) {
-        fp_model_config_init(&defaults);
-        cfg_in = &defaults;
-    }
-    const FpModelConfig *cfg = cfg_in;
     if (!out || !path || !*path)
         return fp_error(FP_EINVALID, "fp_model_create: no model path given");
     if (cfg->max_batch < 1 || cfg->max_batch > 4096)
@@ -559,143 +554,170 @@ int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in
         return fp_error(-e, "model %s: cannot open: %s", path, strerror(e));
     }
     fclose(probe);
+    return 0;
+}
 
+/*
+ * Step 1: the shared environment, then the session (options, execution provider) and the CPU
+ * memory info. The session options live only for this step; what it made stays in *m for
+ * fp_model_destroy on failure.
+ */
+static int open_session(FpModel *m, const FpModelConfig *cfg)
+{
+    const OrtApi *o = m->ort;
+    OrtSessionOptions *so = NULL;
+    OrtStatus *st = NULL;
+    int rc = fp__ort_env_acquire(o, &m->env);
+    if (rc < 0) {
+        m->env = NULL;
+        return rc;
+    }
+    if ((st = o->CreateSessionOptions(&so)))
+        return ort_fail(m, st, "creating session options");
+    const char *spin = cfg->allow_spinning ? "1" : "0";
+    if ((cfg->intra_threads > 0 && (st = o->SetIntraOpNumThreads(so, cfg->intra_threads))) ||
+        (cfg->inter_threads > 0 && (st = o->SetInterOpNumThreads(so, cfg->inter_threads))) ||
+        (st = o->SetSessionExecutionMode(so, ORT_SEQUENTIAL)) ||
+        (st = o->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL)) ||
+        (st = o->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", spin)) ||
+        (st = o->AddSessionConfigEntry(so, "session.inter_op.allow_spinning", spin))) {
+        rc = ort_fail(m, st, "setting session options");
+        goto release_options;
+    }
+    if ((rc = setup_provider(m, so, cfg)) < 0)
+        goto release_options;
+    if ((st = o->CreateSession(m->env, m->path, so, &m->session))) {
+        m->session = NULL;
+        rc = load_error(m, st);
+        goto release_options;
+    }
+    if ((st = o->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &m->mem)))
+        rc = ort_fail(m, st, "creating the CPU memory info");
+release_options:
+    o->ReleaseSessionOptions(so);
+    return rc;
+}
+
+/* Step 2: every input's and output's name, type and declared shape, and the metadata. */
+static int read_tensors(FpModel *m)
+{
+    const OrtApi *o = m->ort;
+    OrtAllocator *alloc = NULL;
+    OrtStatus *st = NULL;
+    size_t n_in = 0, n_out = 0;
+    if ((st = o->GetAllocatorWithDefaultOptions(&alloc)))
+        return ort_fail(m, st, "getting the default allocator");
+    if ((st = o->SessionGetInputCount(m->session, &n_in)) || (st = o->SessionGetOutputCount(m->session, &n_out)))
+        return ort_fail(m, st, "counting inputs and outputs");
+    if (n_out == 0 || n_out > 64 || n_in > 64)
+        return fp_error(FP_EMODEL, "model %s has %zu inputs and %zu outputs (1..64 supported)", m->path, n_in,
+                        n_out);
+    m->in_info = calloc(n_in ? n_in : 1, sizeof(FpTensorInfo));
+    m->out_info = calloc(n_out, sizeof(FpTensorInfo));
+    m->in_names = calloc(n_in ? n_in : 1, sizeof(char *));
+    m->out_names = calloc(n_out, sizeof(char *));
+    m->run_out = calloc(n_out, sizeof(OrtValue *));
+    if (!m->in_info || !m->out_info || !m->in_names || !m->out_names || !m->run_out)
+        return fp_error(-ENOMEM, "model %s: out of memory", m->path);
+    /* n_in / n_out count the entries fp_model_destroy frees, the failed one included. */
+    int rc = 0;
+    for (size_t i = 0; i < n_in && rc == 0; i++, m->n_in++) {
+        rc = read_tensor_info(m, true, (int)i, alloc, &m->in_info[i]);
+        m->in_names[i] = m->in_info[i].name;
+    }
+    for (size_t i = 0; i < n_out && rc == 0; i++, m->n_out++) {
+        rc = read_tensor_info(m, false, (int)i, alloc, &m->out_info[i]);
+        m->out_names[i] = m->out_info[i].name;
+    }
+    return rc < 0 ? rc : read_metadata(m, alloc);
+}
+
+/*
+ * Step 3: the descriptor cache, the outputs' shapes (dynamic axes resolved by a warm-up run), a
+ * batch axis on every output, and the model-owned output buffers when asked for.
+ */
+static int prepare_outputs(FpModel *m, const FpModelConfig *cfg)
+{
+    /* Descriptor cache: every slot's outputs and inputs for a few pool buffers, per batch size used. */
+    m->cache_cap = 64 + 4 * (m->n_out + 1) * m->max_batch;
+    if (!(m->cache = calloc((size_t)m->cache_cap, sizeof(ValueSlot))))
+        return fp_error(-ENOMEM, "model %s: out of memory", m->path);
+    int rc = resolve_output_shapes(m);
+    if (rc < 0)
+        return rc;
+    int batch = m->input.fixed_batch ? m->input.fixed_batch : 1;
+    for (int i = 0; i < m->n_out; i++) {
+        FpTensorInfo *ti = &m->out_info[i];
+        if (ti->rank == 0 || (!ti->batch_dynamic && ti->dims[0] != batch))
+            return fp_error(FP_EMODEL, "model %s: output '%s' has no batch axis matching the input's", m->path,
+                            ti->name);
+        if (m->input.fixed_batch == 0 && !ti->batch_dynamic) {
+            /* The input batch is dynamic but this output's is fixed: only batch 1 can run. */
+            fp_log_warn("infer", "model %s: output '%s' has a fixed batch; max_batch limited to 1", m->path,
+                        ti->name);
+            m->max_batch = 1;
+        }
+    }
+    if (!cfg->own_outputs)
+        return 0;
+    if (!(m->out_bufs = calloc((size_t)m->n_out, sizeof(void *))))
+        return fp_error(-ENOMEM, "model %s: out of memory", m->path);
+    for (int i = 0; i < m->n_out; i++) {
+        size_t bytes = (size_t)m->max_batch * m->out_info[i].item_bytes;
+        if (posix_memalign(&m->out_bufs[i], 64, bytes ? bytes : 64) != 0) {
+            m->out_bufs[i] = NULL;
+            return fp_error(-ENOMEM, "model %s: out of memory for output '%s' (%zu bytes)", m->path,
+                            m->out_info[i].name, bytes);
+        }
+        memset(m->out_bufs[i], 0, bytes);
+    }
+    return 0;
+}
+
+/* Step 4: class names from the first metadata key that has them (none is not an error). */
+static void find_class_names(FpModel *m)
+{
+    static const char *const name_keys[] = {"names", "classes", "labels"};
+    for (size_t k = 0; k < sizeof(name_keys) / sizeof(name_keys[0]); k++) {
+        const char *names = fp_model_meta(m, name_keys[k]);
+        if (names) {
+            parse_class_names(m, name_keys[k], names);
+            return;
+        }
+    }
+}
+
+int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in)
+{
+    FpModelConfig defaults;
+    if (!cfg_in) {
+        fp_model_config_init(&defaults);
+        cfg_in = &defaults;
+    }
+    const FpModelConfig *cfg = cfg_in;
+    int rc = check_request(out, path, cfg);
+    if (rc < 0)
+        return rc;
     const OrtApi *o = fp__ort_api(cfg->ort_library);
     if (!o) {
         char why[1024]; /* copied: fp_error rewrites the buffer fp_error_detail returns */
         snprintf(why, sizeof(why), "%s", fp_error_detail(FP_EDEPENDENCY));
         return fp_error(FP_EDEPENDENCY, "model %s: %s", path, why);
     }
-
     FpModel *m = calloc(1, sizeof(*m));
     if (!m)
         return fp_error(-ENOMEM, "model %s: out of memory", path);
     m->ort = o;
     m->max_batch = cfg->max_batch;
-    OrtSessionOptions *so = NULL;
-    OrtStatus *st = NULL;
-    int rc = 0;
     if (!(m->path = strdup(path))) {
         rc = fp_error(-ENOMEM, "model %s: out of memory", path);
         goto fail;
     }
-    if ((rc = fp__ort_env_acquire(o, &m->env)) < 0) {
-        m->env = NULL;
+    /* fp_model_destroy takes a model built up to any step apart, so one label serves every step. */
+    if ((rc = open_session(m, cfg)) < 0 || (rc = read_tensors(m)) < 0 || (rc = check_input(m, cfg)) < 0 ||
+        (rc = prepare_outputs(m, cfg)) < 0)
         goto fail;
-    }
-    if ((st = o->CreateSessionOptions(&so))) {
-        rc = ort_fail(m, st, "creating session options");
-        goto fail;
-    }
-    if ((cfg->intra_threads > 0 && (st = o->SetIntraOpNumThreads(so, cfg->intra_threads))) ||
-        (cfg->inter_threads > 0 && (st = o->SetInterOpNumThreads(so, cfg->inter_threads))) ||
-        (st = o->SetSessionExecutionMode(so, ORT_SEQUENTIAL)) ||
-        (st = o->SetSessionGraphOptimizationLevel(so, ORT_ENABLE_ALL)) ||
-        (st = o->AddSessionConfigEntry(so, "session.intra_op.allow_spinning", cfg->allow_spinning ? "1" : "0")) ||
-        (st = o->AddSessionConfigEntry(so, "session.inter_op.allow_spinning", cfg->allow_spinning ? "1" : "0"))) {
-        rc = ort_fail(m, st, "setting session options");
-        goto fail;
-    }
-    if ((rc = setup_provider(m, so, cfg)) < 0)
-        goto fail;
-    if ((st = o->CreateSession(m->env, path, so, &m->session))) {
-        m->session = NULL;
-        rc = load_error(m, st);
-        goto fail;
-    }
-    if ((st = o->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &m->mem))) {
-        rc = ort_fail(m, st, "creating the CPU memory info");
-        goto fail;
-    }
-
-    OrtAllocator *alloc = NULL;
-    if ((st = o->GetAllocatorWithDefaultOptions(&alloc))) {
-        rc = ort_fail(m, st, "getting the default allocator");
-        goto fail;
-    }
-    size_t n_in = 0, n_out = 0;
-    if ((st = o->SessionGetInputCount(m->session, &n_in)) || (st = o->SessionGetOutputCount(m->session, &n_out))) {
-        rc = ort_fail(m, st, "counting inputs and outputs");
-        goto fail;
-    }
-    if (n_out == 0 || n_out > 64 || n_in > 64) {
-        rc = fp_error(FP_EMODEL, "model %s has %zu inputs and %zu outputs (1..64 supported)", path, n_in, n_out);
-        goto fail;
-    }
-    m->in_info = calloc(n_in ? n_in : 1, sizeof(FpTensorInfo));
-    m->out_info = calloc(n_out, sizeof(FpTensorInfo));
-    m->in_names = calloc(n_in ? n_in : 1, sizeof(char *));
-    m->out_names = calloc(n_out, sizeof(char *));
-    m->run_out = calloc(n_out, sizeof(OrtValue *));
-    if (!m->in_info || !m->out_info || !m->in_names || !m->out_names || !m->run_out) {
-        rc = fp_error(-ENOMEM, "model %s: out of memory", path);
-        goto fail;
-    }
-    for (size_t i = 0; i < n_in; i++, m->n_in++) {
-        if ((rc = read_tensor_info(m, true, (int)i, alloc, &m->in_info[i])) < 0) {
-            m->n_in++;
-            goto fail;
-        }
-        m->in_names[i] = m->in_info[i].name;
-    }
-    for (size_t i = 0; i < n_out; i++, m->n_out++) {
-        if ((rc = read_tensor_info(m, false, (int)i, alloc, &m->out_info[i])) < 0) {
-            m->n_out++;
-            goto fail;
-        }
-        m->out_names[i] = m->out_info[i].name;
-    }
-    if ((rc = read_metadata(m, alloc)) < 0)
-        goto fail;
-    if ((rc = check_input(m, cfg)) < 0)
-        goto fail;
-
-    /* Descriptor cache: every slot's outputs and inputs for a few pool buffers, per batch size used. */
-    m->cache_cap = 64 + 4 * (m->n_out + 1) * m->max_batch;
-    if (!(m->cache = calloc((size_t)m->cache_cap, sizeof(ValueSlot)))) {
-        rc = fp_error(-ENOMEM, "model %s: out of memory", path);
-        goto fail;
-    }
-    if ((rc = resolve_output_shapes(m)) < 0)
-        goto fail;
-    for (int i = 0; i < m->n_out; i++) {
-        FpTensorInfo *ti = &m->out_info[i];
-        if (ti->rank == 0 || (!ti->batch_dynamic && ti->dims[0] != (m->input.fixed_batch ? m->input.fixed_batch : 1))) {
-            rc = fp_error(FP_EMODEL, "model %s: output '%s' has no batch axis matching the input's", path, ti->name);
-            goto fail;
-        }
-        if (m->input.fixed_batch == 0 && !ti->batch_dynamic) {
-            /* The input batch is dynamic but this output's is fixed: only batch 1 can run. */
-            fp_log_warn("infer", "model %s: output '%s' has a fixed batch; max_batch limited to 1", path, ti->name);
-            m->max_batch = 1;
-        }
-    }
-    if (cfg->own_outputs) {
-        if (!(m->out_bufs = calloc((size_t)m->n_out, sizeof(void *)))) {
-            rc = fp_error(-ENOMEM, "model %s: out of memory", path);
-            goto fail;
-        }
-        for (int i = 0; i < m->n_out; i++) {
-            size_t bytes = (size_t)m->max_batch * m->out_info[i].item_bytes;
-            if (posix_memalign(&m->out_bufs[i], 64, bytes ? bytes : 64) != 0) {
-                m->out_bufs[i] = NULL;
-                rc = fp_error(-ENOMEM, "model %s: out of memory for output '%s' (%zu bytes)", path,
-                              m->out_info[i].name, bytes);
-                goto fail;
-            }
-            memset(m->out_bufs[i], 0, bytes);
-        }
-    }
-    static const char *const name_keys[] = {"names", "classes", "labels"};
-    for (size_t k = 0; k < sizeof(name_keys) / sizeof(name_keys[0]); k++) {
-        const char *names = fp_model_meta(m, name_keys[k]);
-        if (names) {
-            parse_class_names(m, name_keys[k], names);
-            break;
-        }
-    }
-
-    o->ReleaseSessionOptions(so);
+    find_class_names(m);
     memset(&m->stats, 0, sizeof(m->stats)); /* count the caller's runs, not the shape warm-up */
     fp_log_debug("infer", "model %s: %d outputs, input %dx%dx%d %s, batch %s, provider %s", path, m->n_out,
                  m->input.channels, m->input.height, m->input.width,
@@ -705,8 +727,6 @@ int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg_in
     return 0;
 
 fail:
-    if (so)
-        o->ReleaseSessionOptions(so);
     fp_model_destroy(&m);
     return rc;
 }

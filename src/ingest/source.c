@@ -196,9 +196,10 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     const char *label = cfg->name && cfg->name[0] ? cfg->name : cfg->url;
     if ((int)cfg->kind < FP_SOURCE_AUTO || cfg->kind > FP_SOURCE_RING ||
         (int)cfg->policy < FP_POLICY_DEFAULT || cfg->policy > FP_POLICY_LOSSLESS ||
-        cfg->live < 0 || cfg->live > 2 || (int)cfg->rtsp_transport < 0 || cfg->rtsp_transport > FP_RTSP_UDP)
+        (int)cfg->live < FP_LIVE_AUTO || cfg->live > FP_LIVE_NO || (int)cfg->rtsp_transport < 0 ||
+        cfg->rtsp_transport > FP_RTSP_UDP)
         return fp_error(FP_ECONFIG, "source %s: kind %d / policy %d / live %d / rtsp_transport %d out of range",
-                        label, (int)cfg->kind, (int)cfg->policy, cfg->live, (int)cfg->rtsp_transport);
+                        label, (int)cfg->kind, (int)cfg->policy, (int)cfg->live, (int)cfg->rtsp_transport);
     FpSourceKind kind = cfg->kind == FP_SOURCE_AUTO ? guess_kind(cfg->url) : cfg->kind;
     if (cfg->queue_depth > 4096)
         return fp_error(FP_ECONFIG, "source %s: queue_depth %u is out of range (1..4096)", label,
@@ -229,9 +230,9 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->url = strdup(cfg->url);
     s->name = strdup(label);
     s->hw_device = dup_or_null(cfg->hw_device);
-    s->live = cfg->live == 1   ? 1
-              : cfg->live == 2 ? 0
-                               : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
+    s->live = cfg->live == FP_LIVE_YES  ? 1
+              : cfg->live == FP_LIVE_NO ? 0
+                                        : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
     s->policy = cfg->policy != FP_POLICY_DEFAULT ? cfg->policy
                 : s->live                        ? FP_POLICY_LATEST
                                                  : FP_POLICY_LOSSLESS;

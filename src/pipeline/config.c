@@ -253,8 +253,7 @@ typedef enum KeyType {
     K_BOOL,    /* bool */
     K_INTBOOL, /* int 0 / 1 */
     K_ENUM,    /* an enum (int-sized) from `names` */
-    K_CHOICE,  /* const char * from `names` (the static table's spelling) */
-    K_FAMILY,  /* const char *: auto or a family fp_family_parse knows */
+    K_FAMILY,  /* FpFamily: auto (FP_FAMILY_UNKNOWN) or a family fp_family_parse knows */
     K_HTTP,    /* const char *: HOST:PORT */
     K_ROI,     /* [x, y, w, h] into FpCameraConfig.roi_* */
     K_INPUT,   /* [w, h] into FpModelSection.input_* */
@@ -277,8 +276,9 @@ typedef struct KeyDef {
 static const EnumName kind_names[] = {{"auto", FP_SOURCE_AUTO},     {"libav", FP_SOURCE_LIBAV},
                                       {"images", FP_SOURCE_IMAGES}, {"raw", FP_SOURCE_RAW},
                                       {"ring", FP_SOURCE_RING},     {NULL, 0}};
-static const EnumName live_names[] = {{"auto", 0}, {"true", 1}, {"yes", 1}, {"on", 1},
-                                      {"false", 2}, {"no", 2},  {"off", 2}, {NULL, 0}};
+static const EnumName live_names[] = {{"auto", FP_LIVE_AUTO}, {"true", FP_LIVE_YES}, {"yes", FP_LIVE_YES},
+                                      {"on", FP_LIVE_YES},     {"false", FP_LIVE_NO},  {"no", FP_LIVE_NO},
+                                      {"off", FP_LIVE_NO},     {NULL, 0}};
 static const EnumName policy_names[] = {{"default", FP_POLICY_DEFAULT}, {"latest", FP_POLICY_LATEST},
                                         {"lossless", FP_POLICY_LOSSLESS}, {NULL, 0}};
 static const EnumName transport_names[] = {{"tcp", FP_RTSP_TCP}, {"udp", FP_RTSP_UDP}, {NULL, 0}};
@@ -287,11 +287,13 @@ static const EnumName hw_names[] = {{"none", FP_HW_NONE}, {"auto", FP_HW_AUTO}, 
 static const EnumName format_names[] = {{"yuv420p", FP_PIX_YUV420P}, {"nv12", FP_PIX_NV12},
                                         {"rgb24", FP_PIX_RGB24},     {"bgr24", FP_PIX_BGR24},
                                         {"gray8", FP_PIX_GRAY8},     {NULL, 0}};
-static const EnumName provider_names[] = {{"cpu", 0}, {"cuda", 1}, {"tensorrt", 2}, {NULL, 0}};
+static const EnumName provider_names[] = {{"cpu", FP_PROVIDER_CPU}, {"cuda", FP_PROVIDER_CUDA},
+                                          {"tensorrt", FP_PROVIDER_TENSORRT}, {NULL, 0}};
 
 _Static_assert(sizeof(FpSourceKind) == sizeof(int) && sizeof(FpSourcePolicy) == sizeof(int) &&
                    sizeof(FpRtspTransport) == sizeof(int) && sizeof(FpHwDecode) == sizeof(int) &&
-                   sizeof(FpPixelFormat) == sizeof(int),
+                   sizeof(FpPixelFormat) == sizeof(int) && sizeof(FpLiveMode) == sizeof(int) &&
+                   sizeof(FpProvider) == sizeof(int),
                "K_ENUM stores enums as int");
 
 #define DUR_EXAMPLES "(e.g. 250us, 5ms, 1.5s, 1m; a bare number is seconds)"
@@ -342,7 +344,7 @@ static const KeyDef model_keys[] = {
     {"iou", K_FLOAT, MOD(iou), 0, 1, .expect = "a number in 0..1"},
     {"max_detections", K_INT, MOD(max_detections), 1, 100000, .expect = "an integer in 1..100000"},
     {"threads", K_INT, MOD(threads), 0, 1024, .expect = "an integer in 0..1024"},
-    {"provider", K_CHOICE, MOD(provider), .names = provider_names, .expect = "one of cpu, cuda, tensorrt"},
+    {"provider", K_ENUM, MOD(provider), .names = provider_names, .expect = "one of cpu, cuda, tensorrt"},
     {"provider_fallback", K_BOOL, MOD(provider_fallback), .expect = "a boolean (true/false, yes/no, on/off)"},
     {"workers", K_INT, MOD(workers), 1, 16, .expect = "an integer in 1..16"},
 };
@@ -552,22 +554,19 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         return 0;
     }
     case K_ENUM:
-    case K_CHOICE:
         for (const EnumName *e = k->names; e->name; e++) {
             if (!strcasecmp(s, e->name)) {
-                if (k->type == K_ENUM)
-                    memcpy(field, &e->value, sizeof(int));
-                else
-                    *(const char **)field = e->name;
+                memcpy(field, &e->value, sizeof(int));
                 return 0;
             }
         }
         return fail_expect(c, n, where, k->expect);
     case K_FAMILY: {
-        FpFamily fam;
+        FpFamily fam = FP_FAMILY_UNKNOWN;
         if (strcasecmp(s, "auto") != 0 && fp_family_parse(s, &fam) < 0)
             return fail_expect(c, n, where, k->expect);
-        return copy_string(c, s, (const char **)field);
+        *(FpFamily *)field = fam;
+        return 0;
     }
     case K_HTTP:
         if (check_http(s) < 0)
@@ -882,12 +881,12 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
         fp_source_config_init(&cfg->cameras[i].source);
         cfg->cameras[i].source.camera = i;
     }
-    cfg->model.family = NULL;
+    cfg->model.family = FP_FAMILY_UNKNOWN;
     cfg->model.confidence = -1.0f;
     cfg->model.iou = -1.0f;
     cfg->model.max_detections = 0;
     cfg->model.threads = 0;
-    cfg->model.provider = "cpu";
+    cfg->model.provider = FP_PROVIDER_CPU;
     cfg->model.provider_fallback = false;
     cfg->model.workers = 1;
     cfg->batch.max_batch = 8;

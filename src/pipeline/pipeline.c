@@ -23,7 +23,6 @@
 #include "framepipe/model.h"
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
-#include "framepipe/json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -89,11 +88,9 @@ typedef struct Sink {
 } Sink;
 
 struct FpPipeline {
-    FpModelSection model; /* copies; their strings are not kept (model_path, labels_path, provider) */
+    FpModelSection model; /* a copy; its strings point to model_path and labels_path */
     FpBatchSection batch;
     char *model_path, *labels_path;
-    FpProvider provider;
-    FpFamily want_family; /* FP_FAMILY_UNKNOWN: from the outputs */
     Camera *cams;
     int n_cams;
     Worker workers[MAX_WORKERS];
@@ -245,13 +242,59 @@ static int camera_metrics(FpPipeline *p, Camera *c)
 
 /* ---- model-derived settings ---- */
 
+/* "[N,4,64,64]": the declared shape, N for a dynamic axis. */
+static void shape_text(const FpTensorInfo *ti, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = 0;
+    for (int d = 0; d < ti->rank && used < len; d++) {
+        int w = ti->dims[d] < 0 ? snprintf(buf + used, len - used, "%sN", d ? "," : "[")
+                                : snprintf(buf + used, len - used, "%s%lld", d ? "," : "[", (long long)ti->dims[d]);
+        used += w > 0 ? (size_t)w : 0;
+    }
+    if (used < len)
+        snprintf(buf + used, len - used, "]");
+}
+
+/*
+ * The model's image input must be exactly what pre-processing writes into a batch slot
+ * (FP_PREP_CHANNELS channels of a type it writes, NCHW or NHWC, fp_prep_slot_bytes per item):
+ * ONNX Runtime reads batch * item_bytes of the batch tensor, so any other input would read past
+ * what was written or past the tensor. FP_EMODEL naming the model and what differs.
+ */
+static int check_model_input(const FpPipeline *p, const FpModel *model)
+{
+    const FpModelInput *in = fp_model_input(model);
+    const FpTensorInfo *ti = fp_model_input_info(model, 0);
+    char shape[128];
+    shape_text(ti, shape, sizeof(shape));
+    if (in->channels != FP_PREP_CHANNELS)
+        return fp_error(FP_EMODEL, "model %s: input '%s' has %d channel%s %s; pre-processing writes %d (RGB/BGR)",
+                        p->model_path, ti->name, in->channels, in->channels == 1 ? "" : "s", shape,
+                        FP_PREP_CHANNELS);
+    if (!fp_prep_writes_dtype(in->dtype))
+        return fp_error(FP_EMODEL, "model %s: input '%s' is %s %s; pre-processing writes float32, float16 or uint8",
+                        p->model_path, ti->name, fp_dtype_name(in->dtype), shape);
+    if (in->layout != FP_LAYOUT_NCHW && in->layout != FP_LAYOUT_NHWC)
+        return fp_error(FP_EMODEL, "model %s: input '%s' %s is neither NCHW nor NHWC; pre-processing writes those",
+                        p->model_path, ti->name, shape);
+    FpPrepOptions o;
+    fp_prep_options_init(&o, in->width, in->height);
+    o.type = in->dtype;
+    size_t slot = fp_prep_slot_bytes(&o);
+    if (slot == 0 || ti->item_bytes != slot)
+        return fp_error(FP_EMODEL, "model %s: input '%s' %s holds %zu bytes per image; pre-processing writes %zu "
+                        "(%dx%dx%d %s)", p->model_path, ti->name, shape, ti->item_bytes, slot, in->width,
+                        in->height, FP_PREP_CHANNELS, fp_dtype_name(in->dtype));
+    return 0;
+}
+
+/* Options for a model input check_model_input accepted. */
 static void prep_for_family(FpPrepOptions *o, const FpModelInput *in, FpFamily family)
 {
     fp_prep_options_init(o, in->width, in->height);
     o->layout = in->layout;
-    o->type = in->dtype == FP_DTYPE_FLOAT16 ? FP_DTYPE_FLOAT16
-              : in->dtype == FP_DTYPE_UINT8 ? FP_DTYPE_UINT8
-                                            : FP_DTYPE_FLOAT32;
+    o->type = in->dtype;
     if (o->type == FP_DTYPE_UINT8) {
         for (int c = 0; c < 3; c++) {
             o->scale[c] = 1.f;
@@ -327,71 +370,95 @@ static int pipeline_metrics(FpPipeline *p)
     return rc;
 }
 
-/* Loads worker w's session and post-processor; the first worker also fixes the shared settings. */
+/* The family from the outputs; an explicit model.family must agree with it. */
+static int settle_family(FpPipeline *p, const FpModel *model)
+{
+    FpFamily fam = p->model.family;
+    int rc = fp_model_require_family(model, &p->family);
+    if (rc < 0)
+        return rc;
+    /* yolov8 and yolov8-raw agree: the outputs say which head the export has, and the decoder
+     * follows them, never the name. */
+    int v8 = (fam == FP_FAMILY_YOLOV8 || fam == FP_FAMILY_YOLOV8_RAW) &&
+             (p->family.family == FP_FAMILY_YOLOV8 || p->family.family == FP_FAMILY_YOLOV8_RAW);
+    if (fam != FP_FAMILY_UNKNOWN && fam != p->family.family && !v8)
+        return fp_error(FP_ECONFIG, "model %s: model.family %s does not match its outputs (%s)", p->model_path,
+                        fp_family_name(fam), fp_family_name(p->family.family));
+    return 0;
+}
+
+/* The decoder's settings: the family's defaults, the config's overrides, the model's input. */
+static int settle_post_config(FpPipeline *p, const FpModelInput *in)
+{
+    const FpModelSection *ms = &p->model;
+    FpPostConfig *pc = &p->post_cfg;
+    fp_post_config_init(pc, p->family.family);
+    if (ms->confidence >= 0)
+        pc->conf_threshold = ms->confidence;
+    if (ms->iou >= 0)
+        pc->nms.iou_threshold = ms->iou;
+    if (ms->max_detections > 0)
+        pc->nms.max_det = ms->max_detections;
+    pc->input_width = in->width;
+    pc->input_height = in->height;
+    if (p->family.family == FP_FAMILY_YOLOV8_RAW) {
+        pc->num_classes = p->family.num_classes;
+        if (p->family.reg_max > 0)
+            pc->reg_max = p->family.reg_max;
+    }
+    if (p->family.family == FP_FAMILY_BLAZEFACE &&
+        (in->width != in->height || fp_post_blazeface_anchor_options(in->width, &pc->anchors) < 0))
+        return fp_error(FP_EMODEL, "model %s: BlazeFace input %dx%d is neither 128 nor 256", p->model_path,
+                        in->width, in->height);
+    p->max_det = pc->nms.max_det;
+    return 0;
+}
+
+/* What every worker shares, fixed from the first worker's model: input check, family, prep, post, output views. */
+static int settle_shared(FpPipeline *p, const FpModel *model)
+{
+    const FpModelInput *in = fp_model_input(model);
+    int rc = check_model_input(p, model);
+    if (rc < 0 || (rc = settle_family(p, model)) < 0)
+        return rc;
+    if (in->width <= 0 || in->height <= 0)
+        return fp_error(FP_ECONFIG, "model %s: its input size is dynamic: set model.input", p->model_path);
+    prep_for_family(&p->prep, in, p->family.family);
+    if ((rc = settle_post_config(p, in)) < 0)
+        return rc;
+    p->n_outputs = p->family.n_outputs;
+    for (int k = 0; k < p->n_outputs; k++) {
+        const FpTensorInfo *ti = fp_model_output_info(model, p->family.outputs[k]);
+        if (ti->dtype != FP_DTYPE_FLOAT32)
+            return fp_error(FP_EMODEL, "model %s: output '%s' is %s; framepipe decodes float32", p->model_path,
+                            ti->name, fp_dtype_name(ti->dtype));
+        FpTensorView *v = &p->views[k];
+        memset(v, 0, sizeof(*v));
+        v->rank = ti->rank;
+        memcpy(v->dims, ti->dims, sizeof(int64_t) * (size_t)ti->rank);
+        v->dims[0] = p->batch.max_batch;
+    }
+    return 0;
+}
+
+/*
+ * Loads worker w's session and post-processor; the first worker also fixes the shared settings.
+ * On failure what was made stays in *w for worker_deinit (fp_pipeline_destroy).
+ */
 static int worker_init(FpPipeline *p, Worker *w)
 {
     const FpModelSection *ms = &p->model;
     FpModelConfig mc;
     fp_model_config_init(&mc);
-    mc.provider = p->provider;
+    mc.provider = ms->provider;
     mc.provider_fallback = ms->provider_fallback;
     mc.intra_threads = ms->threads;
     mc.max_batch = p->batch.max_batch;
     mc.input_width = ms->input_width;
     mc.input_height = ms->input_height;
     int rc = fp_model_create(&w->model, p->model_path, &mc);
-    if (rc < 0)
+    if (rc < 0 || (w->index == 0 && (rc = settle_shared(p, w->model)) < 0))
         return rc;
-    const FpModelInput *in = fp_model_input(w->model);
-    if (w->index == 0) {
-        FpFamily fam = p->want_family;
-        rc = fp_model_require_family(w->model, &p->family);
-        if (rc < 0)
-            return rc;
-        /* An explicit family must agree with the outputs. yolov8 and yolov8-raw agree: the outputs
-         * say which head the export has, and the decoder follows them, never the name. */
-        int v8 = (fam == FP_FAMILY_YOLOV8 || fam == FP_FAMILY_YOLOV8_RAW) &&
-                 (p->family.family == FP_FAMILY_YOLOV8 || p->family.family == FP_FAMILY_YOLOV8_RAW);
-        if (fam != FP_FAMILY_UNKNOWN && fam != p->family.family && !v8)
-            return fp_error(FP_ECONFIG, "model %s: model.family %s does not match its outputs (%s)",
-                            p->model_path, fp_family_name(fam), fp_family_name(p->family.family));
-        if (in->width <= 0 || in->height <= 0)
-            return fp_error(FP_ECONFIG, "model %s: its input size is dynamic: set model.input", p->model_path);
-        prep_for_family(&p->prep, in, p->family.family);
-        FpPostConfig *pc = &p->post_cfg;
-        fp_post_config_init(pc, p->family.family);
-        if (ms->confidence >= 0)
-            pc->conf_threshold = ms->confidence;
-        if (ms->iou >= 0)
-            pc->nms.iou_threshold = ms->iou;
-        if (ms->max_detections > 0)
-            pc->nms.max_det = ms->max_detections;
-        pc->input_width = in->width;
-        pc->input_height = in->height;
-        if (p->family.family == FP_FAMILY_YOLOV8_RAW) {
-            pc->num_classes = p->family.num_classes;
-            if (p->family.reg_max > 0)
-                pc->reg_max = p->family.reg_max;
-        }
-        if (p->family.family == FP_FAMILY_BLAZEFACE) {
-            if (in->width != in->height || fp_post_blazeface_anchor_options(in->width, &pc->anchors) < 0)
-                return fp_error(FP_EMODEL, "model %s: BlazeFace input %dx%d is neither 128 nor 256",
-                                p->model_path, in->width, in->height);
-        }
-        p->max_det = pc->nms.max_det;
-        p->n_outputs = p->family.n_outputs;
-        for (int k = 0; k < p->n_outputs; k++) {
-            const FpTensorInfo *ti = fp_model_output_info(w->model, p->family.outputs[k]);
-            if (ti->dtype != FP_DTYPE_FLOAT32)
-                return fp_error(FP_EMODEL, "model %s: output '%s' is %s; framepipe decodes float32",
-                                p->model_path, ti->name, fp_dtype_name(ti->dtype));
-            FpTensorView *v = &p->views[k];
-            memset(v, 0, sizeof(*v));
-            v->rank = ti->rank;
-            memcpy(v->dims, ti->dims, sizeof(int64_t) * (size_t)ti->rank);
-            v->dims[0] = p->batch.max_batch;
-        }
-    }
     rc = fp_post_create(&w->post, &p->post_cfg, p->views, p->n_outputs);
     if (rc < 0)
         return strstr(fp_error_detail(rc), p->model_path) ? rc : wrap_error(rc, rc, p->model_path);
@@ -633,6 +700,11 @@ static int check_config(const FpPipelineConfig *cfg)
                         FP_PIPELINE_MAX_CAMERAS);
     if (!cfg->model.path || !cfg->model.path[0])
         return fp_error(FP_ECONFIG, "model.path: missing");
+    if ((int)cfg->model.provider < FP_PROVIDER_CPU || cfg->model.provider > FP_PROVIDER_TENSORRT)
+        return fp_error(FP_ECONFIG, "model.provider: %d is not cpu, cuda or tensorrt (FpProvider)",
+                        (int)cfg->model.provider);
+    if ((int)cfg->model.family < FP_FAMILY_UNKNOWN || cfg->model.family > FP_FAMILY_SSD)
+        return fp_error(FP_ECONFIG, "model.family: %d is not a family (FpFamily)", (int)cfg->model.family);
     if (cfg->model.workers < 1 || cfg->model.workers > MAX_WORKERS)
         return fp_error(FP_ECONFIG, "model.workers: %d is outside 1..%d", cfg->model.workers,
                         MAX_WORKERS);
@@ -651,13 +723,12 @@ static int check_config(const FpPipelineConfig *cfg)
     return 0;
 }
 
-int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
+/*
+ * Step 1: the pipeline object with its locks, histograms, copies of the model's strings and the
+ * camera array; nothing opened. On failure nothing is left (*out untouched).
+ */
+static int pipeline_alloc(FpPipeline **out, const FpPipelineConfig *cfg)
 {
-    if (!out || !cfg)
-        return fp_error(FP_EINVALID, "fp_pipeline_create: NULL argument");
-    int rc = check_config(cfg);
-    if (rc < 0)
-        return rc;
     FpPipeline *p = calloc(1, sizeof(*p));
     if (!p)
         return fp_error(-ENOMEM, "pipeline: out of memory");
@@ -678,148 +749,147 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
     p->labels_path = dup_str(cfg->model.labels);
     p->model.path = p->model_path;
     p->model.labels = p->labels_path;
-    p->model.provider = NULL;
-    p->model.family = NULL;
-    if ((!p->model_path) != (!cfg->model.path) || (!p->labels_path) != (!cfg->model.labels)) {
-        rc = fp_error(-ENOMEM, "pipeline: out of memory");
-        goto fail;
-    }
-    if (fp_provider_parse(cfg->model.provider ? cfg->model.provider : "cpu", &p->provider) < 0) {
-        rc = fp_error(FP_ECONFIG, "model.provider: '%s' is not cpu, cuda or tensorrt", cfg->model.provider);
-        goto fail;
-    }
-    if (cfg->model.family && strcmp(cfg->model.family, "auto") != 0 &&
-        fp_family_parse(cfg->model.family, &p->want_family) < 0) {
-        rc = wrap_error(FP_ECONFIG, FP_EINVALID, "model.family");
-        goto fail;
-    }
-    rc = fp_metrics_create(&p->metrics);
-    if (rc < 0)
-        goto fail;
-
-    FpBatcherConfig bc = {
-        .max_batch = cfg->batch.max_batch,
-        .max_wait_ns = cfg->batch.max_wait_ns,
-        .per_camera = cfg->batch.per_camera,
-        .latency_budget_ns = cfg->batch.latency_budget_ns,
-    };
-    rc = fp_batcher_create(&p->batcher, &bc);
-    if (rc < 0) {
-        rc = wrap_error(FP_ECONFIG, rc, NULL);
-        goto fail;
-    }
-
-    /* Models first: a bad model fails before any camera is opened. */
     p->n_workers = cfg->model.workers;
     p->n_cams = cfg->n_cameras;
     p->cams = calloc((size_t)p->n_cams, sizeof(Camera));
-    if (!p->cams) {
-        rc = fp_error(-ENOMEM, "pipeline: out of memory");
-        goto fail;
+    if (!p->cams || (!p->model_path) != (!cfg->model.path) || (!p->labels_path) != (!cfg->model.labels)) {
+        fp_pipeline_destroy(&p);
+        return fp_error(-ENOMEM, "pipeline: out of memory");
     }
+    *out = p;
+    return 0;
+}
+
+/* Step 2: the metrics registry, the batcher and every worker's session (models before cameras). */
+static int open_models(FpPipeline *p)
+{
+    int rc = fp_metrics_create(&p->metrics);
+    if (rc < 0)
+        return rc;
+    FpBatcherConfig bc = {
+        .max_batch = p->batch.max_batch,
+        .max_wait_ns = p->batch.max_wait_ns,
+        .per_camera = p->batch.per_camera,
+        .latency_budget_ns = p->batch.latency_budget_ns,
+    };
+    rc = fp_batcher_create(&p->batcher, &bc);
+    if (rc < 0)
+        return wrap_error(FP_ECONFIG, rc, NULL);
     for (int i = 0; i < p->n_workers; i++) {
         Worker *w = &p->workers[i];
         w->p = p;
         w->index = i;
-        rc = worker_init(p, w);
-        if (rc < 0)
-            goto fail;
+        if ((rc = worker_init(p, w)) < 0)
+            return rc;
     }
+    return 0;
+}
 
-    /* Class names: a labels file, else the model's metadata, else the family's. */
+/* Step 3: class names: a labels file, else the model's metadata, else the family's. */
+static int load_class_names(FpPipeline *p)
+{
     if (p->labels_path) {
-        rc = fp_labels_load(&p->labels, p->labels_path);
+        int rc = fp_labels_load(&p->labels, p->labels_path);
         if (rc < 0)
-            goto fail;
+            return rc;
     }
-    {
-        int n = p->labels ? fp_labels_count(p->labels) : fp_model_class_count(p->workers[0].model);
-        if (n > 0) {
-            p->class_names = calloc((size_t)n, sizeof(char *));
-            if (!p->class_names) {
-                rc = fp_error(-ENOMEM, "pipeline: out of memory");
-                goto fail;
-            }
-            for (int i = 0; i < n; i++)
-                p->class_names[i] = p->labels ? fp_labels_name(p->labels, i)
-                                              : fp_model_class_name(p->workers[0].model, i);
-            p->n_classes = n;
-        } else if (p->family.family == FP_FAMILY_BLAZEFACE) {
-            p->class_names = blazeface_names;
-            p->n_classes = 1;
-        }
+    const FpModel *m = p->workers[0].model;
+    int n = p->labels ? fp_labels_count(p->labels) : fp_model_class_count(m);
+    if (n > 0) {
+        p->class_names = calloc((size_t)n, sizeof(char *));
+        if (!p->class_names)
+            return fp_error(-ENOMEM, "pipeline: out of memory");
+        for (int i = 0; i < n; i++)
+            p->class_names[i] = p->labels ? fp_labels_name(p->labels, i) : fp_model_class_name(m, i);
+        p->n_classes = n;
+    } else if (p->family.family == FP_FAMILY_BLAZEFACE) {
+        p->class_names = blazeface_names;
+        p->n_classes = 1;
     }
+    return 0;
+}
 
-    /* The batch tensors: pool memory, one or two per worker. */
-    {
-        const FpModelInput *in = fp_model_input(p->workers[0].model);
-        size_t elem = fp_dtype_size(in->dtype);
-        p->tensor_bytes = (size_t)cfg->batch.max_batch * (size_t)in->width * (size_t)in->height * 3 * elem;
-        FpPoolConfig pc = {0};
-        pc.name = "tensor";
-        pc.class_size[0] = p->tensor_bytes;
-        pc.n_classes = 1;
-        pc.prealloc = (unsigned)p->n_workers;
-        pc.max_buffers = 2 * (unsigned)p->n_workers;
-        rc = fp_pool_create(&p->tensor_pool, &pc);
-        if (rc < 0)
-            goto fail;
-    }
+/*
+ * Step 4: the batch tensors, pool memory, one or two per worker, as large as the model reads:
+ * its declared item bytes (check_model_input made them what pre-processing writes) times the
+ * larger of max_batch and the model's fixed batch.
+ */
+static int create_tensor_pool(FpPipeline *p)
+{
+    const FpModel *m = p->workers[0].model;
+    int items = fp_model_max_batch(m) > p->batch.max_batch ? fp_model_max_batch(m) : p->batch.max_batch;
+    p->tensor_bytes = (size_t)items * fp_model_input_info(m, 0)->item_bytes;
+    FpPoolConfig pc = {0};
+    pc.name = "tensor";
+    pc.class_size[0] = p->tensor_bytes;
+    pc.n_classes = 1;
+    pc.prealloc = (unsigned)p->n_workers;
+    pc.max_buffers = 2 * (unsigned)p->n_workers;
+    return fp_pool_create(&p->tensor_pool, &pc);
+}
 
-    for (int i = 0; i < p->n_cams; i++) {
-        Camera *c = &p->cams[i];
-        c->p = p;
-        c->index = i;
-        pthread_mutex_init(&c->rate_lock, NULL);
-        fp_histogram_init(&c->latency);
-        c->roi_x = cfg->cameras[i].roi_x;
-        c->roi_y = cfg->cameras[i].roi_y;
-        c->roi_w = cfg->cameras[i].roi_w;
-        c->roi_h = cfg->cameras[i].roi_h;
-        c->name = dup_str(cfg->cameras[i].name);
-        c->url = dup_str(cfg->cameras[i].source.url);
-        if (!c->name || !c->url) {
-            rc = fp_error(-ENOMEM, "pipeline: out of memory");
-            goto fail;
-        }
-        /* The source copies its strings. A camera must be able to queue its share of a batch. */
-        FpSourceConfig sc = cfg->cameras[i].source;
-        sc.name = c->name;
-        sc.camera = i;
-        if (sc.queue_depth == 0 && cfg->batch.per_camera > 4)
-            sc.queue_depth = (unsigned)cfg->batch.per_camera;
-        rc = fp_source_open(&c->src, &sc, NULL);
-        if (rc < 0) {
-            char what[96];
-            snprintf(what, sizeof(what), "camera %s", c->name);
-            rc = wrap_error(FP_ECONFIG, rc, what);
-            goto fail;
-        }
-        rc = fp_source_set_notify(c->src, fp_batcher_notify, p->batcher);
-        if (rc < 0)
-            goto fail;
-        c->input = fp_batcher_add_input(p->batcher, camera_pull, c);
-        if (c->input < 0) {
-            rc = c->input;
-            goto fail;
-        }
-        if (cfg->cameras[i].latency_budget_ns < 0) {
-            rc = fp_error(FP_ECONFIG, "cameras[%d] (%s).latency_budget: negative", i, c->name);
-            goto fail;
-        }
-        if (cfg->cameras[i].latency_budget_ns > 0 &&
-            (rc = fp_batcher_set_input_budget(p->batcher, c->input, cfg->cameras[i].latency_budget_ns)) < 0)
-            goto fail;
-        rc = camera_metrics(p, c);
-        if (rc < 0)
-            goto fail;
+/* Step 5: camera i's source, registered with the batcher and the metrics. */
+static int open_camera(FpPipeline *p, const FpCameraConfig *cc, int i)
+{
+    Camera *c = &p->cams[i];
+    c->p = p;
+    c->index = i;
+    pthread_mutex_init(&c->rate_lock, NULL);
+    fp_histogram_init(&c->latency);
+    c->roi_x = cc->roi_x;
+    c->roi_y = cc->roi_y;
+    c->roi_w = cc->roi_w;
+    c->roi_h = cc->roi_h;
+    c->name = dup_str(cc->name);
+    c->url = dup_str(cc->source.url);
+    if (!c->name || !c->url)
+        return fp_error(-ENOMEM, "pipeline: out of memory");
+    /* The source copies its strings. A camera must be able to queue its share of a batch. */
+    FpSourceConfig sc = cc->source;
+    sc.name = c->name;
+    sc.camera = i;
+    if (sc.queue_depth == 0 && p->batch.per_camera > 4)
+        sc.queue_depth = (unsigned)p->batch.per_camera;
+    int rc = fp_source_open(&c->src, &sc, NULL);
+    if (rc < 0) {
+        char what[96];
+        snprintf(what, sizeof(what), "camera %s", c->name);
+        return wrap_error(FP_ECONFIG, rc, what);
     }
-    rc = pipeline_metrics(p);
-    if (rc < 0)
+    if ((rc = fp_source_set_notify(c->src, fp_batcher_notify, p->batcher)) < 0)
+        return rc;
+    c->input = fp_batcher_add_input(p->batcher, camera_pull, c);
+    if (c->input < 0)
+        return c->input;
+    if (cc->latency_budget_ns < 0)
+        return fp_error(FP_ECONFIG, "cameras[%d] (%s).latency_budget: negative", i, c->name);
+    if (cc->latency_budget_ns > 0 &&
+        (rc = fp_batcher_set_input_budget(p->batcher, c->input, cc->latency_budget_ns)) < 0)
+        return rc;
+    return camera_metrics(p, c);
+}
+
+int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
+{
+    if (!out || !cfg)
+        return fp_error(FP_EINVALID, "fp_pipeline_create: NULL argument");
+    int rc = check_config(cfg);
+    FpPipeline *p = NULL;
+    if (rc < 0 || (rc = pipeline_alloc(&p, cfg)) < 0)
+        return rc;
+    /* Models first: a bad model fails before any camera is opened. fp_pipeline_destroy takes a
+     * pipeline built up to any step apart, so one label serves every step. */
+    if ((rc = open_models(p)) < 0 || (rc = load_class_names(p)) < 0 || (rc = create_tensor_pool(p)) < 0)
         goto fail;
-    fp_log_info("pipeline", "%d camera(s), model %s (%s, input %dx%d), batch %d, %d worker(s)",
-                p->n_cams, p->model_path, fp_family_name(p->family.family), p->prep.dst_width,
-                p->prep.dst_height, cfg->batch.max_batch, p->n_workers);
+    for (int i = 0; i < p->n_cams; i++) {
+        if ((rc = open_camera(p, &cfg->cameras[i], i)) < 0)
+            goto fail;
+    }
+    if ((rc = pipeline_metrics(p)) < 0)
+        goto fail;
+    fp_log_info("pipeline", "%d camera(s), model %s (%s, input %dx%d), batch %d, %d worker(s)", p->n_cams,
+                p->model_path, fp_family_name(p->family.family), p->prep.dst_width, p->prep.dst_height,
+                p->batch.max_batch, p->n_workers);
     *out = p;
     return 0;
 fail:

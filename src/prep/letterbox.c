@@ -72,6 +72,18 @@ void fp_prep_options_init(FpPrepOptions *o, int dst_width, int dst_height)
     }
 }
 
+bool fp_prep_writes_dtype(FpDtype type)
+{
+    return type == FP_DTYPE_FLOAT32 || type == FP_DTYPE_FLOAT16 || type == FP_DTYPE_UINT8;
+}
+
+size_t fp_prep_slot_bytes(const FpPrepOptions *o)
+{
+    if (!fp_prep_writes_dtype(o->type) || o->dst_width <= 0 || o->dst_height <= 0)
+        return 0;
+    return (size_t)o->dst_width * (size_t)o->dst_height * FP_PREP_CHANNELS * fp_dtype_size(o->type);
+}
+
 /* ---------- CPU variants ---------- */
 
 FpPrepIsa fp_prep_cpu_isa(void)
@@ -139,7 +151,7 @@ static int check_options(const FpPrepOptions *o)
     if (o->dst_width > FP_PREP_MAX_DIM || o->dst_height > FP_PREP_MAX_DIM)
         return fp_error(FP_ERANGE, "prep options: model input size %dx%d: larger than %d", o->dst_width,
                         o->dst_height, FP_PREP_MAX_DIM);
-    if (o->type != FP_DTYPE_FLOAT32 && o->type != FP_DTYPE_FLOAT16 && o->type != FP_DTYPE_UINT8)
+    if (!fp_prep_writes_dtype(o->type))
         return fp_error(FP_EINVALID, "prep options: tensor type %s (%d): pre-processing writes float32, float16 or uint8",
                         fp_dtype_name(o->type), (int)o->type);
     if (o->layout != FP_LAYOUT_NCHW && o->layout != FP_LAYOUT_NHWC)
@@ -438,8 +450,8 @@ int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixe
     lb->rows = (FpPrepRow *)p;
 
     lb->opt = *opt;
-    lb->esize = opt->type == FP_DTYPE_FLOAT32 ? 4 : opt->type == FP_DTYPE_FLOAT16 ? 2 : 1;
-    lb->slot_bytes = dw * dh * 3 * lb->esize;
+    lb->esize = fp_dtype_size(opt->type);
+    lb->slot_bytes = fp_prep_slot_bytes(opt);
     lb->isa_req = FP_PREP_ISA_AUTO;
     __builtin_cpu_init();
     lb->cpu_fma = __builtin_cpu_supports("fma") != 0;

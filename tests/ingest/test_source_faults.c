@@ -456,7 +456,7 @@ FP_TEST_TIMED(hls_over_http_all_frames, 90)
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     cfg.url = url;
-    cfg.live = 2; /* a VOD playlist: read it all, losslessly */
+    cfg.live = FP_LIVE_NO; /* a VOD playlist: read it all, losslessly */
     cfg.name = "cam-hls";
     int counters[100], end = 0, n = 0;
     for (int attempt = 0; attempt < 50; attempt++) { /* wait for the server to listen */
@@ -689,7 +689,7 @@ FP_TEST_TIMED(https_file_all_frames, 90)
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     cfg.url = url;
-    cfg.live = 2; /* a file over HTTPS: all of it, in order */
+    cfg.live = FP_LIVE_NO; /* a file over HTTPS: all of it, in order */
     cfg.name = "cam-https";
     int counters[100], end = 0, n = 0;
     for (int attempt = 0; attempt < 50; attempt++) {

@@ -125,7 +125,7 @@ FP_TEST(config_full_file_round_trips_every_key)
     CHECK_EQ(a->source.camera, 0);
     CHECK_STR(a->source.url, "rtsp://127.0.0.1:8554/a");
     CHECK_EQ(a->source.kind, FP_SOURCE_LIBAV);
-    CHECK_EQ(a->source.live, 1);
+    CHECK_EQ(a->source.live, FP_LIVE_YES);
     CHECK_EQ(a->source.policy, FP_POLICY_LATEST);
     CHECK_EQ(a->source.queue_depth, 3);
     CHECK_NEAR(a->source.target_fps, 7.5, 0);
@@ -150,7 +150,7 @@ FP_TEST(config_full_file_round_trips_every_key)
     CHECK_EQ(b->source.camera, 1);
     CHECK_STR(b->source.url, "/data/clip.mp4");
     CHECK_EQ(b->source.kind, FP_SOURCE_AUTO);
-    CHECK_EQ(b->source.live, 2);
+    CHECK_EQ(b->source.live, FP_LIVE_NO);
     CHECK_EQ(b->source.policy, FP_POLICY_LOSSLESS);
     CHECK_NEAR(b->source.start_s, 1.5, 1e-12);
     CHECK_NEAR(b->source.stop_s, 60.0, 1e-12);
@@ -163,14 +163,14 @@ FP_TEST(config_full_file_round_trips_every_key)
     CHECK_EQ(r->source.camera, 2);
     CHECK_STR(r->source.url, "-");
     CHECK_EQ(r->source.kind, FP_SOURCE_RAW);
-    CHECK_EQ(r->source.live, 0);
+    CHECK_EQ(r->source.live, FP_LIVE_AUTO);
     CHECK_EQ(r->source.raw_width, 640);
     CHECK_EQ(r->source.raw_height, 480);
     CHECK_EQ(r->source.raw_format, FP_PIX_NV12);
     CHECK_NEAR(r->source.raw_fps, 12.5, 0);
 
     CHECK_STR(c->model.path, "/models/yolov8n.onnx");
-    CHECK_STR(c->model.family, "yolov8");
+    CHECK_EQ(c->model.family, FP_FAMILY_YOLOV8);
     CHECK_EQ(c->model.input_width, 640);
     CHECK_EQ(c->model.input_height, 384);
     CHECK_STR(c->model.labels, "/models/coco.names");
@@ -178,7 +178,7 @@ FP_TEST(config_full_file_round_trips_every_key)
     CHECK_NEAR(c->model.iou, 0.6, 1e-6);
     CHECK_EQ(c->model.max_detections, 50);
     CHECK_EQ(c->model.threads, 4);
-    CHECK_STR(c->model.provider, "tensorrt");
+    CHECK_EQ(c->model.provider, FP_PROVIDER_TENSORRT);
     CHECK(c->model.provider_fallback);
     CHECK_EQ(c->model.workers, 3);
 
@@ -196,6 +196,41 @@ FP_TEST(config_full_file_round_trips_every_key)
     fp_config_destroy(&cf); /* no-op */
 }
 
+FP_TEST(config_enum_keys_take_every_spelling_the_docs_list)
+{
+    /* model.family, model.provider and cameras[].live are enums in the struct; the YAML keeps its words. */
+    static const struct {
+        const char *family;
+        FpFamily want;
+    } fams[] = {{"auto", FP_FAMILY_UNKNOWN},       {"AUTO", FP_FAMILY_UNKNOWN},    {"yolov5", FP_FAMILY_YOLOV5},
+                {"yolov7", FP_FAMILY_YOLOV5},      {"yolov8", FP_FAMILY_YOLOV8},   {"yolov11", FP_FAMILY_YOLOV8},
+                {"yolov8-raw", FP_FAMILY_YOLOV8_RAW}, {"blazeface", FP_FAMILY_BLAZEFACE}, {"ssd", FP_FAMILY_SSD}};
+    static const struct {
+        const char *live;
+        FpLiveMode want;
+    } lives[] = {{"auto", FP_LIVE_AUTO}, {"true", FP_LIVE_YES}, {"yes", FP_LIVE_YES}, {"on", FP_LIVE_YES},
+                 {"false", FP_LIVE_NO},  {"no", FP_LIVE_NO},    {"off", FP_LIVE_NO}};
+    static const struct {
+        const char *provider;
+        FpProvider want;
+    } provs[] = {{"cpu", FP_PROVIDER_CPU}, {"cuda", FP_PROVIDER_CUDA}, {"tensorrt", FP_PROVIDER_TENSORRT}};
+    for (size_t k = 0; k < sizeof(fams) / sizeof(fams[0]); k++) {
+        char text[256];
+        snprintf(text, sizeof(text),
+                 "cameras:\n  - {name: a, url: /a.mp4, live: %s}\nmodel: {path: /m.onnx, family: %s, provider: %s}\n",
+                 lives[k % 7].live, fams[k].family, provs[k % 3].provider);
+        FpConfigFile *cf = NULL;
+        CHECK_OK(fp_config_parse(&cf, text, strlen(text), "enums.yaml"));
+        const FpPipelineConfig *c = fp_config_get(cf);
+        CHECK_MSG(c->model.family == fams[k].want, "family %s: %d", fams[k].family, (int)c->model.family);
+        CHECK_MSG(c->cameras[0].source.live == lives[k % 7].want, "live %s: %d", lives[k % 7].live,
+                  (int)c->cameras[0].source.live);
+        CHECK_MSG(c->model.provider == provs[k % 3].want, "provider %s: %d", provs[k % 3].provider,
+                  (int)c->model.provider);
+        fp_config_destroy(&cf);
+    }
+}
+
 FP_TEST(config_absent_keys_take_the_documented_defaults)
 {
     const char *text = "cameras:\n  - {name: a, url: rtsp://127.0.0.1/x}\nmodel: {path: /m.onnx}\n";
@@ -205,7 +240,7 @@ FP_TEST(config_absent_keys_take_the_documented_defaults)
     CHECK_EQ(c->n_cameras, 1);
     const FpSourceConfig *s = &c->cameras[0].source;
     CHECK_EQ(s->kind, FP_SOURCE_AUTO);
-    CHECK_EQ(s->live, 0);
+    CHECK_EQ(s->live, FP_LIVE_AUTO);
     CHECK_EQ(s->policy, FP_POLICY_DEFAULT);
     CHECK_EQ(s->queue_depth, 0);
     CHECK_EQ(s->target_fps, 0);
@@ -225,7 +260,7 @@ FP_TEST(config_absent_keys_take_the_documented_defaults)
     CHECK_EQ(s->raw_width, 0);
     CHECK_EQ(s->raw_format, FP_PIX_NONE);
     CHECK_EQ(c->cameras[0].roi_w, 0);
-    CHECK(c->model.family == NULL);
+    CHECK_EQ(c->model.family, FP_FAMILY_UNKNOWN);
     CHECK_EQ(c->model.input_width, 0);
     CHECK_EQ(c->model.input_height, 0);
     CHECK(c->model.labels == NULL);
@@ -233,7 +268,7 @@ FP_TEST(config_absent_keys_take_the_documented_defaults)
     CHECK(c->model.iou < 0);
     CHECK_EQ(c->model.max_detections, 0);
     CHECK_EQ(c->model.threads, 0);
-    CHECK_STR(c->model.provider, "cpu");
+    CHECK_EQ(c->model.provider, FP_PROVIDER_CPU);
     CHECK(!c->model.provider_fallback);
     CHECK_EQ(c->model.workers, 1);
     CHECK_EQ(c->batch.max_batch, 8);
