@@ -618,3 +618,24 @@ FP_TEST_TIMED(detect_sigint_drains_and_a_second_signal_exits_at_once, 120)
     close(fds[0]);
     free(clip);
 }
+
+/*
+ * A model whose input is not what pre-processing writes (1 or 4 channels) is refused with exit 3 and a
+ * message naming the model and its channels. Before the check, the 4-channel model made ONNX Runtime read
+ * past the batch tensor (a heap-buffer-overflow under ASan) when run with --batch 8.
+ */
+FP_TEST_TIMED(detect_a_model_whose_input_prep_cannot_write_is_a_model_error, 120)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 10, 25, "mp4");
+    static const struct {
+        const char *model, *needle;
+    } cases[] = {{"tiny_input_4ch.onnx", "has 4 channels"}, {"tiny_input_1ch.onnx", "has 1 channel "}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char model[600];
+        snprintf(model, sizeof(model), "%s/models/%s", fp_test_source_dir(), cases[i].model);
+        const char *argv[] = {exe(), "detect", "--quiet", "--batch", "8", "-o", tmp("ch.jsonl"), model, clip, NULL};
+        check_fails(argv, 3, cases[i].needle);
+        check_fails(argv, 3, cases[i].model);
+    }
+    free(clip);
+}
