@@ -8,6 +8,10 @@
  * `pkg-config --cflags --libs framepipe` (add --static: the library is
  * static). The headers below are in layer order (docs/ARCHITECTURE.md);
  * tests/api checks that every header in include/framepipe/ is listed here.
+ *
+ * The contract every function follows unless its comment says otherwise
+ * (failure leaves *out untouched; destroy(T **) sets *p to NULL and takes
+ * NULL; who owns what; which threads) is written once, in framepipe/error.h.
  */
 
 /* layer 1: core */

@@ -83,7 +83,9 @@ typedef enum FpMetricType {
  */
 typedef struct FpMetrics FpMetrics;
 
+/* An empty registry; *out owns it. Returns 0 or -ENOMEM, *out untouched on failure. Any thread. */
 int fp_metrics_create(FpMetrics **out);
+/* Frees the registry (not the metrics it points to) and sets *m to NULL; NULL or *m == NULL: no-op. No other thread may use it. */
 void fp_metrics_destroy(FpMetrics **m);
 
 /*
@@ -91,7 +93,10 @@ void fp_metrics_destroy(FpMetrics **m);
  * is either NULL or a label set without braces, e.g. `camera="cam0"`; `help`
  * may be NULL. `owner` is an arbitrary tag used by fp_metrics_remove_owner.
  * Histograms are exported in seconds when `unit_ns` is set (values recorded
- * in ns). Returns 0, FP_EINVALID for a bad name, -ENOMEM.
+ * in ns). The strings are copied; `c`, `h`, `fn` and `opaque` stay the
+ * caller's and must stay valid until the series is removed. Returns 0,
+ * FP_EINVALID for a bad name, -ENOMEM; nothing is registered on failure.
+ * Any thread.
  */
 int fp_metrics_add_counter(FpMetrics *m, const char *name, const char *labels,
                            const char *help, FpCounter *c, const void *owner);
@@ -99,10 +104,14 @@ int fp_metrics_add_gauge(FpMetrics *m, const char *name, const char *labels, con
                          FpGaugeFn fn, void *opaque, const void *owner);
 int fp_metrics_add_histogram(FpMetrics *m, const char *name, const char *labels,
                              const char *help, FpHistogram *h, int unit_ns, const void *owner);
-/* Removes every series registered with `owner`. */
+/* Removes every series registered with `owner`; when it returns, the registry no longer reads their storage. NULL m: no-op. Any thread. */
 void fp_metrics_remove_owner(FpMetrics *m, const void *owner);
 
-/* Writes all series in Prometheus text format (version 0.0.4). Returns 0 or -errno. */
+/*
+ * Writes all series in Prometheus text format (version 0.0.4) to `out` (the caller's stream), calling
+ * the gauge callbacks on this thread. Returns 0, -ENOMEM, or -EIO when the stream reports an error (part
+ * of the text may have been written). Any thread.
+ */
 int fp_metrics_write_prometheus(FpMetrics *m, FILE *out);
 
 #ifdef __cplusplus
