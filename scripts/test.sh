@@ -7,12 +7,18 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export FP_CACHE_DIR=${FP_CACHE_DIR:-$HOME/.cache/framepipe}
 jobs=${FP_TEST_JOBS:-$(nproc)}
+# meson finds ONNX Runtime through the libonnxruntime.pc that setup writes here (scripts/setup.d/20-onnxruntime.sh);
+# ORT_ROOT, when set, overrides it with -Dort_root.
+export PKG_CONFIG_PATH=$FP_CACHE_DIR/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+ort_args=()
+if [ -n "${ORT_ROOT:-}" ]; then ort_args=("-Dort_root=$ORT_ROOT"); fi
 
 bash scripts/setup.sh || { echo "setup failed"; echo "0 passed, 1 failed"; exit 1; }
 
 build_failed=0
 configure() { # dir, meson args...
   local dir=$1; shift
+  set -- "$@" "${ort_args[@]}"
   if [ -f "$dir/build.ninja" ]; then
     meson configure "$dir" "$@" >/dev/null
   else

@@ -10,31 +10,23 @@
 extern "C" {
 #endif
 
+/*
+ * The clock readers are out of line: CLOCK_MONOTONIC and clock_gettime are
+ * POSIX, not C11, and this header must compile in a strict `-std=c11` or C++
+ * program that defines no feature-test macro. None of them can fail; any
+ * thread may call them.
+ */
+
 /* CLOCK_MONOTONIC in nanoseconds: for intervals, deadlines and latencies. */
-static inline int64_t fp_clock_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t fp_clock_ns(void);
 
 /* CLOCK_REALTIME in nanoseconds since the Unix epoch: for capture timestamps. */
-static inline int64_t fp_wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+int64_t fp_wall_ns(void);
 
-/* An absolute CLOCK_MONOTONIC deadline `timeout_ns` from now (negative: none). */
-static inline struct timespec fp_deadline_ts(int64_t timeout_ns)
-{
-    int64_t t = fp_clock_ns() + (timeout_ns < 0 ? 0 : timeout_ns);
-    struct timespec ts = {(time_t)(t / 1000000000), (long)(t % 1000000000)};
-    return ts;
-}
+/* An absolute CLOCK_MONOTONIC deadline `timeout_ns` from now (negative: now), for pthread_cond_timedwait on a monotonic condvar. */
+struct timespec fp_deadline_ts(int64_t timeout_ns);
 
-/* Sleeps for `ns` nanoseconds (restarting after signals). */
+/* Sleeps for `ns` nanoseconds (restarting after signals); ns <= 0 returns at once. */
 void fp_sleep_ns(int64_t ns);
 
 #ifdef __cplusplus

@@ -33,13 +33,14 @@ typedef enum FpFamily {
     FP_FAMILY_SSD,
 } FpFamily;
 
-/* Lower-case name ("yolov8", "blazeface", "unknown"); never NULL, static. */
+/* Lower-case name ("yolov8", "blazeface", "unknown"); never NULL, static. Any thread. */
 const char *fp_family_name(FpFamily family);
 
 /*
  * Parses a family name from a config ("yolov5", "yolov7", "yolov8", "yolov11",
  * "yolov8-raw", "blazeface", "ssd") into *out. Returns 0 or FP_EINVALID
- * (message names the string and the accepted names).
+ * (message names the string and the accepted names); *out untouched on failure.
+ * Any thread.
  */
 int fp_family_parse(const char *name, FpFamily *out);
 

@@ -3,9 +3,9 @@
 #ifndef FRAMEPIPE_FRAME_H
 #define FRAMEPIPE_FRAME_H
 
-#include <stdatomic.h>
 #include <stdint.h>
 
+#include "framepipe/atomic.h"
 #include "framepipe/pool.h"
 
 #ifdef __cplusplus
@@ -21,22 +21,28 @@ typedef enum FpPixelFormat {
     FP_PIX_GRAY8,   /* 1 plane */
 } FpPixelFormat;
 
+/* "yuv420p", "nv12", ...; "unknown" for a value outside the enum. Static string; any thread. */
 const char *fp_pixel_format_name(FpPixelFormat f);
 
-/* Parses a name fp_pixel_format_name gives ("yuv420p", ...) into *out. Returns 0 or FP_EINVALID (named). */
+/*
+ * Parses a name fp_pixel_format_name gives ("yuv420p", ...) into *out. Returns 0 or FP_EINVALID
+ * naming the input (fp_error_detail); *out untouched on failure. Any thread.
+ */
 int fp_pixel_format_parse(const char *name, FpPixelFormat *out);
 
 #define FP_FRAME_MAX_PLANES 4
 
 typedef struct FpFrame FpFrame;
 
+/* Runs once, on the thread that drops the last reference; must drop the `buf` references and recycle the struct. */
+typedef void (*FpFrameReleaseFn)(FpFrame *frame, void *opaque);
+
 /*
  * Frames are never copied: stages pass references. The producer (a source)
- * owns the FpFrame structs (usually a free list of its own) and sets
- * `release`, which runs once when the last reference is dropped; it must
- * drop the `buf` references and recycle the struct. Plain fields are
- * written by the producer before the frame is published and read-only
- * afterwards.
+ * owns the FpFrame structs (usually a free list of its own), fills the plain
+ * fields and calls fp_frame_init_ref() before it publishes the frame; the
+ * plain fields are read-only afterwards. The reference count is reached only
+ * through fp_frame_ref/fp_frame_unref (framepipe/atomic.h says why).
  */
 struct FpFrame {
     uint8_t *data[FP_FRAME_MAX_PLANES];
@@ -51,26 +57,30 @@ struct FpFrame {
     int64_t decoded_ns;  /* monotonic clock when the frame was decoded (latency origin) */
 
     FpBuffer *buf[FP_FRAME_MAX_PLANES]; /* pool buffers backing the planes (may be NULL) */
-    void (*release)(FpFrame *frame, void *opaque);
+    FpFrameReleaseFn release;
     void *release_opaque;
-    _Atomic int refcount;
+    FP_ATOMIC(int) refcount; /* private: fp_frame_init_ref / fp_frame_ref / fp_frame_unref only */
 };
 
-/* Adds a reference; returns f. Any thread. */
-static inline FpFrame *fp_frame_ref(FpFrame *f)
-{
-    atomic_fetch_add_explicit(&f->refcount, 1, memory_order_relaxed);
-    return f;
-}
+/*
+ * Makes `f` a live frame: one reference, owned by the caller, and `release`
+ * (may be NULL) called with `opaque` when the last reference is dropped.
+ * Touches no other field. Only the producer, before the frame is published
+ * to other threads (a live frame must not be re-initialised). Cannot fail.
+ */
+void fp_frame_init_ref(FpFrame *f, FpFrameReleaseFn release, void *opaque);
 
-/* Drops a reference, sets *f to NULL; the last one calls release. Any thread. */
-static inline void fp_frame_unref(FpFrame **pf)
-{
-    FpFrame *f = *pf;
-    *pf = 0;
-    if (f && atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_acq_rel) == 1 && f->release)
-        f->release(f, f->release_opaque);
-}
+/*
+ * Adds a reference, owned by the caller, and returns f (f must be live: the
+ * caller already holds a reference). Any thread. Cannot fail.
+ */
+FpFrame *fp_frame_ref(FpFrame *f);
+
+/*
+ * Drops the caller's reference and sets *pf to NULL; the last reference runs
+ * `release` on the calling thread. NULL or *pf == NULL: no-op. Any thread.
+ */
+void fp_frame_unref(FpFrame **pf);
 
 #ifdef __cplusplus
 }

@@ -26,14 +26,14 @@ typedef struct FpTransform {
     int dst_width, dst_height;               /* tensor size (model input) */
 } FpTransform;
 
-/* Source pixel point -> tensor pixel point. */
+/* Source pixel point -> tensor pixel point. Pure: any thread, cannot fail. */
 static inline void fp_transform_to_tensor(const FpTransform *t, float sx, float sy, float *tx, float *ty)
 {
     *tx = sx * t->scale_x + t->offset_x;
     *ty = sy * t->scale_y + t->offset_y;
 }
 
-/* Tensor pixel point -> source pixel point (unclipped). */
+/* Tensor pixel point -> source pixel point (unclipped). Pure: any thread, cannot fail. */
 static inline void fp_transform_to_source(const FpTransform *t, float tx, float ty, float *sx, float *sy)
 {
     *sx = (tx - t->offset_x) / t->scale_x;
@@ -45,7 +45,7 @@ typedef struct FpBox {
     float x1, y1, x2, y2;
 } FpBox;
 
-/* Tensor-space box -> source-space box, clipped to the transform's clip rectangle. */
+/* Tensor-space box -> source-space box, clipped to the transform's clip rectangle. Pure; any thread. */
 static inline FpBox fp_transform_box_to_source(const FpTransform *t, FpBox b)
 {
     FpBox r;
@@ -58,7 +58,7 @@ static inline FpBox fp_transform_box_to_source(const FpTransform *t, FpBox b)
     return r;
 }
 
-/* Source-space box -> tensor-space box (unclipped). */
+/* Source-space box -> tensor-space box (unclipped). Pure; any thread. */
 static inline FpBox fp_transform_box_to_tensor(const FpTransform *t, FpBox b)
 {
     FpBox r;

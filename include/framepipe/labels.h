@@ -17,6 +17,7 @@ typedef struct FpLabels FpLabels;
  * or read (message names the file), FP_ECORRUPT (a blank line before the
  * last name, a NUL byte, or no names at all: message names file and line),
  * FP_ETOO_LARGE (over 1 MiB or 100000 names), -ENOMEM. *out untouched on failure.
+ * Any thread.
  */
 int fp_labels_load(FpLabels **out, const char *path);
 
@@ -29,17 +30,18 @@ int fp_labels_load(FpLabels **out, const char *path);
  * exactly as fp_labels_load reads a file. `what` names the source in error messages (e.g.
  * "model.onnx metadata 'names'"). Errors: FP_ECORRUPT with the byte offset
  * and what was expected (bad syntax, a duplicate or missing key, an empty
- * set), FP_EINVALID (NULL), -ENOMEM.
+ * set), FP_EINVALID (NULL), -ENOMEM. On success *out owns the names
+ * (fp_labels_destroy); *out untouched on failure. Any thread.
  */
 int fp_labels_parse(FpLabels **out, const char *text, const char *what);
 
-/* Frees the labels; NULLs *labels. NULL or *NULL is a no-op. */
+/* Frees the labels; NULLs *labels. NULL or *NULL is a no-op. No other thread may use them. */
 void fp_labels_destroy(FpLabels **labels);
 
-/* Number of names (0 for NULL). */
+/* Number of names (0 for NULL). Any thread. */
 int fp_labels_count(const FpLabels *labels);
 
-/* Name of class `id`, or NULL when id is out of range (or labels is NULL). Owned by labels. */
+/* Name of class `id`, or NULL when id is out of range (or labels is NULL). Owned by labels. Any thread. */
 const char *fp_labels_name(const FpLabels *labels, int id);
 
 #ifdef __cplusplus

@@ -3,10 +3,11 @@
 #ifndef FRAMEPIPE_METRICS_H
 #define FRAMEPIPE_METRICS_H
 
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "framepipe/atomic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,26 +18,30 @@ extern "C" {
  * (nanoseconds, bytes, ...). 16 sub-buckets per power of two, so a reported
  * quantile is within 1/16 (6.25%) of the true sample; min, max, count and sum
  * are exact. Recording is lock-free (relaxed atomics) and allocation-free, so
- * any thread may record while another reads. A plain value type: embed it
- * and call fp_histogram_init().
+ * any thread may record while another reads. A value type: embed it and
+ * call fp_histogram_init(); its members are FP_ATOMIC (framepipe/atomic.h):
+ * read and write them only through the functions below.
  */
 #define FP_HISTOGRAM_SUB_BITS 4
 #define FP_HISTOGRAM_BUCKETS (16 + (64 - FP_HISTOGRAM_SUB_BITS) * 16)
 
 typedef struct FpHistogram {
-    _Atomic uint64_t count;
-    _Atomic uint64_t sum;
-    _Atomic uint64_t min;
-    _Atomic uint64_t max;
-    _Atomic uint64_t buckets[FP_HISTOGRAM_BUCKETS];
+    FP_ATOMIC(uint64_t) count;
+    FP_ATOMIC(uint64_t) sum;
+    FP_ATOMIC(uint64_t) min;
+    FP_ATOMIC(uint64_t) max;
+    FP_ATOMIC(uint64_t) buckets[FP_HISTOGRAM_BUCKETS];
 } FpHistogram;
 
+/* Empties `h` (no samples). Only before `h` is shared with other threads. Cannot fail. */
 void fp_histogram_init(FpHistogram *h);
+/* Adds one sample. Lock-free and allocation-free; any thread, concurrently with readers. */
 void fp_histogram_record(FpHistogram *h, uint64_t value);
-/* Value at quantile q in [0,1] (0 with no samples); q=1 returns the exact max. */
+/* Value at quantile q in [0,1] (0 with no samples); q=1 returns the exact max. Any thread. */
 uint64_t fp_histogram_quantile(const FpHistogram *h, double q);
+/* Samples recorded so far. Any thread. */
 uint64_t fp_histogram_count(const FpHistogram *h);
-/* Number of samples <= value (bucket resolution). */
+/* Number of samples <= value (bucket resolution). Any thread. */
 uint64_t fp_histogram_count_le(const FpHistogram *h, uint64_t value);
 
 /* Summary of a histogram in one call. */
@@ -44,21 +49,22 @@ typedef struct FpHistogramSummary {
     uint64_t count, min, max, p50, p90, p99;
     double mean;
 } FpHistogramSummary;
+/* Fills *out (all zero with no samples). Any thread; samples recorded meanwhile may be half counted. */
 void fp_histogram_summary(const FpHistogram *h, FpHistogramSummary *out);
 
-/* A monotonically increasing counter (Prometheus "counter"). */
+/*
+ * A monotonically increasing counter (Prometheus "counter"). Zeroed storage
+ * (static, calloc, `= {0}`) is a counter at 0. The member is FP_ATOMIC: use
+ * fp_counter_add/fp_counter_get only.
+ */
 typedef struct FpCounter {
-    _Atomic uint64_t value;
+    FP_ATOMIC(uint64_t) value;
 } FpCounter;
 
-static inline void fp_counter_add(FpCounter *c, uint64_t n)
-{
-    atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
-}
-static inline uint64_t fp_counter_get(const FpCounter *c)
-{
-    return atomic_load_explicit(&((FpCounter *)c)->value, memory_order_relaxed);
-}
+/* Adds n (relaxed: a statistic, not a synchronisation point). Any thread. */
+void fp_counter_add(FpCounter *c, uint64_t n);
+/* The current value. Any thread. */
+uint64_t fp_counter_get(const FpCounter *c);
 
 /* A gauge read at export time through a callback (queue depth, bytes in use, ...). */
 typedef double (*FpGaugeFn)(void *opaque);
@@ -77,7 +83,9 @@ typedef enum FpMetricType {
  */
 typedef struct FpMetrics FpMetrics;
 
+/* An empty registry; *out owns it. Returns 0 or -ENOMEM, *out untouched on failure. Any thread. */
 int fp_metrics_create(FpMetrics **out);
+/* Frees the registry (not the metrics it points to) and sets *m to NULL; NULL or *m == NULL: no-op. No other thread may use it. */
 void fp_metrics_destroy(FpMetrics **m);
 
 /*
@@ -85,7 +93,10 @@ void fp_metrics_destroy(FpMetrics **m);
  * is either NULL or a label set without braces, e.g. `camera="cam0"`; `help`
  * may be NULL. `owner` is an arbitrary tag used by fp_metrics_remove_owner.
  * Histograms are exported in seconds when `unit_ns` is set (values recorded
- * in ns). Returns 0, FP_EINVALID for a bad name, -ENOMEM.
+ * in ns). The strings are copied; `c`, `h`, `fn` and `opaque` stay the
+ * caller's and must stay valid until the series is removed. Returns 0,
+ * FP_EINVALID for a bad name, -ENOMEM; nothing is registered on failure.
+ * Any thread.
  */
 int fp_metrics_add_counter(FpMetrics *m, const char *name, const char *labels,
                            const char *help, FpCounter *c, const void *owner);
@@ -93,10 +104,14 @@ int fp_metrics_add_gauge(FpMetrics *m, const char *name, const char *labels, con
                          FpGaugeFn fn, void *opaque, const void *owner);
 int fp_metrics_add_histogram(FpMetrics *m, const char *name, const char *labels,
                              const char *help, FpHistogram *h, int unit_ns, const void *owner);
-/* Removes every series registered with `owner`. */
+/* Removes every series registered with `owner`; when it returns, the registry no longer reads their storage. NULL m: no-op. Any thread. */
 void fp_metrics_remove_owner(FpMetrics *m, const void *owner);
 
-/* Writes all series in Prometheus text format (version 0.0.4). Returns 0 or -errno. */
+/*
+ * Writes all series in Prometheus text format (version 0.0.4) to `out` (the caller's stream), calling
+ * the gauge callbacks on this thread. Returns 0, -ENOMEM, or -EIO when the stream reports an error (part
+ * of the text may have been written). Any thread.
+ */
 int fp_metrics_write_prometheus(FpMetrics *m, FILE *out);
 
 #ifdef __cplusplus

@@ -29,33 +29,74 @@ extern "C" {
 typedef struct FpPipeline FpPipeline;
 
 /*
- * Builds sources, model sessions, pools and the batcher from `cfg` (copied).
- * Nothing runs until fp_pipeline_start. Errors name the camera or the model
- * (FP_ECONFIG, FP_EMODEL, ...); *out untouched on failure.
+ * Builds sources, model sessions, pools and the batcher from `cfg` (copied:
+ * the caller keeps ownership of cfg and its strings). Nothing runs until
+ * fp_pipeline_start. On success *out owns the pipeline (release it with
+ * fp_pipeline_destroy). Errors name the camera or the model (FP_ECONFIG,
+ * FP_EMODEL, -ENOMEM, ...); *out untouched on failure and nothing is left
+ * running or allocated. Any thread.
  */
 int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg);
 
-/* Registers a sink (before start). Returns 0, FP_EINVALID after start. */
+/*
+ * Registers a sink, called on the worker threads for every processed frame
+ * (framepipe/sink.h). `opaque` stays the caller's and must stay valid until
+ * fp_pipeline_stop or fp_pipeline_destroy has returned. Before
+ * fp_pipeline_start only, from the thread that owns `p`. Returns 0, or
+ * FP_EINVALID (NULL argument, already started, more than 16 sinks) with
+ * nothing registered.
+ */
 int fp_pipeline_add_sink(FpPipeline *p, FpSinkFn fn, void *opaque);
 
+/*
+ * Starts every camera's source thread (in config order), then the
+ * `model.workers` inference workers; from then on sinks are called on the
+ * workers. Once per pipeline, from the thread that owns `p`. Returns 0, or
+ * FP_EINVALID (NULL, or already started: a second call, even after a failed
+ * one), or the error of the first source or worker that could not start
+ * (fp_error_detail names it).
+ *
+ * A failed start is not undone: the pipeline counts as started, the sources
+ * before the failing one are running (decoding into their queues), and when
+ * a worker failed, the workers before it are running and may already be
+ * calling the sinks. The caller must then call fp_pipeline_destroy (or
+ * fp_pipeline_stop first), which stops and joins whatever did start; the
+ * sinks' opaque pointers must stay valid until it has returned.
+ */
 int fp_pipeline_start(FpPipeline *p);
 
 /*
  * Waits until every source has ended and every frame is through (files),
- * or the timeout (< 0: forever). Returns 0 or FP_ETIMEOUT.
+ * or the timeout (< 0: forever). Returns 0 or FP_ETIMEOUT (the pipeline keeps
+ * running). Returns 0 at once when no worker runs (not started, stopped, or
+ * a start that failed before its first worker). Any thread except a worker
+ * (not from a sink); `p` must be a pipeline, not NULL.
  */
 int fp_pipeline_wait(FpPipeline *p, int64_t timeout_ns);
 
 /*
  * Stops the sources. drain = true: frames already decoded are still
  * processed and delivered; false: dropped. Returns when the workers have
- * stopped. Any thread except a worker (not from a sink).
+ * stopped, so no sink is called afterwards; summaries and camera status stay
+ * readable until destroy. NULL, or a second call: no-op. One thread at a
+ * time, any thread except a worker (not from a sink). Cannot fail.
  */
 void fp_pipeline_stop(FpPipeline *p, bool drain);
 
+/*
+ * Stops the pipeline if it was started (as fp_pipeline_stop(p, false) would,
+ * also after a failed start), closes the sources and frees everything,
+ * the metrics registry included (destroy an HTTP server serving it first);
+ * sets *p to NULL. NULL or *p == NULL: no-op. Not from a worker or a sink,
+ * and not while another thread uses the pipeline.
+ */
 void fp_pipeline_destroy(FpPipeline **p);
 
-/* The pipeline's metrics registry (per camera, queues, batches, stages, pool). Owned by the pipeline. */
+/*
+ * The pipeline's metrics registry (per camera, queues, batches, stages, pool).
+ * Owned by the pipeline: valid until fp_pipeline_destroy. Any thread (the
+ * registry is thread-safe). Never NULL for a pipeline that was created.
+ */
 FpMetrics *fp_pipeline_metrics(FpPipeline *p);
 
 /* One camera's state: its source's status plus what the pipeline did with its frames. */
@@ -71,12 +112,22 @@ typedef struct FpCameraSummary {
     int end_code;                /* how: FP_EEND_OF_STREAM, FP_EFLUSHING or the source's error */
 } FpCameraSummary;
 
+/* Number of cameras (fixed at create). Any thread. */
 int fp_pipeline_camera_count(const FpPipeline *p);
 
-/* Fills *out for camera `index` (config order). 0 or FP_EINVALID. Any thread. */
+/*
+ * Fills *out for camera `index` (config order); the strings in it are owned
+ * by the pipeline (valid until destroy). Returns 0, or FP_EINVALID for a
+ * NULL pipeline or an index out of range, *out untouched. Any thread, also
+ * while the pipeline runs (from the HTTP server's thread, for example).
+ */
 int fp_pipeline_get_camera(FpPipeline *p, int index, FpCameraSummary *out);
 
-/* Writes the cameras' status as a JSON array (name, url, state, fps in/processed/skipped, reconnects, last error). */
+/*
+ * Writes the cameras' status as a JSON array (name, url, state, fps in/processed/skipped, reconnects, last error)
+ * to `out` (the caller's stream). Returns 0, or -EIO when the stream reports an error (part of the array may
+ * have been written). Any thread, also while the pipeline runs.
+ */
 int fp_pipeline_write_cameras_json(FpPipeline *p, FILE *out);
 
 typedef struct FpPipelineSummary {
@@ -91,6 +142,7 @@ typedef struct FpPipelineSummary {
     uint64_t sink_errors;       /* sink calls that returned an error */
 } FpPipelineSummary;
 
+/* Fills *out (counters so far; `seconds` runs until stop). Any thread, also while the pipeline runs. Cannot fail. */
 void fp_pipeline_get_summary(FpPipeline *p, FpPipelineSummary *out);
 
 #ifdef __cplusplus

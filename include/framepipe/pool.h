@@ -113,9 +113,9 @@ int fp_pool_evict_idle(FpPool *pool);
 
 /* A consistent snapshot of the counters (taken under the pool lock). Any thread. */
 void fp_pool_get_stats(FpPool *pool, FpPoolStats *out);
-/* The pool's name (the config's, or "pool"); valid while the pool lives. */
+/* The pool's name (the config's, or "pool"); valid while the pool lives. Any thread. */
 const char *fp_pool_name(const FpPool *pool);
-/* Total size of the shm segment in bytes (header included), or 0 when not shm-backed. */
+/* Total size of the shm segment in bytes (header included), or 0 when not shm-backed. Any thread. */
 size_t fp_pool_shm_size(const FpPool *pool);
 
 /* Adds a reference (relaxed increment); returns b, now also owned by the caller. Any thread. */
@@ -124,7 +124,7 @@ FpBuffer *fp_buffer_ref(FpBuffer *b);
  * (and frees the pool if it was destroyed and this was its last buffer). NULL is a no-op. Any thread. */
 void fp_buffer_unref(FpBuffer **b);
 
-/* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. */
+/* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. These four: any thread holding a reference. */
 uint8_t *fp_buffer_data(const FpBuffer *b);
 size_t fp_buffer_size(const FpBuffer *b);          /* capacity (the class size) */
 int fp_buffer_is_writable(const FpBuffer *b);      /* refcount == 1 */

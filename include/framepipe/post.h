@@ -128,7 +128,7 @@ void fp_post_config_init(FpPostConfig *cfg, FpFamily family);
  */
 int fp_post_create(FpPost **out, const FpPostConfig *cfg, const FpTensorView *outputs, int n_outputs);
 
-/* Frees the post-processor; NULLs *post. NULL or *NULL is a no-op. */
+/* Frees the post-processor; NULLs *post. NULL or *NULL is a no-op. Not while a decode runs on it. */
 void fp_post_destroy(FpPost **post);
 
 /*
@@ -154,7 +154,7 @@ int fp_post_run_slot(FpPost *post, const FpTensorView *outputs, int n_outputs, i
 int fp_post_run(FpPost *post, const FpTensorView *outputs, int n_outputs, int batch,
                 const FpTransform *tfs, FpDetection *dets, int stride, int *counts);
 
-/* Candidates per slot before the confidence filter (anchors / boxes N). */
+/* Candidates per slot before the confidence filter (anchors / boxes N). These three: any thread. */
 int fp_post_num_anchors(const FpPost *post);
 /* Number of classes C decoded. */
 int fp_post_num_classes(const FpPost *post);
@@ -184,8 +184,10 @@ int fp_post_ssd_anchors(const FpSsdAnchorOptions *opt, FpAnchor *out, int cap);
  * FP_EINVALID. fp_nms_run() sorts dets[0..n) by descending score in place,
  * suppresses, and compacts the survivors (weighted mode: the merged boxes,
  * keypoints averaged too) to dets[0..k); returns k, or FP_ERANGE when n >
- * max_candidates, FP_EINVALID for bad params. No allocation; one thread at a
- * time per FpNms.
+ * max_candidates, FP_EINVALID for bad params (dets untouched on either).
+ * No allocation; one thread at a time per FpNms. fp_nms_create: *out owns
+ * the scratch, untouched on failure; any thread. fp_nms_destroy frees it and
+ * sets *nms to NULL (NULL: no-op).
  */
 typedef struct FpNms FpNms;
 int fp_nms_create(FpNms **out, int max_candidates);

@@ -193,8 +193,9 @@ int fp_prep_isa_supported(FpPrepIsa isa);
  * A small thread pool that fills the slots of a batch in parallel.
  * fp_prep_pool_create starts `threads` workers (0: run everything on the
  * caller's thread); *out owns the pool; fails with FP_EINVALID (threads < 0
- * or > 64) or -errno from pthread_create. Destroy joins the workers and sets
- * *pool to NULL.
+ * or > 64) or -errno from pthread_create, *out untouched and no thread left
+ * running. Any thread. Destroy joins the workers and sets *pool to NULL
+ * (NULL: no-op); not while a fill is running on the pool.
  */
 typedef struct FpPrepPool FpPrepPool;
 int fp_prep_pool_create(FpPrepPool **out, int threads);

@@ -67,7 +67,7 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r);
 /* Lines written completely so far. Any thread. */
 uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s);
 
-/* Closes the file (not stdout) and frees the sink; sets *s to NULL. No write may be in progress. */
+/* Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL: no-op). No write may be in progress. */
 void fp_jsonl_sink_destroy(FpJsonlSink **s);
 
 /* ---- annotated video / PNG frames (docs/annotate.md) ---- */
@@ -109,10 +109,10 @@ int fp_annotate_sink_write(void *sink, const FpFrameResult *r);
  */
 int fp_annotate_sink_close(FpAnnotateSink *s);
 
-/* Closes (when not yet closed) and frees the sink; sets *s to NULL. */
+/* Closes (when not yet closed) and frees the sink; sets *s to NULL (NULL: no-op). No write may be in progress. */
 void fp_annotate_sink_destroy(FpAnnotateSink **s);
 
-/* The colour boxes of `class_id` are drawn in (any int; the palette repeats). */
+/* The colour boxes of `class_id` are drawn in (any int; the palette repeats), written to rgb. Any thread; built also with -Dannotate=disabled. */
 void fp_annotate_class_color(int class_id, uint8_t rgb[3]);
 
 #ifdef __cplusplus

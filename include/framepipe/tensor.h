@@ -20,9 +20,9 @@ typedef enum FpDtype {
     FP_DTYPE_INT64,
 } FpDtype;
 
-/* Size in bytes of one element, 0 for FP_DTYPE_UNKNOWN. */
+/* Size in bytes of one element, 0 for FP_DTYPE_UNKNOWN. Any thread. */
 size_t fp_dtype_size(FpDtype dtype);
-/* "float32", "uint8", ...; never NULL, static. */
+/* "float32", "uint8", ...; never NULL, static. Any thread. */
 const char *fp_dtype_name(FpDtype dtype);
 
 typedef enum FpLayout {

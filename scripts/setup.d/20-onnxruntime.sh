@@ -7,6 +7,8 @@
 #   $FP_CACHE_DIR/onnxruntime/include/onnxruntime_c_api.h (+ the other ORT headers)
 #   $FP_CACHE_DIR/onnxruntime/lib/libonnxruntime.so        (ORT 1.29, com.github.asus4.onnxruntime@0.4.9, MIT)
 #   $FP_CACHE_DIR/onnxruntime/VERSION
+#   $FP_CACHE_DIR/pkgconfig/libonnxruntime.pc             (prefix = the directory above; how meson finds it, with
+#                                                          PKG_CONFIG_PATH=$FP_CACHE_DIR/pkgconfig: scripts/test.sh sets it)
 # and, for independent reference runs in the tests (ORT 1.30 through its Node.js binding):
 #   $FP_CACHE_DIR/onnxruntime-node/node_modules/onnxruntime-node (onnxruntime-node@1.30.0, installed with --ignore-scripts)
 set -euo pipefail
@@ -74,13 +76,51 @@ fetch_node_binding() {
   echo "$NODE_PKG" >"$nd/VERSION"
 }
 
+# Writes $cache/pkgconfig/libonnxruntime.pc for the install in $dest; rewrites it only when its text changes, so
+# a cache filled by an older setup (without the .pc) gets one and a second run touches nothing.
+write_pc() {
+  local api version pc=$cache/pkgconfig/libonnxruntime.pc
+  api=$(sed -n 's/^#define ORT_API_VERSION \([0-9][0-9]*\).*/\1/p' "$dest/include/onnxruntime_c_api.h" | head -n1)
+  version=1.${api:-0}.0
+  mkdir -p "$cache/pkgconfig"
+  cat >"$pc.tmp" <<PC
+# Written by framepipe's scripts/setup.d/20-onnxruntime.sh for the copy it fetched ($(cat "$dest/VERSION")).
+prefix=$dest
+includedir=\${prefix}/include
+libdir=\${prefix}/lib
+
+Name: libonnxruntime
+Description: ONNX Runtime C API (framepipe's cached copy)
+Version: $version
+Libs: -L\${libdir} -lonnxruntime
+Cflags: -I\${includedir}
+PC
+  if cmp -s "$pc.tmp" "$pc"; then
+    rm -f "$pc.tmp"
+    log "pkg-config file up to date: $pc"
+  else
+    mv "$pc.tmp" "$pc"
+    log "wrote $pc (version $version)"
+  fi
+}
+
+# pkg-config without framepipe's own .pc, to tell a system install from the cached copy.
+system_pkg_config() {
+  local IFS=: dirs=() d
+  for d in ${PKG_CONFIG_PATH:-}; do
+    [ "$d" = "$cache/pkgconfig" ] || dirs+=("$d")
+  done
+  PKG_CONFIG_PATH="${dirs[*]:-}" pkg-config "$@"
+}
+
 mkdir -p "$cache"
 if [ -n "${ORT_ROOT:-}" ] && [ -f "$ORT_ROOT/include/onnxruntime_c_api.h" ]; then
-  log "using ORT_ROOT=$ORT_ROOT"
-elif pkg-config --exists libonnxruntime 2>/dev/null; then
-  log "using the system install (pkg-config libonnxruntime $(pkg-config --modversion libonnxruntime))"
+  log "using ORT_ROOT=$ORT_ROOT (configure with -Dort_root=$ORT_ROOT)"
+elif system_pkg_config --exists libonnxruntime 2>/dev/null; then
+  log "using the system install (pkg-config libonnxruntime $(system_pkg_config --modversion libonnxruntime))"
 else
   fetch_c_api
+  write_pc
 fi
 if command -v npm >/dev/null 2>&1; then
   fetch_node_binding

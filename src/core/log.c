@@ -1,5 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Levelled, line-atomic logging to stderr with monotonic timestamps.
+// Levelled, line-atomic logging to stderr with monotonic timestamps, or to a callback the program sets.
+//
+// The callback and its opaque pointer change together under a read-write
+// lock: fp_log holds it for reading while it calls the callback, so lines
+// from many threads reach the callback in parallel, and fp_log_set_callback
+// takes it for writing, which is what lets it promise that the previous
+// callback has returned for good. A thread-local flag sends the lines a
+// callback logs itself to stderr instead of into a recursive read lock
+// (which a waiting writer could turn into a deadlock).
 #include "framepipe/log.h"
 
 #include "framepipe/clock.h"
@@ -9,6 +17,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +26,12 @@
 static atomic_int log_level = -1;
 static int64_t log_epoch_ns;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static pthread_rwlock_t cb_lock = PTHREAD_RWLOCK_INITIALIZER;
+static FpLogFn cb_fn;          /* guarded by cb_lock */
+static void *cb_opaque;        /* guarded by cb_lock */
+static atomic_bool cb_set;     /* cb_fn != NULL, read without the lock to skip it for stderr */
+static _Thread_local bool in_callback;
 
 /* Reads FP_LOG and fixes the timestamp origin, once, whichever thread logs first. */
 static void log_init(void)
@@ -56,17 +71,48 @@ void fp_log_set_level(FpLogLevel level)
     atomic_store(&log_level, (int)level);
 }
 
+void fp_log_set_callback(FpLogFn fn, void *opaque)
+{
+    pthread_rwlock_wrlock(&cb_lock);
+    cb_fn = fn;
+    cb_opaque = opaque;
+    atomic_store_explicit(&cb_set, fn != NULL, memory_order_release);
+    pthread_rwlock_unlock(&cb_lock);
+}
+
+/* Hands the line to the callback; false when there is none (the caller writes stderr). */
+static bool log_to_callback(FpLogLevel level, const char *component, const char *message)
+{
+    if (in_callback || !atomic_load_explicit(&cb_set, memory_order_acquire))
+        return false;
+    bool called = false;
+    pthread_rwlock_rdlock(&cb_lock);
+    if (cb_fn) {
+        in_callback = true;
+        cb_fn(cb_opaque, level, component, message);
+        in_callback = false;
+        called = true;
+    }
+    pthread_rwlock_unlock(&cb_lock);
+    return called;
+}
+
 void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)
 {
     if ((int)level > (int)fp_log_get_level())
         return;
+    if ((int)level < 0)
+        level = FP_LOG_ERROR;
+    int saved = errno;
     char line[1024];
     int64_t t = fp_clock_ns() - log_epoch_ns;
+    const char *comp = component ? component : "framepipe";
     int n = snprintf(line, sizeof(line), "[%5lld.%06lld] %c %s: ", (long long)(t / 1000000000),
-                     (long long)(t % 1000000000) / 1000, level_letters[level],
-                     component ? component : "framepipe");
-    if (n < 0)
+                     (long long)(t % 1000000000) / 1000, level_letters[level], comp);
+    if (n < 0 || (size_t)n >= sizeof(line) - 2) {
+        errno = saved;
         return;
+    }
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
@@ -74,9 +120,11 @@ void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
-    line[len++] = '\n';
-    int saved = errno;
-    ssize_t w = write(STDERR_FILENO, line, len);
-    (void)w;
+    line[len] = '\0';
+    if (!log_to_callback(level, comp, line + n)) {
+        line[len++] = '\n';
+        ssize_t w = write(STDERR_FILENO, line, len);
+        (void)w;
+    }
     errno = saved;
 }

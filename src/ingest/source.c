@@ -484,9 +484,7 @@ FpFrame *fp__source_frame_get(FpSource *src)
     }
     memset(&sf->frame, 0, sizeof(sf->frame));
     sf->next = NULL;
-    sf->frame.release = frame_release;
-    sf->frame.release_opaque = src;
-    atomic_init(&sf->frame.refcount, 1);
+    fp_frame_init_ref(&sf->frame, frame_release, src);
     atomic_fetch_add_explicit(&src->refs, 1, memory_order_relaxed);
     return &sf->frame;
 }

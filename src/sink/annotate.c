@@ -7,6 +7,8 @@
 #include "framepipe/source.h" /* fp_libav_init: libav log routing */
 #include "sink_internal.h"
 
+#include "fp_config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* -Dannotate=disabled: only the palette below is built, and the sink functions at the end fail with FP_EUNSUPPORTED. */
+#if FP_HAVE_ANNOTATE
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
@@ -102,6 +106,8 @@ struct FpAnnotateSink {
     char first_msg[512];
 };
 
+#endif /* FP_HAVE_ANNOTATE */
+
 /* ---- palette and drawing ---- */
 
 static const uint8_t palette[20][3] = {
@@ -117,6 +123,8 @@ void fp_annotate_class_color(int class_id, uint8_t rgb[3])
     unsigned i = class_id < 0 ? (unsigned)(-(long long)class_id % n) : (unsigned)class_id % n;
     memcpy(rgb, palette[i], 3);
 }
+
+#if FP_HAVE_ANNOTATE
 
 /* Fills [x0, x1) x [y0, y1), clipped to the picture. */
 static void fill_rect(AVFrame *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
@@ -829,3 +837,34 @@ int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps
     *out = s;
     return 0;
 }
+
+#else /* !FP_HAVE_ANNOTATE */
+
+int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps)
+{
+    (void)out;
+    (void)fps;
+    return fp_error(FP_EUNSUPPORTED, "framepipe was built without annotation support (%s): cannot write %s",
+                    FP_ANNOTATE_WITHOUT, target ? target : "(null)");
+}
+
+int fp_annotate_sink_write(void *sink, const FpFrameResult *r)
+{
+    (void)sink;
+    (void)r;
+    return fp_error(FP_EUNSUPPORTED, "framepipe was built without annotation support (%s)", FP_ANNOTATE_WITHOUT);
+}
+
+int fp_annotate_sink_close(FpAnnotateSink *s)
+{
+    (void)s;
+    return fp_error(FP_EUNSUPPORTED, "framepipe was built without annotation support (%s)", FP_ANNOTATE_WITHOUT);
+}
+
+void fp_annotate_sink_destroy(FpAnnotateSink **ps)
+{
+    if (ps)
+        *ps = NULL;
+}
+
+#endif /* FP_HAVE_ANNOTATE */

@@ -40,9 +40,7 @@ static FpFrame *input_push(TestInput *in, int64_t age_ns)
     f->camera = in->camera;
     f->seq = (uint64_t)in->n;
     f->decoded_ns = fp_clock_ns() - age_ns;
-    f->release = frame_release;
-    f->release_opaque = in;
-    atomic_store(&f->refcount, 1);
+    fp_frame_init_ref(f, frame_release, in);
     in->n++;
     pthread_mutex_unlock(&in->lock);
     return f;
