@@ -45,9 +45,19 @@ static int drain(FpSource *s, int *end, int *counters, int max)
     }
 }
 
-/* Reads a clip served over HTTP(S) by a server that listens already: every frame, in order, then the end. */
-static void expect_whole_clip(const char *url, const char *name, int frames)
+/*
+ * Starts `server` (quiet, in dir) and waits until it listens on
+ * 127.0.0.1:port, reads the clip at url from it (every frame, in order,
+ * then the end of the stream), and stops it.
+ */
+static void expect_whole_clip_from(const char *const server[], const char *dir, int port, const char *url,
+                                   const char *name, int frames)
 {
+    FpTestSpawnOptions quiet = {.stdin_path = "/dev/null", .stdout_path = "/dev/null",
+                                .stderr_path = "/dev/null", .cwd = dir};
+    pid_t srv = fp_test_spawn(server, &quiet);
+    int rc = fp_test_wait_port(srv, port, 10000);
+    CHECK_MSG(rc == 0, "%s did not listen on 127.0.0.1:%d: %s", server[0], port, fp_error_detail(rc));
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     cfg.url = url;
@@ -61,6 +71,7 @@ static void expect_whole_clip(const char *url, const char *name, int frames)
     CHECK_EQ(n, frames);
     for (int i = 0; i < n && i < 100; i++)
         CHECK_EQ(counters[i], i);
+    fp_test_stop(srv, 2000);
 }
 
 static char *copy_prefix(const char *src, const char *name, double fraction)
@@ -463,13 +474,9 @@ FP_TEST_TIMED(hls_over_http_all_frames, 90)
     snprintf(ports, sizeof(ports), "%d", port);
     const char *http[] = {"/usr/bin/python3", "-m", "http.server", ports, "--bind", "127.0.0.1",
                           "--directory", fp_test_tmpdir(), NULL};
-    FpTestSpawnOptions quiet = {.stdout_path = "/dev/null", .stderr_path = "/dev/null"};
-    pid_t srv = fp_test_spawn(http, &quiet);
-    CHECK_OK(fp_test_wait_port(srv, port, 10000));
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.m3u8", port);
-    expect_whole_clip(url, "cam-hls", 75);
-    fp_test_stop(srv, 2000);
+    expect_whole_clip_from(http, fp_test_tmpdir(), port, url, "cam-hls", 75);
     free(clip);
 }
 
@@ -673,14 +680,9 @@ FP_TEST_TIMED(https_file_all_frames, 90)
     snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
     const char *tls[] = {"openssl", "s_server", "-accept", accept, "-WWW", "-cert", cert, "-key", key,
                          "-quiet", NULL};
-    FpTestSpawnOptions quiet = {.stdin_path = "/dev/null", .stdout_path = "/dev/null",
-                                .stderr_path = "/dev/null", .cwd = dir};
-    pid_t srv = fp_test_spawn(tls, &quiet);
-    CHECK_OK(fp_test_wait_port(srv, port, 10000));
     char url[128];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/clip.mkv", port);
-    expect_whole_clip(url, "cam-https", 60);
-    fp_test_stop(srv, 2000);
+    expect_whole_clip_from(tls, dir, port, url, "cam-https", 60);
     free(clip);
 }
 
