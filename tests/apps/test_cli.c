@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: MIT
 // The `framepipe detect` and `framepipe run` commands end to end: JSON lines, annotation, 4 cameras with RTSP and /metrics, signals, bad input.
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 #include "media.h"
 
 #include "framepipe/clock.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <pty.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define SEC 1000000000LL
@@ -48,22 +49,10 @@ static char *tmp(const char *name)
     return b;
 }
 
-/* Runs argv with stdout and stderr to files; returns the exit code (or 128 + signal). */
+/* Runs argv with stdout and stderr to files (NULL: discarded); returns the exit code (or 128 + signal). */
 static int run_cmd(const char *const argv[], const char *out_path, const char *err_path)
 {
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *o = freopen(out_path ? out_path : "/dev/null", "w", stdout);
-        FILE *e = freopen(err_path ? err_path : "/dev/null", "w", stderr);
-        (void)o;
-        (void)e;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return fp_test_run(argv, out_path ? out_path : "/dev/null", err_path ? err_path : "/dev/null");
 }
 
 static char *slurp(const char *path)
@@ -316,21 +305,8 @@ FP_TEST_TIMED(probe_reads_a_file_to_the_end_and_reports_its_frame_count, 120)
 /* Runs argv with stdin from in_path and stdout/stderr to files; returns the exit code. */
 static int run_with_stdin(const char *const argv[], const char *in_path, const char *out_path, const char *err_path)
 {
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *i = freopen(in_path, "r", stdin);
-        FILE *o = freopen(out_path, "w", stdout);
-        FILE *e = freopen(err_path, "w", stderr);
-        (void)i;
-        (void)o;
-        (void)e;
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    FpTestSpawnOptions o = {.stdin_path = in_path, .stdout_path = out_path, .stderr_path = err_path};
+    return fp_test_wait_exit(fp_test_spawn(argv, &o), -1);
 }
 
 /* "-" is raw frames on stdin, a positional like any input, with the options before or after it. */
@@ -369,18 +345,10 @@ FP_TEST_TIMED(detect_progress_bar_counts_to_the_frames_in_the_files, 120)
     char *b = fp_media_clip("h264", 160, 120, 30, 25, "mkv");
     int master = -1, slave = -1;
     CHECK_EQ(openpty(&master, &slave, NULL, NULL, NULL), 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(master);
-        dup2(slave, 2);
-        close(slave);
-        FILE *o = freopen("/dev/null", "w", stdout);
-        (void)o;
-        setenv("FP_LOG", "error", 1);
-        execl(exe(), exe(), "detect", "-o", "/dev/null", yolo(), a, b, (char *)NULL);
-        _exit(127);
-    }
+    setenv("FP_LOG", "error", 1); /* this case's own process: only the bar on the terminal */
+    const char *argv[] = {exe(), "detect", "-o", "/dev/null", yolo(), a, b, NULL};
+    FpTestSpawnOptions so = {.stdout_path = "/dev/null", .stderr_fd = slave};
+    pid_t pid = fp_test_spawn(argv, &so);
     close(slave);
     static char text[1 << 16];
     size_t len = 0;
@@ -392,9 +360,8 @@ FP_TEST_TIMED(detect_progress_bar_counts_to_the_frames_in_the_files, 120)
     }
     text[len] = 0;
     close(master);
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x: %s", st, text);
+    int rc = fp_test_wait_exit(pid, -1);
+    CHECK_MSG(rc == 0, "exit %d: %s", rc, text);
     CHECK_MSG(strstr(text, "100% 60/60 frames"), "no full bar to 60 frames in: %s", text);
     free(a);
     free(b);
@@ -465,9 +432,9 @@ FP_TEST_TIMED(run_four_cameras_with_rtsp_shows_all_in_metrics_and_stops_cleanly_
     char *live = fp_media_clip("h264", 320, 240, 750, 25, "mp4");
     char *a = fp_media_clip("h264", 320, 240, 50, 25, "mp4");
     char *b = fp_media_clip("hevc", 352, 288, 40, 25, "mkv");
-    int rtsp_port = fp_media_free_port();
+    int rtsp_port = fp_test_free_port();
     pid_t srv = fp_media_rtsp_server_start(rtsp_port, live);
-    int http_port = fp_media_free_port();
+    int http_port = fp_test_free_port();
     char cfg[600], out[600];
     snprintf(cfg, sizeof(cfg), "%s", tmp("four.yaml"));
     snprintf(out, sizeof(out), "%s", tmp("four.jsonl"));
@@ -483,14 +450,9 @@ FP_TEST_TIMED(run_four_cameras_with_rtsp_shows_all_in_metrics_and_stops_cleanly_
              "output: {jsonl: %s, http: '127.0.0.1:%d'}\n",
              a, b, a, rtsp_port, yolo(), out, http_port);
     write_text(cfg, text);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *e = freopen(tmp("four.err"), "w", stderr);
-        (void)e;
-        execl(exe(), exe(), "run", cfg, (char *)NULL);
-        _exit(127);
-    }
+    const char *run[] = {exe(), "run", cfg, NULL};
+    FpTestSpawnOptions run_opts = {.stderr_path = tmp("four.err")};
+    pid_t pid = fp_test_spawn(run, &run_opts);
     /* wait until every camera has results, as /metrics shows them */
     const char *metrics = tmp("metrics.txt");
     int all = 0;
@@ -538,13 +500,9 @@ FP_TEST_TIMED(run_four_cameras_with_rtsp_shows_all_in_metrics_and_stops_cleanly_
     cJSON_Delete(cams);
 
     /* SIGTERM: drain and exit 0 */
-    int64_t t0 = fp_clock_ns();
-    kill(pid, SIGTERM);
-    int st = 0;
-    while (waitpid(pid, &st, WNOHANG) == 0 && fp_clock_ns() - t0 < 30 * SEC)
-        fp_sleep_ns(50000000);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x after SIGTERM: %s", st, slurp(tmp("four.err")));
-    fp_media_process_stop(srv);
+    int rc = fp_test_stop(pid, 30000);
+    CHECK_MSG(rc == 0, "exit %d after SIGTERM: %s", rc, slurp(tmp("four.err")));
+    fp_test_stop(srv, 2000);
     /* the output ends with whole lines, every one JSON, from all four cameras */
     static cJSON *items[20000];
     int n = parse_lines(out, items, 20000);
@@ -567,22 +525,16 @@ FP_TEST_TIMED(detect_sigint_drains_and_a_second_signal_exits_at_once, 120)
     char *clip = fp_media_clip("h264", 320, 240, 50, 25, "mp4");
     char out[600];
     snprintf(out, sizeof(out), "%s", tmp("loop.jsonl"));
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        FILE *e = freopen(tmp("loop.err"), "w", stderr);
-        (void)e;
-        execl(exe(), exe(), "detect", "--quiet", "--loop", "-o", out, yolo(), clip, (char *)NULL);
-        _exit(127);
-    }
+    const char *detect[] = {exe(), "detect", "--quiet", "--loop", "-o", out, yolo(), clip, NULL};
+    FpTestSpawnOptions detect_opts = {.stderr_path = tmp("loop.err")};
+    pid_t pid = fp_test_spawn(detect, &detect_opts);
     struct stat sb;
     int64_t dl = fp_clock_ns() + 60 * SEC;
     while ((stat(out, &sb) != 0 || sb.st_size < 2000) && fp_clock_ns() < dl)
         fp_sleep_ns(50000000);
     kill(pid, SIGINT);
-    int st = 0;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status 0x%x", st);
+    int rc = fp_test_wait_exit(pid, -1);
+    CHECK_MSG(rc == 0, "exit %d after SIGINT", rc);
     cJSON *items[1];
     int n = parse_lines(out, items, 0); /* every line parses: nothing cut in half */
     CHECK(n > 5);
@@ -590,17 +542,9 @@ FP_TEST_TIMED(detect_sigint_drains_and_a_second_signal_exits_at_once, 120)
     /* A drain that cannot finish (nobody reads the output pipe): the second signal exits at once with 130. */
     int fds[2];
     CHECK_EQ(pipe(fds), 0);
-    pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        FILE *e = freopen("/dev/null", "w", stderr);
-        (void)e;
-        execl(exe(), exe(), "detect", "--quiet", "--loop", yolo(), clip, (char *)NULL);
-        _exit(127);
-    }
+    const char *blocked[] = {exe(), "detect", "--quiet", "--loop", yolo(), clip, NULL};
+    FpTestSpawnOptions blocked_opts = {.stdout_fd = fds[1], .stderr_path = "/dev/null"};
+    pid = fp_test_spawn(blocked, &blocked_opts);
     close(fds[1]);
     int queued = 0;
     dl = fp_clock_ns() + 60 * SEC;
@@ -610,11 +554,11 @@ FP_TEST_TIMED(detect_sigint_drains_and_a_second_signal_exits_at_once, 120)
     }
     CHECK_MSG(queued >= 60000, "the output pipe holds only %d bytes", queued);
     kill(pid, SIGINT);
-    fp_sleep_ns(500000000);
-    CHECK_MSG(waitpid(pid, &st, WNOHANG) == 0, "exited while its output was blocked (status 0x%x)", st);
+    rc = fp_test_wait_exit(pid, 500);
+    CHECK_MSG(rc == -ETIMEDOUT, "exited while its output was blocked (exit %d)", rc);
     kill(pid, SIGINT);
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status 0x%x", st);
+    rc = fp_test_wait_exit(pid, -1);
+    CHECK_MSG(rc == 130, "exit %d after the second SIGINT", rc);
     close(fds[0]);
     free(clip);
 }

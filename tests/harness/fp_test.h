@@ -71,6 +71,8 @@ void fp__test_fail(const char *file, int line, const char *fmt, ...)
     } while (0)
 
 const char *fp__test_strerror(int code);
+/* How many cases this binary registered (the runner has no limit; the harness self-test checks it). */
+int fp__test_count(void);
 
 /* Paths given by the build: FP_SOURCE_DIR, FP_BUILD_DIR, FP_CACHE_DIR (env, with fallbacks). */
 const char *fp_test_source_dir(void);

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TESTS 512
 #define EXIT_SKIP 77
 
 typedef struct Case {
@@ -21,14 +20,30 @@ typedef struct Case {
     int timeout_s;
 } Case;
 
-static Case cases[MAX_TESTS];
-static int n_cases;
+/* Grown as constructors register cases: no fixed limit, so no case is ever left out. */
+static Case *cases;
+static int n_cases, cap_cases;
 static char tmpdir[512];
 
 void fp__test_register(const char *name, FpTestFn fn, int timeout_s)
 {
-    if (n_cases < MAX_TESTS)
-        cases[n_cases++] = (Case){name, fn, timeout_s};
+    if (n_cases == cap_cases) {
+        int cap = cap_cases ? 2 * cap_cases : 64;
+        Case *grown = realloc(cases, (size_t)cap * sizeof(*cases));
+        if (!grown) {
+            /* A constructor cannot report failure: stop before main rather than run a partial list. */
+            fprintf(stderr, "fp_test: out of memory registering case %d (%s)\n", n_cases + 1, name);
+            abort();
+        }
+        cases = grown;
+        cap_cases = cap;
+    }
+    cases[n_cases++] = (Case){name, fn, timeout_s};
+}
+
+int fp__test_count(void)
+{
+    return n_cases;
 }
 
 void fp__test_fail(const char *file, int line, const char *fmt, ...)
@@ -197,10 +212,13 @@ int main(int argc, char **argv)
             list = 1;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0, matched = 0, any_filter = 0;
+    for (int i = 1; i < argc; i++)
+        any_filter |= argv[i][0] != '-';
     for (int i = 0; i < n_cases; i++) {
         if (!matches(cases[i].name, argc, argv))
             continue;
+        matched++;
         if (list) {
             printf("%s\n", cases[i].name);
             continue;
@@ -215,6 +233,12 @@ int main(int argc, char **argv)
             skipped++;
         else
             failed++;
+    }
+    free(cases);
+    if (any_filter && !matched) {
+        /* a renamed or dropped case must not turn into a silent pass */
+        fprintf(stderr, "no test case matches the names given\n");
+        return 1;
     }
     if (list)
         return 0;

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Tests of the HTTP endpoint: a real server on 127.0.0.1:0 fetched by a tiny HTTP/1.1 client over a socket.
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 
 #include "framepipe/http.h"
 #include "framepipe/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <regex.h>
@@ -15,7 +15,6 @@
 #include <stdbool.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,25 +468,14 @@ static int python_json_check(const char *json, const char *check, bool quiet)
              "import json,sys\nd=json.load(sys.stdin)\nsys.exit(0 if (%s) else 3)", check);
     int in[2];
     CHECK(pipe(in) == 0);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        dup2(in[0], 0);
-        close(in[0]);
-        close(in[1]);
-        int null_fd = quiet ? open("/dev/null", O_WRONLY) : -1;
-        if (null_fd >= 0)
-            dup2(null_fd, 2);
-        execl("/usr/bin/python3", "python3", "-c", script, (char *)NULL);
-        _exit(127);
-    }
+    const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
+    FpTestSpawnOptions o = {.stdin_fd = in[0], .stderr_path = quiet ? "/dev/null" : NULL};
+    pid_t pid = fp_test_spawn(argv, &o);
     close(in[0]);
     size_t len = strlen(json);
     CHECK(write(in[1], json, len) == (ssize_t)len);
     close(in[1]);
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return fp_test_wait_exit(pid, -1);
 }
 
 FP_TEST(http_cameras_json)

@@ -3,45 +3,14 @@
 #include "media.h"
 
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 
-#include "framepipe/clock.h"
-
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-int fp_media_run(const char *const argv[], const char *out_path)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        if (out_path) {
-            int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            if (fd < 0)
-                _exit(126);
-            dup2(fd, 1);
-            close(fd);
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int st;
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 char *fp_media_clip(const char *codec, int w, int h, int frames, int fps, const char *container)
 {
@@ -94,7 +63,7 @@ char *fp_media_clip(const char *codec, int w, int h, int frames, int fps, const 
         argv[n++] = "-f", argv[n++] = "h264";
     argv[n++] = tmp;
     argv[n] = NULL;
-    int rc = fp_media_run(argv, NULL);
+    int rc = fp_test_run(argv, NULL, NULL);
     CHECK_MSG(rc == 0, "ffmpeg failed (%d) generating %s", rc, path);
     CHECK_MSG(rename(tmp, path) == 0, "rename %s: %s", tmp, strerror(errno));
     return strdup(path);
@@ -148,21 +117,6 @@ int fp_media_write_file(const char *path, const void *data, size_t len)
     return fclose(fp) == 0 && w == len ? 0 : -1;
 }
 
-int fp_media_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof(a);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 FpPool *fp_media_pool(size_t class_size, unsigned max_buffers)
 {
     FpPoolConfig pc = {0};
@@ -182,41 +136,16 @@ pid_t fp_media_rtsp_server_start(int port, const char *clip)
     snprintf(exe, sizeof(exe), "%s/tests/ingest/fp_rtsp_server", fp_test_build_dir());
     if (access(exe, X_OK) != 0)
         fp_test_skip("the RTSP test server was not built (gst-rtsp-server missing)");
-    int p[2];
-    CHECK_EQ(pipe(p), 0);
-    char ports[16];
+    char ports[16], out[600];
     snprintf(ports, sizeof(ports), "%d", port);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        dup2(p[1], 1);
-        close(p[1]);
-        execl(exe, exe, ports, clip, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    char line[64] = {0};
-    size_t n = 0;
-    int64_t dl = fp_clock_ns() + 10 * 1000000000LL;
-    while (n < sizeof(line) - 1 && !strchr(line, '\n') && fp_clock_ns() < dl) {
-        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-        if (poll(&pfd, 1, 100) <= 0)
-            continue;
-        ssize_t k = read(p[0], line + n, sizeof(line) - 1 - n);
-        if (k <= 0)
-            break;
-        n += (size_t)k;
-    }
-    close(p[0]);
-    CHECK_MSG(strstr(line, "READY"), "RTSP server on port %d did not start", port);
+    snprintf(out, sizeof(out), "%s/rtsp-server-%d.out", fp_test_tmpdir(), port);
+    const char *argv[] = {exe, ports, clip, NULL};
+    FpTestSpawnOptions o = {.stdout_path = out};
+    pid_t pid = fp_test_spawn(argv, &o);
+    int rc = fp_test_wait_line(pid, out, "READY", 10000);
+    CHECK_MSG(rc == 0, "RTSP server on port %d did not start (%s)", port,
+              rc == -ECHILD ? "it exited" : "no READY in 10 s");
     return pid;
-}
-
-void fp_media_process_stop(pid_t pid)
-{
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 char *fp_media_switch_clip(int w1, int h1, int n1, int w2, int h2, int n2, const char *name)

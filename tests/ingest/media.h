@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Test media for the ingest tests: cached ffmpeg-CLI clips with a burned-in frame counter, and small process helpers.
+// Test media for the ingest tests: cached ffmpeg-CLI clips with a burned-in frame counter, and the RTSP test server.
 #ifndef FP_TEST_MEDIA_H
 #define FP_TEST_MEDIA_H
 
@@ -29,28 +29,18 @@ char *fp_media_switch_clip(int w1, int h1, int n1, int w2, int h2, int n2, const
 /* Reads the counter of a frame with a luma plane (YUV420P/NV12/GRAY8); -1 if unreadable. */
 int fp_media_counter(const FpFrame *f);
 
-/* Runs argv (execvp), waits; returns the exit status or -1. stdout goes to out_path when non-NULL. */
-int fp_media_run(const char *const argv[], const char *out_path);
-
 /* Reads a whole file; returns malloc'd bytes and sets *len, or NULL. */
 unsigned char *fp_media_read_file(const char *path, size_t *len);
 int fp_media_write_file(const char *path, const void *data, size_t len);
 
 /*
  * Starts the RTSP test server (tests/ingest/rtsp_server.c, built as
- * FP_BUILD_DIR/tests/ingest/fp_rtsp_server) on 127.0.0.1:port serving
- * `clip` at rtsp://127.0.0.1:port/clip in real time; returns its pid once it
- * says READY. Skips the test when the server was not built.
+ * FP_BUILD_DIR/tests/ingest/fp_rtsp_server) with fp_test_spawn on
+ * 127.0.0.1:port serving `clip` at rtsp://127.0.0.1:port/clip in real time;
+ * returns its pid once it says READY (stop it with fp_test_stop). Skips the
+ * test when the server was not built.
  */
 pid_t fp_media_rtsp_server_start(int port, const char *clip);
-
-/* Kills a helper process by pid (SIGKILL) and reaps it. */
-void fp_media_process_stop(pid_t pid);
-
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
-int fp_media_free_port(void);
-
-
 
 #include "framepipe/pool.h"
 /* A pool with one class of `class_size` bytes and at most max_buffers buffers (fails the test on error). */

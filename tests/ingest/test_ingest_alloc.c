@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Zero allocations per frame: after warm-up, framepipe's own code makes no allocator call while frames flow (libav's internals excluded).
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 #include "fp_alloc_count.h"
 #include "media.h"
 
@@ -62,7 +63,7 @@ FP_TEST(raw_frames_make_no_allocations_after_warm_up)
     snprintf(raw, sizeof(raw), "%s/clip.yuv", fp_test_tmpdir());
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-f", "rawvideo",
                           "-pix_fmt", "yuv420p", "-y", raw, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     cfg.url = raw;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests of bad inputs (not video, missing, truncated, corrupt, resolution change, refused URL) and of the images, raw and HLS sources.
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 #include "media.h"
 
 #include "framepipe/clock.h"
@@ -44,6 +45,35 @@ static int drain(FpSource *s, int *end, int *counters, int max)
     }
 }
 
+/*
+ * Starts `server` (quiet, in dir) and waits until it listens on
+ * 127.0.0.1:port, reads the clip at url from it (every frame, in order,
+ * then the end of the stream), and stops it.
+ */
+static void expect_whole_clip_from(const char *const server[], const char *dir, int port, const char *url,
+                                   const char *name, int frames)
+{
+    FpTestSpawnOptions quiet = {.stdin_path = "/dev/null", .stdout_path = "/dev/null",
+                                .stderr_path = "/dev/null", .cwd = dir};
+    pid_t srv = fp_test_spawn(server, &quiet);
+    int rc = fp_test_wait_port(srv, port, 10000);
+    CHECK_MSG(rc == 0, "%s did not listen on 127.0.0.1:%d: %s", server[0], port, fp_error_detail(rc));
+    FpSourceConfig cfg;
+    fp_source_config_init(&cfg);
+    cfg.url = url;
+    cfg.live = FP_LIVE_NO; /* a file or a VOD playlist: read it all, losslessly */
+    cfg.name = name;
+    int counters[100], end = 0;
+    FpSource *s = start_source(&cfg);
+    int n = drain(s, &end, counters, 100);
+    fp_source_close(&s);
+    CHECK_MSG(end == FP_EEND_OF_STREAM, "end %d: %s", end, fp_error_detail(end));
+    CHECK_EQ(n, frames);
+    for (int i = 0; i < n && i < 100; i++)
+        CHECK_EQ(counters[i], i);
+    fp_test_stop(srv, 2000);
+}
+
 static char *copy_prefix(const char *src, const char *name, double fraction)
 {
     size_t len;
@@ -81,7 +111,7 @@ FP_TEST(not_a_video_file_fails_clearly)
     snprintf(path, sizeof(path), "%s/tone.wav", fp_test_tmpdir());
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
                           "sine=frequency=440:duration=0.5", "-y", path, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
     cfg.url = path;
     s = start_source(&cfg);
     CHECK_EQ(drain(s, &end, NULL, 0), 0);
@@ -207,7 +237,7 @@ FP_TEST(resolution_change_mid_stream)
 
 FP_TEST(refused_url_reconnects_with_backoff_and_blocks_nobody)
 {
-    int port = fp_media_free_port();
+    int port = fp_test_free_port();
     char url[128];
     snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/nothing", port);
     FpSourceConfig cfg;
@@ -287,7 +317,7 @@ FP_TEST(image_folder_sorted_bad_file_skipped)
              "    im=cv2.imread('%s/'+n, cv2.IMREAD_UNCHANGED)\n    print(im.shape[1], im.shape[0])\n",
              dir);
     const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
-    if (fp_media_run(argv, sizes) != 0)
+    if (fp_test_run(argv, sizes, NULL) != 0)
         fp_test_skip("python3-opencv is not available");
     FILE *fp = fopen(sizes, "r");
     int w[3], h[3];
@@ -335,7 +365,7 @@ FP_TEST(png_pixels_equal_opencv)
              "sys.stdout.buffer.write(im.tobytes())\n",
              png);
     const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
-    if (fp_media_run(argv, raw) != 0)
+    if (fp_test_run(argv, raw, NULL) != 0)
         fp_test_skip("python3-opencv is not available");
     size_t len;
     unsigned char *ref = fp_media_read_file(raw, &len);
@@ -378,7 +408,7 @@ FP_TEST(raw_frames_from_stdin_and_truncated_tail)
     snprintf(raw, sizeof(raw), "%s/clip.yuv", fp_test_tmpdir());
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-f", "rawvideo",
                           "-pix_fmt", "yuv420p", "-y", raw, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
     size_t len;
     unsigned char *ref = fp_media_read_file(raw, &len);
     const size_t fsz = 320 * 240 * 3 / 2;
@@ -439,40 +469,15 @@ FP_TEST_TIMED(hls_over_http_all_frames, 90)
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-c", "copy",
                           "-f", "hls", "-hls_time", "1", "-hls_list_size", "0",
                           "-hls_playlist_type", "vod", "-hls_segment_filename", seg, "-y", m3u8, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
-    int port = fp_media_free_port();
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
+    int port = fp_test_free_port();
     char ports[16];
     snprintf(ports, sizeof(ports), "%d", port);
-    pid_t srv = fork();
-    if (srv == 0) {
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1), dup2(null, 2);
-        execl("/usr/bin/python3", "python3", "-m", "http.server", ports, "--bind", "127.0.0.1",
-              "--directory", fp_test_tmpdir(), (char *)NULL);
-        _exit(127);
-    }
+    const char *http[] = {"/usr/bin/python3", "-m", "http.server", ports, "--bind", "127.0.0.1",
+                          "--directory", fp_test_tmpdir(), NULL};
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/index.m3u8", port);
-    FpSourceConfig cfg;
-    fp_source_config_init(&cfg);
-    cfg.url = url;
-    cfg.live = FP_LIVE_NO; /* a VOD playlist: read it all, losslessly */
-    cfg.name = "cam-hls";
-    int counters[100], end = 0, n = 0;
-    for (int attempt = 0; attempt < 50; attempt++) { /* wait for the server to listen */
-        FpSource *s = start_source(&cfg);
-        n = drain(s, &end, counters, 100);
-        fp_source_close(&s);
-        if (end != -ECONNREFUSED)
-            break;
-        fp_sleep_ns(100 * 1000000LL);
-    }
-    kill(srv, SIGTERM);
-    waitpid(srv, NULL, 0);
-    CHECK_MSG(end == FP_EEND_OF_STREAM, "end %d: %s", end, fp_error_detail(end));
-    CHECK_EQ(n, 75);
-    for (int i = 0; i < n; i++)
-        CHECK_EQ(counters[i], i);
+    expect_whole_clip_from(http, fp_test_tmpdir(), port, url, "cam-hls", 75);
     free(clip);
 }
 
@@ -564,7 +569,7 @@ FP_TEST(opencv_sample_videos_match_opencv_counts)
                  "    n+=1\n    h,w=im.shape[:2]\nprint(n,w,h)\n",
                  path);
         const char *argv[] = {"/usr/bin/python3", "-c", script, NULL};
-        if (fp_media_run(argv, out) != 0)
+        if (fp_test_run(argv, out, NULL) != 0)
             fp_test_skip("python3-opencv is not available");
         FILE *fp = fopen(out, "r");
         int n_ref = 0, w = 0, h = 0;
@@ -597,7 +602,7 @@ FP_TEST(probe_command_reports_the_stream)
     char out[600];
     snprintf(out, sizeof(out), "%s/probe.json", fp_test_tmpdir());
     const char *argv[] = {exe, "probe", "--frames", "10", clip, NULL};
-    CHECK_EQ(fp_media_run(argv, out), 0);
+    CHECK_EQ(fp_test_run(argv, out, NULL), 0);
     size_t len;
     char *j = (char *)fp_media_read_file(out, &len);
     CHECK(j);
@@ -609,7 +614,7 @@ FP_TEST(probe_command_reports_the_stream)
               "probe said: %s", j);
     free(j);
     const char *bad[] = {exe, "probe", "/nonexistent.mp4", NULL};
-    CHECK_EQ(fp_media_run(bad, out), 1);
+    CHECK_EQ(fp_test_run(bad, out, NULL), 1);
     free(clip);
 }
 
@@ -670,42 +675,15 @@ FP_TEST_TIMED(https_file_all_frames, 90)
     CHECK_EQ(symlink(clip, served), 0);
     const char *gen[] = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
                          "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert, NULL};
-    CHECK_EQ(fp_media_run(gen, "/dev/null"), 0);
-    int port = fp_media_free_port();
+    CHECK_EQ(fp_test_run(gen, "/dev/null", NULL), 0);
+    int port = fp_test_free_port();
     char accept[64];
     snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
-    pid_t srv = fork();
-    if (srv == 0) {
-        int null = open("/dev/null", O_RDWR);
-        dup2(null, 0), dup2(null, 1), dup2(null, 2);
-        if (chdir(dir) != 0)
-            _exit(126);
-        execlp("openssl", "openssl", "s_server", "-accept", accept, "-WWW", "-cert", cert, "-key",
-               key, "-quiet", (char *)NULL);
-        _exit(127);
-    }
+    const char *tls[] = {"openssl", "s_server", "-accept", accept, "-WWW", "-cert", cert, "-key", key,
+                         "-quiet", NULL};
     char url[128];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/clip.mkv", port);
-    FpSourceConfig cfg;
-    fp_source_config_init(&cfg);
-    cfg.url = url;
-    cfg.live = FP_LIVE_NO; /* a file over HTTPS: all of it, in order */
-    cfg.name = "cam-https";
-    int counters[100], end = 0, n = 0;
-    for (int attempt = 0; attempt < 50; attempt++) {
-        FpSource *s = start_source(&cfg);
-        n = drain(s, &end, counters, 100);
-        fp_source_close(&s);
-        if (end != -ECONNREFUSED)
-            break;
-        fp_sleep_ns(100 * 1000000LL);
-    }
-    kill(srv, SIGTERM);
-    waitpid(srv, NULL, 0);
-    CHECK_MSG(end == FP_EEND_OF_STREAM, "end %d: %s", end, fp_error_detail(end));
-    CHECK_EQ(n, 60);
-    for (int i = 0; i < n; i++)
-        CHECK_EQ(counters[i], i);
+    expect_whole_clip_from(tls, dir, port, url, "cam-https", 60);
     free(clip);
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Tests of file sources: frames in order with none lost (burned-in counter), pixels equal to the FFmpeg CLI's decode, zero copies, options.
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 #include "media.h"
 
 #include "framepipe/clock.h"
@@ -103,7 +104,7 @@ static void compare_with_cli(const char *codec, const char *container, int w, in
     snprintf(raw, sizeof(raw), "%s/ref.yuv", fp_test_tmpdir());
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-f", "rawvideo",
                           "-pix_fmt", pix, "-y", raw, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
     size_t len = 0;
     unsigned char *ref = fp_media_read_file(raw, &len);
     size_t ysz = (size_t)w * h, csz = (size_t)(w / 2) * (h / 2), fsz = ysz + 2 * csz;
@@ -424,7 +425,7 @@ FP_TEST(non_native_formats_converted_once_and_counted)
     snprintf(out, sizeof(out), "%s/yuv422.mkv", fp_test_tmpdir());
     const char *argv[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-c:v", "mjpeg",
                           "-q:v", "2", "-pix_fmt", "yuvj422p", "-y", out, NULL};
-    CHECK_EQ(fp_media_run(argv, NULL), 0);
+    CHECK_EQ(fp_test_run(argv, NULL, NULL), 0);
     FpSourceConfig cfg;
     fp_source_config_init(&cfg);
     cfg.url = out;
@@ -443,7 +444,7 @@ FP_TEST(non_native_formats_converted_once_and_counted)
     snprintf(rawmkv, sizeof(rawmkv), "%s/raw.mkv", fp_test_tmpdir());
     const char *mkraw[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", clip, "-c:v", "rawvideo",
                            "-pix_fmt", "yuv420p", "-y", rawmkv, NULL};
-    CHECK_EQ(fp_media_run(mkraw, NULL), 0);
+    CHECK_EQ(fp_test_run(mkraw, NULL, NULL), 0);
     cfg.url = rawmkv;
     CHECK_OK(fp_source_open(&s, &cfg, NULL));
     CHECK_OK(fp_source_start(s));
@@ -460,10 +461,10 @@ FP_TEST(non_native_formats_converted_once_and_counted)
     snprintf(ref, sizeof(ref), "%s/rgb.raw", fp_test_tmpdir());
     const char *mk[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
                         "testsrc2=size=64x48,format=rgba", "-frames:v", "1", "-y", png, NULL};
-    CHECK_EQ(fp_media_run(mk, NULL), 0);
+    CHECK_EQ(fp_test_run(mk, NULL, NULL), 0);
     const char *dump[] = {"ffmpeg", "-nostdin", "-loglevel", "error", "-i", png, "-f", "rawvideo",
                           "-pix_fmt", "rgb24", "-y", ref, NULL};
-    CHECK_EQ(fp_media_run(dump, NULL), 0);
+    CHECK_EQ(fp_test_run(dump, NULL, NULL), 0);
     size_t len;
     unsigned char *rgb = fp_media_read_file(ref, &len);
     CHECK(rgb && len == 64 * 48 * 3);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Live RTSP tests against a real gst-rtsp-server on 127.0.0.1: TCP/UDP, server stop/restart with backoff, stalls, other sources unblocked.
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 #include "media.h"
 
 #include "framepipe/clock.h"
@@ -36,16 +37,6 @@ static char *server_clip(void)
 {
     /* 30 s of 25 fps: outlasts every test; each RTSP client plays it from the start */
     return fp_media_clip("h264", 320, 240, 750, 25, "mp4");
-}
-
-static pid_t start_server(int port, const char *clip)
-{
-    return fp_media_rtsp_server_start(port, clip);
-}
-
-static void stop_server(pid_t pid)
-{
-    fp_media_process_stop(pid);
 }
 
 static FpSource *open_rtsp(int port, const char *name, FpRtspTransport tr)
@@ -94,8 +85,8 @@ static int take(FpSource *s, int n, int consecutive)
 FP_TEST_TIMED(rtsp_tcp_and_udp_receive_frames, 90)
 {
     char *clip = server_clip();
-    int port = fp_media_free_port();
-    pid_t srv = start_server(port, clip);
+    int port = fp_test_free_port();
+    pid_t srv = fp_media_rtsp_server_start(port, clip);
     FpSource *tcp = open_rtsp(port, "cam-tcp", FP_RTSP_TCP);
     take(tcp, 25, 1);
     FpSourceStatus st;
@@ -110,15 +101,15 @@ FP_TEST_TIMED(rtsp_tcp_and_udp_receive_frames, 90)
     FpSource *udp = open_rtsp(port, "cam-udp", FP_RTSP_UDP);
     take(udp, 25, 0);
     fp_source_close(&udp);
-    stop_server(srv);
+    fp_test_stop(srv, 2000);
     free(clip);
 }
 
 FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
 {
     char *clip = server_clip();
-    int pa = fp_media_free_port(), pb = fp_media_free_port();
-    pid_t a = start_server(pa, clip), b = start_server(pb, clip);
+    int pa = fp_test_free_port(), pb = fp_test_free_port();
+    pid_t a = fp_media_rtsp_server_start(pa, clip), b = fp_media_rtsp_server_start(pb, clip);
     FpSource *sa = open_rtsp(pa, "cam-a", FP_RTSP_TCP);
     FpSource *sb = open_rtsp(pb, "cam-b", FP_RTSP_TCP);
     take(sa, 10, 0);
@@ -126,7 +117,8 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
     take(sb, 10, 0);
     last_take_pts = pts_a;
 
-    stop_server(a);
+    kill(a, SIGKILL); /* the server goes away at once */
+    CHECK_EQ(fp_test_wait_exit(a, 5000), 128 + SIGKILL);
     int64_t t0 = fp_clock_ns(), last_b = fp_clock_ns(), max_gap = 0;
     int frames_b = 0;
     FpSourceStatus st;
@@ -163,7 +155,7 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
         last_pts = f->pts_ns;
         fp_frame_unref(&f);
     }
-    a = start_server(pa, clip);
+    a = fp_media_rtsp_server_start(pa, clip);
     int64_t t1 = fp_clock_ns();
     CHECK_OK(fp_source_next(sa, &f, 10 * SEC));
     CHECK_MSG(f->pts_ns > last_pts, "pts went back after the reconnect: %lld after %lld",
@@ -177,27 +169,36 @@ FP_TEST_TIMED(rtsp_server_restart_reconnects_and_others_keep_flowing, 120)
     CHECK(st.reconnects >= reconnects);
     fp_source_close(&sa);
     fp_source_close(&sb);
-    stop_server(a);
-    stop_server(b);
+    fp_test_stop(a, 2000);
+    fp_test_stop(b, 2000);
     free(clip);
+}
+/*
+ * Stops the server process (SIGSTOP: its connections stay open, nothing
+ * arrives) and consumes s until it reconnects or 10 s pass; *st is the
+ * status then. The caller resumes the server with SIGCONT.
+ */
+static void hang_server_until_reconnect(pid_t srv, FpSource *s, FpSourceStatus *st)
+{
+    kill(srv, SIGSTOP);
+    int64_t t0 = fp_clock_ns();
+    do {
+        FpFrame *f = NULL;
+        if (fp_source_next(s, &f, 50 * MS) == 0)
+            fp_frame_unref(&f);
+        fp_source_get_status(s, st);
+    } while (st->reconnects < 1 && fp_clock_ns() - t0 < 10 * SEC);
 }
 
 FP_TEST_TIMED(rtsp_stalled_server_detected_and_recovered, 120)
 {
     char *clip = server_clip();
-    int port = fp_media_free_port();
-    pid_t srv = start_server(port, clip);
+    int port = fp_test_free_port();
+    pid_t srv = fp_media_rtsp_server_start(port, clip);
     FpSource *s = open_rtsp(port, "cam-stall", FP_RTSP_TCP);
     take(s, 10, 0);
-    kill(srv, SIGSTOP); /* the connection stays open, nothing arrives */
-    int64_t t0 = fp_clock_ns();
     FpSourceStatus st;
-    do {
-        FpFrame *f = NULL;
-        if (fp_source_next(s, &f, 50 * MS) == 0)
-            fp_frame_unref(&f);
-        fp_source_get_status(s, &st);
-    } while (st.reconnects < 1 && fp_clock_ns() - t0 < 10 * SEC);
+    hang_server_until_reconnect(srv, s, &st);
     CHECK_MSG(st.reconnects >= 1, "a stalled stream was not noticed in 10 s");
     CHECK_MSG(strstr(st.last_error, "cam-stall") &&
                   (strstr(st.last_error, "stalled") || strstr(st.last_error, "no answer") ||
@@ -206,7 +207,7 @@ FP_TEST_TIMED(rtsp_stalled_server_detected_and_recovered, 120)
     kill(srv, SIGCONT);
     take(s, 5, 0);
     fp_source_close(&s);
-    stop_server(srv);
+    fp_test_stop(srv, 2000);
     free(clip);
 }
 
@@ -342,26 +343,19 @@ FP_TEST_TIMED(many_sources_share_one_pool, 120)
 FP_TEST_TIMED(rtsp_udp_stall_noticed_and_recovered, 90)
 {
     char *clip = server_clip();
-    int port = fp_media_free_port();
-    pid_t srv = start_server(port, clip);
+    int port = fp_test_free_port();
+    pid_t srv = fp_media_rtsp_server_start(port, clip);
     FpSource *s = open_rtsp(port, "cam-udp", FP_RTSP_UDP);
     take(s, 5, 0);
-    kill(srv, SIGSTOP);
-    int64_t t0 = fp_clock_ns();
     FpSourceStatus st;
-    do {
-        FpFrame *f = NULL;
-        if (fp_source_next(s, &f, 50 * MS) == 0)
-            fp_frame_unref(&f);
-        fp_source_get_status(s, &st);
-    } while (st.reconnects < 1 && fp_clock_ns() - t0 < 10 * SEC);
+    hang_server_until_reconnect(srv, s, &st);
     CHECK_MSG(st.reconnects >= 1, "the stalled UDP stream was not noticed in 10 s");
     CHECK_MSG(strstr(st.last_error, "cam-udp") && strstr(st.last_error, "stalled"),
               "last error: %s", st.last_error);
     kill(srv, SIGCONT);
     take(s, 5, 0);
     fp_source_close(&s);
-    stop_server(srv);
+    fp_test_stop(srv, 2000);
     free(clip);
 }
 
@@ -378,7 +372,7 @@ static void *blocked_consumer(void *arg)
 
 FP_TEST_TIMED(close_wakes_a_blocked_consumer, 60)
 {
-    int port = fp_media_free_port(); /* nobody listens: the source never yields a frame */
+    int port = fp_test_free_port(); /* nobody listens: the source never yields a frame */
     char url[128];
     snprintf(url, sizeof(url), "rtsp://127.0.0.1:%d/none", port);
     FpSourceConfig cfg;
@@ -400,8 +394,8 @@ FP_TEST_TIMED(close_wakes_a_blocked_consumer, 60)
 FP_TEST_TIMED(rtsp_latest_policy_with_a_slow_consumer, 90)
 {
     char *clip = server_clip();
-    int port = fp_media_free_port();
-    pid_t srv = start_server(port, clip);
+    int port = fp_test_free_port();
+    pid_t srv = fp_media_rtsp_server_start(port, clip);
     FpSource *s = open_rtsp(port, "cam-slow", FP_RTSP_TCP);
     take(s, 3, 0);
     int last = -1;
@@ -424,6 +418,6 @@ FP_TEST_TIMED(rtsp_latest_policy_with_a_slow_consumer, 90)
     CHECK_MSG(st.skipped > 20, "only %llu frames skipped", (unsigned long long)st.skipped);
     CHECK_MSG(max_age < 250 * MS, "a frame was %.0f ms old when taken", max_age / 1e6);
     fp_source_close(&s);
-    stop_server(srv);
+    fp_test_stop(srv, 2000);
     free(clip);
 }

@@ -4,6 +4,7 @@
 #define RING_TEST_UTIL_H
 
 #include "fp_test.h"
+#include "fp_test_spawn.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/ring.h"
@@ -90,17 +91,10 @@ static inline char pipe_recv(int fd)
     return n == 1 ? c : 0;
 }
 
-/* Waits for a child and returns its exit status (128 + signal if killed). */
+/* Waits for a child (forked or spawned) and returns its exit status (128 + signal if killed). */
 static inline int child_wait(pid_t pid)
 {
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    if (WIFEXITED(st))
-        return WEXITSTATUS(st);
-    if (WIFSIGNALED(st))
-        return 128 + WTERMSIG(st);
-    return -1;
+    return fp_test_wait_exit(pid, -1);
 }
 
 /* Fills a raw shm segment `name` with `size` bytes of `fill`; returns 0 or -errno. */

@@ -586,17 +586,11 @@ FP_TEST_TIMED(ring_python_client_reads_known_frames, 90)
     CHECK(pipe(to_py) == 0 && pipe(from_py) == 0);
     char script[1024];
     snprintf(script, sizeof(script), "%s/clients/python/test_fp_ring.py", fp_test_source_dir());
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(to_py[0], 0);
-        dup2(from_py[1], 1);
-        close(to_py[1]);
-        close(from_py[0]);
-        char n_txt[16];
-        snprintf(n_txt, sizeof(n_txt), "%d", N);
-        execl("/usr/bin/python3", "python3", script, name, n_txt, (char *)NULL);
-        _exit(127);
-    }
+    char n_txt[16];
+    snprintf(n_txt, sizeof(n_txt), "%d", N);
+    const char *py[] = {"/usr/bin/python3", script, name, n_txt, NULL};
+    FpTestSpawnOptions o = {.stdin_fd = to_py[0], .stdout_fd = from_py[1]};
+    pid_t pid = fp_test_spawn(py, &o);
     close(to_py[0]);
     close(from_py[1]);
     FILE *in = fdopen(from_py[0], "r");
@@ -715,13 +709,9 @@ FP_TEST_TIMED(ring_python_client_follows_a_writer_restart, 90)
     CHECK(pipe(from_py) == 0);
     char script[1024];
     snprintf(script, sizeof(script), "%s/clients/python/test_fp_ring.py", fp_test_source_dir());
-    pid_t py = fork();
-    if (py == 0) {
-        dup2(from_py[1], 1);
-        close(from_py[0]);
-        execl("/usr/bin/python3", "python3", script, name, "restart", (char *)NULL);
-        _exit(127);
-    }
+    const char *argv[] = {"/usr/bin/python3", script, name, "restart", NULL};
+    FpTestSpawnOptions o = {.stdout_fd = from_py[1]};
+    pid_t py = fp_test_spawn(argv, &o);
     close(from_py[1]);
     FILE *in = fdopen(from_py[0], "r");
     char line[256];
