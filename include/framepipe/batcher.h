@@ -75,7 +75,12 @@ typedef struct FpBatcherStats {
     uint64_t by_reason[FP_BATCH_REASONS];
 } FpBatcherStats;
 
-/* Creates a batcher; *out owns it. FP_EINVALID names a bad field; -ENOMEM. *out untouched on failure. */
+/*
+ * Creates a batcher; *out owns it (fp_batcher_destroy); cfg is copied.
+ * Returns 0, FP_EINVALID (NULL out or cfg, or a bad field, named) or
+ * -ENOMEM; *out untouched on failure. Any thread. The batcher is
+ * thread-safe (one mutex): each function below says who may call it.
+ */
 int fp_batcher_create(FpBatcher **out, const FpBatcherConfig *cfg);
 
 /*
@@ -99,20 +104,36 @@ int fp_batcher_next(FpBatcher *b, FpBatch *out, int64_t timeout_ns);
 /*
  * Gives input `index` its own latency budget (> 0; 0: the config's), e.g. a
  * camera whose results are needed sooner than the others'. Before the first
- * fp_batcher_next: FP_EINVALID afterwards or for a bad index / negative value.
+ * fp_batcher_next only. Returns 0, or FP_EINVALID (after the first
+ * fp_batcher_next, NULL b, a bad index, a negative value) changing nothing.
+ * Any thread (it takes the batcher's lock); normally the owner's, between
+ * fp_batcher_add_input and the first fp_batcher_next.
  */
 int fp_batcher_set_input_budget(FpBatcher *b, int index, int64_t budget_ns);
 
 /* Makes fp_batcher_next return FP_EFLUSHING from now on (frames held are dropped). Any thread. */
 void fp_batcher_stop(FpBatcher *b);
 
-/* 1 once input `index` has ended (its pull returned an end code); its last code in *code if non-NULL. */
+/*
+ * 1 once input `index` has ended (its pull returned an end code), else 0.
+ * For a valid index *code (if non-NULL) gets the input's end code (0 while
+ * it has not ended); for an index out of range it returns 0 and leaves
+ * *code untouched. `b` must not be NULL. Any thread, also while
+ * fp_batcher_next runs (it takes the batcher's lock).
+ */
 int fp_batcher_input_ended(FpBatcher *b, int index, int *code);
 
 /* Counters since create. Any thread. */
 void fp_batcher_get_stats(FpBatcher *b, FpBatcherStats *out);
 
-/* Destroys the batcher (no call may be running), dropping frames it still holds. NULLs *b. */
+/*
+ * Destroys the batcher and sets *b to NULL (NULL or *b == NULL: no-op). The
+ * batcher holds no frames between calls (they wait in the inputs' own queues
+ * or are in batches already returned, which stay the caller's), so nothing
+ * is dropped. Any thread, once no call on the batcher is running and none can
+ * start: fp_batcher_stop, join the callers of fp_batcher_next, and stop the
+ * producers that call fp_batcher_notify.
+ */
 void fp_batcher_destroy(FpBatcher **b);
 
 #ifdef __cplusplus

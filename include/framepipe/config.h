@@ -99,7 +99,12 @@ int fp_config_load(FpConfigFile **out, const char *path);
  * Same as fp_config_load for `len` bytes of YAML at `text` (need not be
  * NUL-terminated; borrowed for the call only). `name` (may be NULL:
  * "<config>") stands for the file in messages. Relative paths are made
- * absolute against the current directory.
+ * absolute against the current directory, read once here. Returns 0 and
+ * *out (the caller owns it: fp_config_destroy), FP_ECONFIG (message as
+ * above; also for empty text), FP_EINVALID (NULL out, or NULL text with
+ * len > 0), -ENOENT (the current directory cannot be read), -ENOMEM. On
+ * failure *out is untouched and nothing stays allocated. Any thread, but
+ * not while another thread changes the current directory.
  */
 int fp_config_parse(FpConfigFile **out, const char *text, size_t len, const char *name);
 
@@ -109,7 +114,12 @@ const FpPipelineConfig *fp_config_get(const FpConfigFile *cf);
 /* The directory relative paths were resolved against (absolute); owned by `cf`. */
 const char *fp_config_dir(const FpConfigFile *cf);
 
-/* Frees the config and every string it owns; sets *cf to NULL. NULL or *cf == NULL is a no-op. */
+/*
+ * Frees the config and every string it owns; sets *cf to NULL. NULL or
+ * *cf == NULL is a no-op. What fp_config_get and fp_config_dir returned, and
+ * the strings of any copy of the FpPipelineConfig, die with it. Any thread,
+ * once no other thread reads the config.
+ */
 void fp_config_destroy(FpConfigFile **cf);
 
 #ifdef __cplusplus

@@ -80,8 +80,10 @@ int fp_http_server_port(const FpHttpServer *s);
  * Stops the server: closes the listening socket and every open connection
  * (a client holding a connection open does not delay it), waits for a
  * handler that is running to return, frees the server and sets *s to NULL.
- * After it returns no handler runs again. NULL or *s == NULL: no-op. Must not
- * be called from a handler.
+ * After it returns no handler runs again, so h->metrics and h->opaque may be
+ * freed. NULL or *s == NULL: no-op. Any thread except a handler's (it would
+ * wait for itself), once per server, with no other call on the server
+ * (fp_http_server_port) running.
  */
 void fp_http_server_destroy(FpHttpServer **s);
 

@@ -107,12 +107,20 @@ void fp_model_config_init(FpModelConfig *cfg);
  * library missing or too old), -ENOENT/-EACCES (file), FP_EMODEL (not ONNX,
  * truncated, rejected by ONNX Runtime, unsupported input), FP_EUNSUPPORTED
  * (execution provider not available and no fallback), FP_ECONFIG (a config
- * value the model contradicts). *out is left untouched on failure.
+ * value the model contradicts), FP_EINVALID (NULL out or path), -ENOMEM.
+ * *out is left untouched on failure and nothing stays allocated.
  * Thread-safe (the ORT environment is shared and reference-counted).
  */
 int fp_model_create(FpModel **out, const char *path, const FpModelConfig *cfg);
 
-/* Releases the session and the output buffers; NULLs *model. NULL or *NULL is a no-op. */
+/*
+ * Releases the session and the output buffers and drops the model's
+ * reference to the shared ONNX Runtime environment; sets *model to NULL.
+ * NULL or *model == NULL is a no-op. Everything the model handed out (infos,
+ * names, metadata, output data) dies with it; buffers given to
+ * fp_model_run_into stay the caller's. Any thread, once no other call on
+ * this model is running; other models are not affected.
+ */
 void fp_model_destroy(FpModel **model);
 
 /*
@@ -122,15 +130,24 @@ void fp_model_destroy(FpModel **model);
  * (fp_model_output_data). 1 <= batch_size <= max_batch. A fixed-batch-1 model
  * runs once per slot. `input` must stay valid and unchanged during the call.
  * One thread at a time per model (ORT sessions allow concurrent runs, but the
- * output buffers are shared). Returns 0, FP_ERANGE (batch size), FP_EMODEL
- * (ONNX Runtime failed; message names the model and gives ORT's text).
+ * output buffers, the cache of OrtValue descriptors and the counters are not
+ * locked). Returns 0, FP_ERANGE (batch size), FP_EMODEL (ONNX Runtime
+ * failed; message names the model and gives ORT's text), FP_EINVALID (NULL
+ * model or input, or a model created with own_outputs = false),
+ * FP_EDEPENDENCY (built without ONNX Runtime). On failure the outputs hold
+ * unspecified data (a fixed-batch-1 model may have written the slots before
+ * the one that failed).
  */
 int fp_model_run(FpModel *model, const void *input, int batch_size);
 
 /*
  * As fp_model_run(), but output i is written to outputs[i], which must hold
- * batch_size * fp_model_output_info(model, i)->item_bytes bytes. The caller
- * keeps ownership; buffers reused across calls are wrapped only once.
+ * batch_size * fp_model_output_info(model, i)->item_bytes bytes; works
+ * whether or not the model owns outputs. The caller keeps ownership;
+ * buffers reused across calls are wrapped only once. Same errors (FP_EINVALID
+ * also for NULL outputs or a NULL outputs[i]); on failure outputs[] hold
+ * unspecified data. One thread at a time per model, even with separate
+ * output buffers (the descriptor cache and counters are shared).
  */
 int fp_model_run_into(FpModel *model, const void *input, int batch_size, void *const *outputs);
 
@@ -155,8 +172,12 @@ FpProvider fp_model_provider(const FpModel *model);
 
 /*
  * Output `index` of the last fp_model_run(): item b starts at
- * data + b * item_bytes. Owned by the model, valid until the next run or
- * destroy; NULL for a bad index or when the model owns no outputs.
+ * data + b * item_bytes. Owned by the model: the pointer is fixed at create
+ * and valid until destroy; the bytes are rewritten by every fp_model_run
+ * (not by fp_model_run_into). NULL for a bad index or when the model owns no
+ * outputs. Any thread may call it; reading the bytes must not overlap an
+ * fp_model_run on this model and must come after the run that wrote them
+ * (on its thread, or handed over through a lock or queue).
  */
 const void *fp_model_output_data(const FpModel *model, int index);
 

@@ -81,7 +81,9 @@ typedef struct FpPoolStats {
  * or foreign shm segment of that name exists; a stale one left by a dead
  * framepipe process is replaced), -ENOSPC (shm full: the message names the
  * segment and its size), or another -errno from shm_open/ftruncate/mmap.
- * On failure *out is untouched and nothing is left behind.
+ * On failure *out is untouched and nothing is left behind (a stale segment
+ * it replaced stays removed). Any thread. The pool is thread-safe (one
+ * mutex): the functions below say who may call them.
  */
 int fp_pool_create(FpPool **out, const FpPoolConfig *cfg);
 
@@ -108,7 +110,7 @@ int fp_pool_acquire(FpPool *pool, size_t size, int64_t timeout_ns, FpBuffer **ou
 void fp_pool_set_flushing(FpPool *pool, int flushing);
 
 /* Frees idle buffers idle longer than idle_evict_ns (LRU first, never below min_buffers) now; returns
- * how many (0 when idle_evict_ns is 0). Also done inside acquire/release. Any thread. */
+ * how many (0 when idle_evict_ns is 0), or FP_EINVALID for NULL. Also done inside acquire/release. Any thread. */
 int fp_pool_evict_idle(FpPool *pool);
 
 /* A consistent snapshot of the counters (taken under the pool lock). Any thread. */
@@ -127,8 +129,14 @@ void fp_buffer_unref(FpBuffer **b);
 /* Buffer memory, `alignment`-aligned; valid until the caller's reference is dropped. These four: any thread holding a reference. */
 uint8_t *fp_buffer_data(const FpBuffer *b);
 size_t fp_buffer_size(const FpBuffer *b);          /* capacity (the class size) */
-int fp_buffer_is_writable(const FpBuffer *b);      /* refcount == 1 */
-/* Offset of the buffer's data in the pool's shm segment, or -1 when not shm-backed. */
+/*
+ * 1 when the refcount is 1 (an acquire load), else 0 (also for NULL). Any
+ * thread holding a reference; the answer holds only for the sole holder
+ * (nobody else can add a reference then), another holder's "0" may be stale.
+ */
+int fp_buffer_is_writable(const FpBuffer *b);
+/* Offset of the buffer's data in the pool's shm segment (fixed for the buffer's life), or -1 when not
+ * shm-backed or b is NULL. Any thread holding a reference. */
 int64_t fp_buffer_shm_offset(const FpBuffer *b);
 
 #ifdef __cplusplus

@@ -128,7 +128,12 @@ void fp_post_config_init(FpPostConfig *cfg, FpFamily family);
  */
 int fp_post_create(FpPost **out, const FpPostConfig *cfg, const FpTensorView *outputs, int n_outputs);
 
-/* Frees the post-processor; NULLs *post. NULL or *NULL is a no-op. Not while a decode runs on it. */
+/*
+ * Frees the post-processor and its scratch buffers; sets *post to NULL.
+ * NULL or *post == NULL is a no-op. Any thread, once no fp_post_run or
+ * fp_post_run_slot is running on it; the caller's outputs and dets are not
+ * touched.
+ */
 void fp_post_destroy(FpPost **post);
 
 /*

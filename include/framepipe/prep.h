@@ -129,21 +129,32 @@ size_t fp_prep_slot_bytes(const FpPrepOptions *o);
 int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixelFormat format,
                         const FpPrepOptions *opt);
 
-/* Frees the plan and sets *lb to NULL; NULL is fine. Not while a run uses it. */
+/*
+ * Frees the plan and sets *lb to NULL; NULL or *lb == NULL is a no-op. The
+ * transform fp_letterbox_transform returned dies with it. Any thread, once
+ * no run, fp_prep_batch or accessor is using the plan.
+ */
 void fp_letterbox_destroy(FpLetterbox **lb);
 
 /*
  * Re-plans for another source size/format with the same options, without
- * allocating (the tables depend only on the model input size). Fails like
- * fp_letterbox_create and then leaves the plan unchanged. Not while a run
- * uses the plan.
+ * allocating (the tables depend only on the model input size). Returns 0,
+ * or fails like fp_letterbox_create (FP_EINVALID, also for a NULL plan;
+ * FP_ERANGE; FP_EUNSUPPORTED; never -ENOMEM) and then leaves the plan
+ * unchanged. On success the transform follows the new source (the pointer
+ * fp_letterbox_transform gave stays valid, its values change). The plan is
+ * not locked: one thread, while no other uses the plan (no run,
+ * fp_prep_batch or accessor).
  */
 int fp_letterbox_set_source(FpLetterbox *lb, int src_width, int src_height, FpPixelFormat format);
 
 /*
- * Forces an instruction-set variant for this plan (AUTO: the default
- * choice). Returns FP_EUNSUPPORTED when the CPU lacks it. Not while a run
- * uses the plan.
+ * Forces an instruction-set variant for this plan. AUTO: the CPU's best
+ * (fp_prep_cpu_isa; unlike fp_letterbox_create, FP_PREP_ISA in the
+ * environment is not consulted). Returns 0, FP_EUNSUPPORTED when the CPU
+ * lacks the variant, or FP_EINVALID (NULL plan, unknown value); the plan is
+ * unchanged on failure. The plan is not locked: one thread, while no other
+ * uses the plan (no run, fp_prep_batch or accessor).
  */
 int fp_letterbox_set_isa(FpLetterbox *lb, FpPrepIsa isa);
 

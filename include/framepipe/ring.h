@@ -104,9 +104,17 @@ typedef struct FpRingStats {
  * run) is replaced, with generation = old generation + 1, and readers
  * still mapping it are told (FP_EGENERATION). Errors: FP_EEXISTS (a live
  * writer holds the name), FP_EBAD_MAGIC (the name holds something that is
- * not a ring; it is left alone), FP_EINVALID / FP_ERANGE / FP_ETOO_LARGE
- * (bad config), -errno (shm_open, ftruncate, fallocate, mmap).
- * On success *out owns the handle; on failure *out is untouched.
+ * not a ring), FP_EBAD_VERSION (a ring of another layout version; either
+ * way that segment is left alone), FP_EINVALID / FP_ERANGE / FP_ETOO_LARGE
+ * (bad name or config), -errno (shm_open, ftruncate, fallocate, mmap,
+ * rename), -ENOMEM.
+ * On success *out owns the handle (fp_ring_destroy); on failure *out is
+ * untouched, no temporary segment is left and the old segment stays -
+ * except on a final -ENOMEM for the handle, when the new segment had
+ * already replaced the old one (whose readers were told) and is unlinked.
+ * Any thread, but not two creates of one name at once in one process (they
+ * share the temporary name NAME.new-PID). The handle is the writer: one
+ * thread at a time uses it; readers use their own handles concurrently.
  */
 int fp_ring_create(FpRing **out, const char *name, const FpRingConfig *cfg);
 
@@ -116,8 +124,12 @@ int fp_ring_create(FpRing **out, const char *name, const FpRingConfig *cfg);
  * stored so the writer can drop it if it dies). The first read returns the
  * newest committed frame (latest) or the next frame committed after open
  * (lossless). Errors: -ENOENT (no such segment), -EACCES, FP_EBAD_MAGIC,
- * FP_EBAD_VERSION, FP_ETRUNCATED, FP_ECORRUPT (inconsistent header),
- * FP_ERANGE (reader table full). On failure *out is untouched.
+ * FP_EBAD_VERSION, FP_ETRUNCATED, FP_ECORRUPT (inconsistent header, or
+ * replaced while being opened: try again), FP_ERANGE (reader table full),
+ * FP_EINVALID (bad name or mode, NULL out), -ENOMEM. On failure *out is
+ * untouched and nothing stays mapped or claimed. Any thread; the handle is
+ * then used by one thread at a time (one process may hold several readers
+ * of one ring, each with its own handle).
  */
 int fp_ring_open(FpRing **out, const char *name, FpRingReaderMode mode);
 
@@ -126,8 +138,11 @@ int fp_ring_open(FpRing **out, const char *name, FpRingReaderMode mode);
  * *slot (slot_size bytes, writable until commit). With lossless readers it
  * waits (futex on the read-progress word) until the slowest of them has
  * released the frame that slot holds; dead readers are dropped meanwhile.
- * Returns 0, FP_EWOULD_BLOCK / FP_ETIMEOUT, or FP_EINVALID if a write is
- * already open. Writer handle only.
+ * Returns 0, FP_EWOULD_BLOCK / FP_ETIMEOUT (nothing reserved), or
+ * FP_EINVALID (a write is already open, a reader handle, NULL); *slot is
+ * untouched on failure. From the moment it succeeds the frame the slot held
+ * is gone (a reader still holding it gets FP_EOVERWRITTEN). Writer handle
+ * only, on the thread using it; readers run concurrently.
  */
 int fp_ring_begin_write(FpRing *ring, uint8_t **slot, int64_t timeout_ns);
 
@@ -135,14 +150,25 @@ int fp_ring_begin_write(FpRing *ring, uint8_t **slot, int64_t timeout_ns);
  * Writer: publishes the slot reserved by fp_ring_begin_write() as the next
  * frame (size bytes, with pts and a user value) and wakes waiting readers.
  * Returns 0, FP_ETOO_LARGE (size > slot_size; nothing is published, the
- * write stays open) or FP_EINVALID (no write open).
+ * write stays open) or FP_EINVALID (no write open, a reader handle).
+ * Writer handle only, on the thread using it.
  */
 int fp_ring_commit(FpRing *ring, size_t size, int64_t pts_ns, uint64_t user);
 
-/* Writer: abandons the write opened by fp_ring_begin_write(); nothing is published. */
+/*
+ * Writer: abandons the write opened by fp_ring_begin_write(); nothing is
+ * published and the next begin_write reserves the same slot. The frame the
+ * slot held before stays unreadable. No-op without an open write, on a
+ * reader handle or NULL. Writer handle only, on the thread using it.
+ */
 void fp_ring_cancel(FpRing *ring);
 
-/* Writer: begin_write + memcpy + commit. Same errors as those two. */
+/*
+ * Writer: begin_write + memcpy of `size` bytes from `data` + commit. Same
+ * errors as those two, but FP_ETOO_LARGE is checked first: on any failure
+ * nothing is published and no write of its own stays open. Writer handle
+ * only, on the thread using it.
+ */
 int fp_ring_write(FpRing *ring, const void *data, size_t size, int64_t pts_ns, uint64_t user,
                   int64_t timeout_ns);
 
@@ -155,31 +181,40 @@ int fp_ring_write(FpRing *ring, const void *data, size_t size, int64_t pts_ns, u
  * segment, reported once; the next read continues with the new frames and
  * geometry), FP_EINVALID (a view is still open, or a writer handle), or an
  * open error if the restarted segment cannot be mapped (retried next call).
+ * *view is untouched on failure. Reader handle only, on the thread using
+ * it; the writer and other readers run concurrently in any process.
  */
 int fp_ring_read(FpRing *ring, FpRingView *view, int64_t timeout_ns);
 
 /*
  * Reader: ends a view. Returns 0 when the bytes read were not touched by the
  * writer meanwhile, FP_EOVERWRITTEN when the writer lapped the reader (the
- * data read may be torn: discard it). A lossless reader's cursor advances
- * here (waking a waiting writer). The view's pointers are invalid afterwards.
+ * data read may be torn: discard it), or FP_EINVALID (no open view on this
+ * handle, or a view of another read). With 0 and FP_EOVERWRITTEN alike the
+ * view is ended: a lossless reader's cursor advances here (waking a waiting
+ * writer) and the view's pointers are invalid afterwards. Reader handle
+ * only, on the thread using it.
  */
 int fp_ring_read_end(FpRing *ring, FpRingView *view);
 
-/* Shape of the ring (as currently mapped). Any handle. */
+/* Shape of the ring as this handle maps it now (a reader's changes with FP_EGENERATION), copied to *info.
+ * Any handle, on the thread using it. Cannot fail; neither pointer may be NULL. */
 void fp_ring_get_info(const FpRing *ring, FpRingInfo *info);
 
-/* Counters of this handle. */
+/* Counters of this handle, copied to *stats. On the thread using the handle. Cannot fail; neither pointer may be NULL. */
 void fp_ring_get_stats(const FpRing *ring, FpRingStats *stats);
 
 /*
- * Closes a handle and sets *ring to NULL (NULL is fine). A writer marks the
- * ring closed (readers drain what is left, then get FP_EEND_OF_STREAM) and
- * unlinks the name; a lossless reader frees its cursor. Never fails.
+ * Closes a handle and sets *ring to NULL (NULL is fine). A writer abandons
+ * an open write, marks the ring closed (readers drain what is left, then get
+ * FP_EEND_OF_STREAM) and unlinks the name (unless a newer writer already
+ * replaced the segment); a lossless reader frees its cursor; an open view
+ * becomes invalid. Never fails. On the thread using the handle, with no
+ * other call on it running; other handles are not affected.
  */
 void fp_ring_destroy(FpRing **ring);
 
-/* Same as fp_ring_destroy (the reader-side spelling). */
+/* Same as fp_ring_destroy (the reader-side spelling), with the same thread rule. */
 void fp_ring_close(FpRing **ring);
 
 /* Bytes of one frame of the given geometry, plane offsets and packed linesizes

@@ -49,8 +49,10 @@ typedef struct FpJsonlSink FpJsonlSink;
 /*
  * Opens a JSON lines sink on `path`: "-" is standard output (not closed by
  * destroy), anything else a file created or truncated. The path is copied.
- * Returns 0 and *out, or -errno / FP_EINVALID with a message naming the path
- * (fp_error_detail); *out is untouched on failure.
+ * Returns 0 and *out (the caller owns it: fp_jsonl_sink_destroy), or
+ * -errno / FP_EINVALID / -ENOMEM with a message naming the path
+ * (fp_error_detail); *out is untouched and no file is created on failure.
+ * Any thread.
  */
 int fp_jsonl_sink_create(FpJsonlSink **out, const char *path);
 
@@ -67,7 +69,11 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r);
 /* Lines written completely so far. Any thread. */
 uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s);
 
-/* Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL: no-op). No write may be in progress. */
+/*
+ * Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL:
+ * no-op). A close error is logged, not returned. Any thread, once no write
+ * is in progress and none can start (stop the pipeline that calls it first).
+ */
 void fp_jsonl_sink_destroy(FpJsonlSink **s);
 
 /* ---- annotated video / PNG frames (docs/annotate.md) ---- */
@@ -85,8 +91,12 @@ typedef struct FpAnnotateSink FpAnnotateSink;
  *  - ending in "/" (created when its parent exists) or an existing
  *    directory: PNG frames "<dir>/<camera>-<seq, 6 digits>.png".
  * Files are opened when a camera's first frame arrives; the directory is
- * checked here. Returns 0 and *out, or FP_ECONFIG / -errno with a message
- * naming the target or its directory; *out untouched on failure.
+ * checked (and in PNG mode created) here. Returns 0 and *out (the caller
+ * owns it: fp_annotate_sink_destroy), or FP_ECONFIG / -errno /
+ * FP_EDEPENDENCY (libav lacks the muxer or encoder) / FP_EINVALID (no
+ * target) / -ENOMEM with a message naming the target or its directory, or
+ * FP_EUNSUPPORTED in a build without annotation. *out untouched on failure;
+ * a directory it created stays. Any thread.
  */
 int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps);
 
@@ -105,11 +115,21 @@ int fp_annotate_sink_write(void *sink, const FpFrameResult *r);
 /*
  * Finishes every output: flushes the encoders, writes the trailers, closes
  * the files. Returns 0 or the first error met (naming its file), including
- * an earlier failed write. Idempotent; no write may be in progress.
+ * an earlier failed write; FP_EINVALID for NULL; FP_EUNSUPPORTED in a build
+ * without annotation. Idempotent (later calls return the same code); the
+ * sink stays allocated until destroy and later writes get FP_EFLUSHING.
+ * Any thread, and closes may race each other (the sink's lock), but no write
+ * may be in progress or start while it runs: a write that got past the
+ * "closed" check would reopen the camera's output.
  */
 int fp_annotate_sink_close(FpAnnotateSink *s);
 
-/* Closes (when not yet closed) and frees the sink; sets *s to NULL (NULL: no-op). No write may be in progress. */
+/*
+ * Closes (when not yet closed; that error is dropped: call
+ * fp_annotate_sink_close first to see it) and frees the sink; sets *s to
+ * NULL (NULL: no-op). Any thread, once no write or close is in progress and
+ * none can start.
+ */
 void fp_annotate_sink_destroy(FpAnnotateSink **s);
 
 /* The colour boxes of `class_id` are drawn in (any int; the palette repeats), written to rgb. Any thread; built also with -Dannotate=disabled. */

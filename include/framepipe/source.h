@@ -150,8 +150,12 @@ typedef struct FpSourceStatus {
  * Validates the config and prepares a source; nothing is opened until
  * fp_source_start(). `pool` supplies frame memory and is borrowed: it must
  * outlive the source and every frame it produced. Pass NULL for a private
- * pool sized from the first frame. Returns 0, FP_EINVALID / FP_ECONFIG
- * (message names the field), -ENOMEM. On failure *out is untouched.
+ * pool sized from the first frame. The config's strings are copied. On
+ * success *out owns the source (fp_source_close). Returns 0, FP_EINVALID /
+ * FP_ECONFIG (message names the field), -ENOMEM. On failure *out is
+ * untouched and nothing stays allocated. Any thread; the handle then
+ * belongs to one owner thread (start, close), the other functions say
+ * which threads may call them.
  */
 int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool);
 
@@ -167,7 +171,8 @@ int fp_source_start(FpSource *src);
  * forever). On success *out holds one reference the caller must drop with
  * fp_frame_unref(). Returns 0, FP_ETIMEOUT, FP_EEND_OF_STREAM once a
  * finished source's queue is empty, or the error of a failed source (with
- * fp_error_detail() naming the source). One consumer thread at a time.
+ * fp_error_detail() naming the source), FP_EINVALID before fp_source_start;
+ * *out untouched on failure. One consumer thread at a time.
  * A call waiting while fp_source_close() runs on another thread returns
  * FP_EFLUSHING; no new call may start once close has begun.
  */
@@ -203,7 +208,11 @@ const char *fp_source_name(const FpSource *src);
  * zero-copy path), _decode_errors, _reconnects, _queued, _state (the
  * FpSourceState number). Read at export time. fp_source_close() removes
  * them; the registry must outlive the source. One registry per source.
- * Returns 0, FP_EINVALID (already registered), or the registry's error.
+ * Returns 0, FP_EINVALID (NULL, or already registered), or the registry's
+ * error, with none of the source's series left registered. The owner's
+ * thread, before or after start, not concurrently with fp_source_close;
+ * the gauges are read on whatever thread exports the registry (they take
+ * the source's lock).
  */
 int fp_source_add_metrics(FpSource *src, FpMetrics *metrics);
 
