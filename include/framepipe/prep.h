@@ -121,7 +121,7 @@ size_t fp_prep_slot_bytes(const FpPrepOptions *o);
 /*
  * Creates a plan for frames of src_width x src_height in `format`.
  * On success *out owns a new plan (free it with fp_letterbox_destroy); on
- * failure *out is NULL and the return is FP_EINVALID (bad size, bad enum,
+ * failure *out is untouched and the return is FP_EINVALID (bad size, bad enum,
  * std == 0), FP_ERANGE (ROI outside the frame, size too large),
  * FP_EUNSUPPORTED (pixel format, or uint8 output with mean/std) or -ENOMEM,
  * with a detail naming the field (fp_error_detail). Any thread.

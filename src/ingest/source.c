@@ -758,7 +758,9 @@ int fp_source_start(FpSource *src)
     int rc = pthread_create(&src->thread, NULL, source_thread, src);
     if (rc)
         return fp_error(-rc, "source %s: cannot start its thread: %s", src->name, strerror(rc));
+    pthread_mutex_lock(&src->lock); /* a consumer may already wait in fp_source_next (reads it locked) */
     src->started = 1;
+    pthread_mutex_unlock(&src->lock);
     return 0;
 }
 

@@ -417,7 +417,6 @@ int fp_letterbox_create(FpLetterbox **out, int src_width, int src_height, FpPixe
 {
     if (!out)
         return fp_error(FP_EINVALID, "fp_letterbox_create: out is NULL");
-    *out = NULL;
     int rc = check_options(opt);
     if (rc < 0)
         return rc;

@@ -287,7 +287,8 @@ FP_TEST(bad_options_are_rejected_clearly)
     FpLetterbox *lb = (FpLetterbox *)(uintptr_t)1;
     fp_prep_options_init(&o, 640, 640);
     CHECK_EQ(fp_letterbox_create(&lb, 0, 1080, FP_PIX_YUV420P, &o), FP_EINVALID);
-    CHECK(lb == NULL);
+    CHECK(lb == (FpLetterbox *)(uintptr_t)1); /* untouched on failure */
+    lb = NULL;
     CHECK(strstr(fp_error_detail(FP_EINVALID), "source size 0x1080") != NULL);
     CHECK_EQ(fp_letterbox_create(&lb, 1920, -4, FP_PIX_YUV420P, &o), FP_EINVALID);
     CHECK_EQ(fp_letterbox_create(&lb, 100000, 4, FP_PIX_YUV420P, &o), FP_ERANGE);
