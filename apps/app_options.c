@@ -129,3 +129,18 @@ int fp_app_parse_double(FpAppOptions *o, double lo, double hi, double *out)
     *out = v;
     return 0;
 }
+
+int fp_app_parse_raw(FpAppOptions *o, FpSourceConfig *cfg)
+{
+    int w = 0, h = 0;
+    char fmt[16] = {0};
+    FpPixelFormat pf;
+    if (sscanf(optarg, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
+        fp_pixel_format_parse(fmt, &pf) < 0)
+        return fp_app_bad_value(o, "expected WxH:FORMAT with FORMAT yuv420p, nv12, rgb24, bgr24 or gray8");
+    cfg->kind = FP_SOURCE_RAW;
+    cfg->raw_width = w;
+    cfg->raw_height = h;
+    cfg->raw_format = pf;
+    return 0;
+}

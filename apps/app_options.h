@@ -5,6 +5,8 @@
 
 #include <getopt.h>
 
+#include "framepipe/source.h"
+
 /* Exit codes of every subcommand (docs/cli.md). */
 enum {
     FP_EXIT_OK = 0,      /* done: every input processed, or stopped by a signal after draining */
@@ -70,5 +72,13 @@ int fp_app_bad_value(FpAppOptions *o, const char *what);
  */
 int fp_app_parse_long(FpAppOptions *o, long lo, long hi, long *out);
 int fp_app_parse_double(FpAppOptions *o, double lo, double hi, double *out);
+
+/*
+ * Parses optarg as --raw's WxH:FORMAT (FORMAT: yuv420p, nv12, rgb24, bgr24,
+ * gray8) and makes *cfg a raw-frames source of that geometry. Returns 0, or
+ * FP_APP_OPT_ERROR after printing the option and value; *cfg untouched on
+ * failure.
+ */
+int fp_app_parse_raw(FpAppOptions *o, FpSourceConfig *cfg);
 
 #endif

@@ -173,22 +173,6 @@ static int batch_option(FpAppOptions *o, int c, DetectArgs *d)
     }
 }
 
-/* --raw WxH:FORMAT into the source prototype. */
-static int raw_option(FpAppOptions *o, FpSourceConfig *proto)
-{
-    int w = 0, h = 0;
-    char fmt[16] = {0};
-    FpPixelFormat pf;
-    if (sscanf(optarg, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
-        fp_pixel_format_parse(fmt, &pf) < 0)
-        return fp_app_bad_value(o, "expected WxH:FORMAT with FORMAT yuv420p, nv12, rgb24, bgr24 or gray8");
-    proto->kind = FP_SOURCE_RAW;
-    proto->raw_width = w;
-    proto->raw_height = h;
-    proto->raw_format = pf;
-    return 0;
-}
-
 /* Input (source) options. 0, 1 when `c` is not one of them, FP_APP_OPT_ERROR. */
 static int input_option(FpAppOptions *o, int c, FpSourceConfig *proto)
 {
@@ -225,7 +209,7 @@ static int input_option(FpAppOptions *o, int c, FpSourceConfig *proto)
             return FP_APP_OPT_ERROR;
         proto->decoder_threads = (int)lv;
         return 0;
-    case OPT_RAW: return raw_option(o, proto);
+    case OPT_RAW: return fp_app_parse_raw(o, proto);
     default: return 1;
     }
 }

@@ -58,19 +58,7 @@ static int probe_option(FpAppOptions *o, int c, FpSourceConfig *cfg, long *want,
         else
             return fp_app_bad_value(o, "expected auto, cuda or vaapi");
         return 0;
-    case OPT_RAW: {
-        int w = 0, h = 0;
-        char fmt[16] = {0};
-        FpPixelFormat pf;
-        if (sscanf(optarg, "%dx%d:%15s", &w, &h, fmt) != 3 || w <= 0 || h <= 0 ||
-            fp_pixel_format_parse(fmt, &pf) < 0)
-            return fp_app_bad_value(o, "expected WxH:FORMAT, e.g. 640x480:yuv420p");
-        cfg->kind = FP_SOURCE_RAW;
-        cfg->raw_width = w;
-        cfg->raw_height = h;
-        cfg->raw_format = pf;
-        return 0;
-    }
+    case OPT_RAW: return fp_app_parse_raw(o, cfg);
     default: return FP_APP_OPT_ERROR;
     }
 }
