@@ -40,6 +40,9 @@
 #include "framepipe/detect.h"
 #include "framepipe/post.h"
 
+/* layer 5: logic */
+#include "framepipe/track.h"
+
 /* layer 6: sink, http */
 #include "framepipe/http.h"
 #include "framepipe/sink.h"
