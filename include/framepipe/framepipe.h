@@ -41,6 +41,7 @@
 #include "framepipe/post.h"
 
 /* layer 5: logic */
+#include "framepipe/rules.h"
 #include "framepipe/track.h"
 
 /* layer 6: sink, http */
