@@ -161,10 +161,11 @@ FP_TEST(presence_single_frame_flicker_raises_nothing)
     step(r, NULL, 0, 9);
     CHECK_EQ(sink.n, 0);
 
-    /* a present track missing one frame (and two of the next five) does not leave and re-enter */
+    /* a present track missing three of five updates (seen in fewer than N of M) does not leave and re-enter:
+       presence ends only when it is seen in none of the last M */
     for (int f = 10; f < 30; f++) {
         FpTrack p = trk(5, 0, 200, 200, 40, 80);
-        if (f == 15 || f == 18 || f == 20)
+        if (f == 15 || f == 16 || f == 18)
             p = unseen(p);
         step(r, &p, 1, f);
     }
@@ -174,6 +175,31 @@ FP_TEST(presence_single_frame_flicker_raises_nothing)
     CHECK_EQ(count_events(&sink, "stay", FP_EVENT_END), 0);
     /* presence needs N = 3 of the last 5: entered at the third update */
     CHECK_EQ(find_event(&sink, "in", FP_EVENT_START)->start_ns, 12 * FRAME_NS);
+    fp_rules_destroy(&r);
+}
+
+FP_TEST(ema_smooths_the_box)
+{
+    static Sink sink;
+    FpZoneConfig z = door();
+    FpRuleConfig e = rule("in", FP_RULE_ENTER, "door");
+    FpRulesConfig cfg;
+    fp_rules_config_init(&cfg);
+    cfg.zones = &z;
+    cfg.n_zones = 1;
+    cfg.rules = &e;
+    cfg.n_rules = 1;
+    cfg.box_alpha = 0.5f;
+    FpRules *r;
+    CHECK_OK(fp_rules_create(&r, &cfg, on_event, &sink));
+    for (int f = 0; f < 6; f++) {
+        FpTrack t = trk(6, 0, f < 5 ? 50 : 250, 200, 40, 80);
+        step(r, &t, 1, f);
+    }
+    /* the box jumped from centre x 50 to 250: halfway with alpha 0.5 */
+    CHECK_EQ(sink.n, 1);
+    CHECK_NEAR(sink.ev[0].box.x1, 130, 1e-3);
+    CHECK_NEAR(sink.ev[0].box.x2, 170, 1e-3);
     fp_rules_destroy(&r);
 }
 
