@@ -24,6 +24,14 @@ extern "C" {
  * frames a `latest` queue skipped do not age a track faster).
  */
 
+/*
+ * Most detections one update looks at (those scoring >= low_threshold with a
+ * finite, non-empty box). Beyond it the best-scoring ones are kept and the
+ * rest are ignored and counted (fp_tracker_ignored): the buffers of the
+ * assignment are allocated for this many at create.
+ */
+#define FP_TRACKER_MAX_DETECTIONS 1024
+
 typedef struct FpTrackerConfig {
     float high_threshold;     /* first-stage detections (default 0.5) */
     float low_threshold;      /* second-stage floor; lower scores are ignored (default 0.1) */
@@ -95,8 +103,11 @@ int fp_tracker_update(FpTracker *t, const FpDetection *dets, int n, int64_t t_ns
  */
 int fp_tracker_tracks(const FpTracker *t, const FpTrack **out);
 
-/* Detections that found the tracker full since create. */
+/* Detections that found the tracker full since create. Any thread while the tracker lives (a racy read). */
 uint64_t fp_tracker_dropped(const FpTracker *t);
+
+/* Detections ignored since create because an update had more than FP_TRACKER_MAX_DETECTIONS usable ones. */
+uint64_t fp_tracker_ignored(const FpTracker *t);
 
 #ifdef __cplusplus
 }
