@@ -411,6 +411,34 @@ FP_TEST(tracker_full_counts_dropped_and_per_class_separates)
     fp_tracker_destroy(&t);
 }
 
+/*
+ * Optimal, not greedy, assignment. Two still tracks of 100 x 100 boxes: A at
+ * x 0, B at x 42.6. Then detections d1 at x 17.6 (IoU 0.7 with A, 0.6 with B)
+ * and d2 at x -33.3 (IoU 0.5 with A, 0.14 with B: below match_iou 0.2).
+ * Best-IoU-first gives d1 to A and leaves B without a match; the optimum
+ * (A-d2, B-d1) matches both. IoU of a shift s of 100-wide boxes: (100-s)/(100+s).
+ */
+FP_TEST(tracker_assignment_is_optimal_not_greedy)
+{
+    FpTracker *t = tracker_new();
+    FpDetection still[2] = {det_box(50, 50, 100, 100, 0.9f), det_box(92.6f, 50, 100, 100, 0.9f)};
+    uint64_t ids[2], a = 0, b = 0;
+    for (int f = 0; f < 5; f++) {
+        CHECK_EQ(fp_tracker_update(t, still, 2, f * FRAME_NS, ids), 2);
+        if (f == 0) {
+            a = ids[0];
+            b = ids[1];
+        }
+        CHECK_EQ(ids[0], a);
+        CHECK_EQ(ids[1], b);
+    }
+    FpDetection moved[2] = {det_box(67.6f, 50, 100, 100, 0.9f), det_box(16.7f, 50, 100, 100, 0.9f)};
+    CHECK_EQ(fp_tracker_update(t, moved, 2, 5 * FRAME_NS, ids), 2);
+    CHECK_MSG(ids[0] == b && ids[1] == a, "d1 -> %" PRIu64 ", d2 -> %" PRIu64 " (A %" PRIu64 ", B %" PRIu64 ")",
+              ids[0], ids[1], a, b);
+    fp_tracker_destroy(&t);
+}
+
 /* ---- BlazeFace on Megamind.avi through FpPipeline ---- */
 
 #define MEGAMIND "/usr/share/doc/opencv-doc/examples/data/Megamind.avi"
