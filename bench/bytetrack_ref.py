@@ -122,6 +122,9 @@ class ByteTrackRef:
         ids = np.zeros(len(boxes), dtype=np.int64)
         self.tracks = [t for t in self.tracks if self.frame - t.last_frame <= MAX_AGE]
         tracks = self.tracks
+        for t in tracks:
+            if t.confirmed and t.last_frame < self.frame - 1:  # lost: ByteTrack zeroes the height velocity
+                t.mean[7] = 0.0
         if tracks:
             mean, cov = kf_multi_predict(np.array([t.mean for t in tracks]), np.array([t.cov for t in tracks]))
             for t, m, c in zip(tracks, mean, cov):

@@ -715,6 +715,8 @@ int fp_tracker_update(FpTracker *t, const FpDetection *dets, int n, int64_t t_ns
         t->track_match[i] = -1;
     remove_expired(t, t_ns);
     for (int i = 0; i < t->n_tracks; i++) {
+        if (t->tracks[i].state == FP_TRACK_LOST)
+            t->kf[i].x[7] = 0.0; /* as ByteTrack: a lost box keeps its size while it coasts */
         kf_predict(&t->kf[i], dt);
         t->pred[i] = kf_box(&t->kf[i]);
     }
