@@ -346,8 +346,9 @@ static FpBox kf_box(const Kalman *k)
 
 static float box_iou(const FpBox *a, const FpBox *b)
 {
-    float iw = fminf(a->x2, b->x2) - fmaxf(a->x1, b->x1);
-    float ih = fminf(a->y2, b->y2) - fmaxf(a->y1, b->y1);
+    /* plain comparisons: fminf/fmaxf are library calls without -ffast-math */
+    float iw = (a->x2 < b->x2 ? a->x2 : b->x2) - (a->x1 > b->x1 ? a->x1 : b->x1);
+    float ih = (a->y2 < b->y2 ? a->y2 : b->y2) - (a->y1 > b->y1 ? a->y1 : b->y1);
     if (iw <= 0.0f || ih <= 0.0f)
         return 0.0f;
     float inter = iw * ih;
@@ -566,6 +567,9 @@ static void match_stage(FpTracker *t, int nr, int nc, float thr)
                 hi = mid;
         }
         for (int j = lo; j < nc && t->dets[order[j]].box.x1 < pb->x2; j++) {
+            const FpBox *db = &t->dets[order[j]].box;
+            if (db->x2 <= pb->x1 || db->y2 <= pb->y1 || db->y1 >= pb->y2)
+                continue; /* no overlap: the sweep is over x only */
             float iou;
             if (edge_ok(t, t->rows[i], &t->dets[order[j]], thr, &iou)) {
                 uf_union(parent, i, nr + j);
