@@ -24,6 +24,14 @@ extern "C" {
  * frames a `latest` queue skipped do not age a track faster).
  */
 
+/*
+ * Most detections one update looks at (those scoring >= low_threshold with a
+ * finite, non-empty box). Beyond it the best-scoring ones are kept and the
+ * rest are ignored and counted (fp_tracker_ignored): the buffers of the
+ * assignment are allocated for this many at create.
+ */
+#define FP_TRACKER_MAX_DETECTIONS 1024
+
 typedef struct FpTrackerConfig {
     float high_threshold;     /* first-stage detections (default 0.5) */
     float low_threshold;      /* second-stage floor; lower scores are ignored (default 0.1) */
@@ -68,8 +76,8 @@ void fp_tracker_config_init(FpTrackerConfig *cfg);
  * Creates a tracker; every buffer is allocated here for cfg->max_tracks
  * tracks (cfg NULL: defaults; copied), so updates allocate nothing.
  * Returns 0, FP_EINVALID (a threshold outside [0, 1], low > high,
- * min_hits < 1, max_age_ns <= 0, max_tracks < 1: message names the field)
- * or -ENOMEM; *out untouched on failure.
+ * min_hits < 1, max_age_ns <= 0, max_tracks outside [1, 2^24]: message names
+ * the field) or -ENOMEM; *out untouched on failure.
  */
 int fp_tracker_create(FpTracker **out, const FpTrackerConfig *cfg);
 
@@ -81,8 +89,10 @@ void fp_tracker_destroy(FpTracker **t);
  * is FP_EINVALID and changes nothing) with the n detections of that frame.
  * When track_ids is not NULL, track_ids[i] receives the id of the track
  * detection i was matched to or started (0: none, e.g. a low score with no
- * track). Returns the number of tracks after the update (see
- * fp_tracker_tracks), or FP_EINVALID. When the tracker is full, detections
+ * track, one beyond FP_TRACKER_MAX_DETECTIONS, a non-finite or empty box:
+ * those are ignored). Returns the number of tracks after the update (see
+ * fp_tracker_tracks), or FP_EINVALID (t NULL, n < 0, dets NULL with n > 0,
+ * time going back: nothing changed). When the tracker is full, detections
  * that would start a track are left without one (counted in
  * fp_tracker_dropped). No allocation. One thread at a time per tracker.
  */
@@ -95,8 +105,15 @@ int fp_tracker_update(FpTracker *t, const FpDetection *dets, int n, int64_t t_ns
  */
 int fp_tracker_tracks(const FpTracker *t, const FpTrack **out);
 
-/* Detections that found the tracker full since create. */
+/* Detections that found the tracker full since create. The thread that calls fp_tracker_update. */
 uint64_t fp_tracker_dropped(const FpTracker *t);
+
+/*
+ * Detections ignored since create because an update had more than
+ * FP_TRACKER_MAX_DETECTIONS usable ones (the lowest-scoring). The thread
+ * that calls fp_tracker_update.
+ */
+uint64_t fp_tracker_ignored(const FpTracker *t);
 
 #ifdef __cplusplus
 }
