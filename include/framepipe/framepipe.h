@@ -47,6 +47,7 @@
 /* layer 6: sink, http */
 #include "framepipe/http.h"
 #include "framepipe/sink.h"
+#include "framepipe/snapshot.h"
 
 /* layer 7: pipeline */
 #include "framepipe/batcher.h"
