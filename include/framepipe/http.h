@@ -4,8 +4,10 @@
 #define FRAMEPIPE_HTTP_H
 
 #include "framepipe/metrics.h"
+#include "framepipe/rules.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #ifdef __cplusplus
@@ -20,6 +22,8 @@ extern "C" {
  *   GET /metrics      200 text/plain; version=0.0.4   fp_metrics_write_prometheus
  *   GET /healthz      200 "ok" or 503 + the reason    healthy()
  *   GET /api/cameras  200 application/json            write_cameras()
+ *   GET /api/events   200 application/json            the FpEventLog set with fp_http_server_set_event_log
+ *                     (?since=SEQ: only newer entries; a bad SEQ: 400)
  *   other paths       404;  methods other than GET/HEAD: 405 with "Allow: GET, HEAD"
  *   a handler failing 500 with the error text
  *
@@ -86,6 +90,71 @@ int fp_http_server_port(const FpHttpServer *s);
  * (fp_http_server_port) running.
  */
 void fp_http_server_destroy(FpHttpServer **s);
+
+/*
+ * FpEventLog: the most recent events of the rules engines, kept in memory
+ * for GET /api/events. A fixed ring of `capacity` preallocated slots of
+ * FP_EVENT_LOG_SLOT bytes, each holding one event's JSON
+ * (fp_event_to_json); adding never allocates and overwrites the oldest
+ * entry when the ring is full. Every entry gets a sequence number `seq`
+ * (from 1, increasing, unique in the log across cameras: FpEvent.id is only
+ * unique per camera's engine), which ?since= compares against.
+ * The log needs no HTTP support: it works (and is tested) in a build
+ * without libmicrohttpd too. Thread-safe: one mutex, held for a memcpy by
+ * fp_event_log_add and while fp_event_log_write_json copies the entries out.
+ */
+typedef struct FpEventLog FpEventLog;
+
+#define FP_EVENT_LOG_DEFAULT_CAPACITY 100
+#define FP_EVENT_LOG_MAX_CAPACITY 100000
+#define FP_EVENT_LOG_SLOT 4096 /* bytes of JSON per entry; longer events are counted in `dropped`, not stored */
+
+/*
+ * Creates a log of `capacity` entries (0: FP_EVENT_LOG_DEFAULT_CAPACITY;
+ * 1..FP_EVENT_LOG_MAX_CAPACITY), allocating every slot here. Returns 0 and
+ * *out (the caller owns it: fp_event_log_destroy), FP_EINVALID (NULL out,
+ * capacity out of range) or -ENOMEM; *out untouched on failure. Any thread.
+ */
+int fp_event_log_create(FpEventLog **out, int capacity);
+
+/*
+ * Stores ev's JSON as the newest entry (ev is borrowed for the call) and
+ * returns its seq (> 0); the oldest entry is overwritten when the log is
+ * full. FP_EINVALID for NULL arguments; FP_ETOO_LARGE when the JSON needs
+ * more than FP_EVENT_LOG_SLOT - 1 bytes (counted in fp_event_log_dropped;
+ * nothing stored). No allocation. Any thread, concurrently (e.g. inside an
+ * FpEventFn callback on an inference worker).
+ */
+int64_t fp_event_log_add(FpEventLog *log, const FpEvent *ev);
+
+/*
+ * Writes the stored entries with seq > since, oldest first (newest last), to
+ * `out` as one JSON array: each element is the event's object with
+ * "seq":N as its first field ([] when there are none). The entries are
+ * copied under the lock into a buffer allocated here, then written, so a
+ * slow `out` never holds up fp_event_log_add. Returns 0, FP_EINVALID (NULL
+ * arguments), -ENOMEM, or -EIO when writing to `out` fails. Any thread.
+ */
+int fp_event_log_write_json(FpEventLog *log, uint64_t since, FILE *out);
+
+/* The seq of the newest entry (0 when none was added). Any thread. */
+uint64_t fp_event_log_last_seq(const FpEventLog *log);
+
+/* Events refused with FP_ETOO_LARGE since create. Any thread. */
+uint64_t fp_event_log_dropped(const FpEventLog *log);
+
+/* Frees the log; sets *log to NULL. NULL or *log == NULL: no-op. Once nothing else uses it (unset it from the server first). */
+void fp_event_log_destroy(FpEventLog **log);
+
+/*
+ * Serves `log` (borrowed; NULL: /api/events answers 404 again, the default)
+ * at GET /api/events from the next request on. The log must stay alive
+ * until it is replaced or unset here, or the server is destroyed. Returns 0
+ * or FP_EINVALID (s NULL); FP_EUNSUPPORTED in a build without HTTP. When it
+ * returns no request uses the previous log any more (it waits for one being
+ * served), so that log may be destroyed. Any thread but a handler's.
+ */
+int fp_http_server_set_event_log(FpHttpServer *s, FpEventLog *log);
 
 #ifdef __cplusplus
 }

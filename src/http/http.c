@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The HTTP endpoint (libmicrohttpd): /metrics, /healthz, /api/cameras and an index, bodies from callbacks.
+// The HTTP endpoint (libmicrohttpd): /metrics, /healthz, /api/cameras, /api/events and an index, bodies from callbacks and the event log.
 //
 // Design: we parse the listen string and create, bind and listen on the
 // socket ourselves, then hand it to libmicrohttpd (MHD_OPTION_LISTEN_SOCKET).
@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ struct FpHttpServer {
     FpHttpHandlers h;
     int port;
     char addr[ADDR_MAX]; /* canonical "host:port" with the bound port */
+    pthread_mutex_t events_lock; /* `events`, held while a request reads it */
+    FpEventLog *events;          /* borrowed; NULL: /api/events is 404 */
 };
 
 /* ---- listen string ------------------------------------------------------ */
@@ -190,6 +193,7 @@ static const char INDEX_HTML[] =
     "<li><a href=\"metrics\">/metrics</a> (Prometheus)</li>\n"
     "<li><a href=\"healthz\">/healthz</a></li>\n"
     "<li><a href=\"api/cameras\">/api/cameras</a> (JSON)</li>\n"
+    "<li><a href=\"api/events\">/api/events</a> (JSON, recent events)</li>\n"
     "</ul>\n"
     "</body></html>\n";
 
@@ -293,6 +297,52 @@ static enum MHD_Result reply_health(struct MHD_Connection *c, FpHttpServer *s)
     return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT, msg, (size_t)n, true, NULL);
 }
 
+/* ?since=SEQ: decimal digits only, fits in uint64_t. */
+static bool parse_since(const char *v, uint64_t *out)
+{
+    if (!v || !*v || strlen(v) > 20)
+        return false;
+    uint64_t n = 0;
+    for (const char *p = v; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        uint64_t d = (uint64_t)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return false;
+        n = n * 10 + d;
+    }
+    *out = n;
+    return true;
+}
+
+/* GET /api/events: 404 without a log, 400 for a bad ?since=, else the log's entries newer than it. */
+static enum MHD_Result reply_events(struct MHD_Connection *c, FpHttpServer *s)
+{
+    uint64_t since = 0;
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    if (v && !parse_since(v, &since))
+        return reply_static(c, MHD_HTTP_BAD_REQUEST, CT_TEXT,
+                            "bad since: expected a decimal event seq, e.g. /api/events?since=42\n", NULL);
+    char *buf = NULL;
+    size_t len = 0;
+    pthread_mutex_lock(&s->events_lock);
+    if (!s->events) {
+        pthread_mutex_unlock(&s->events_lock);
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
+    }
+    FILE *out = open_memstream(&buf, &len);
+    int rc = out ? fp_event_log_write_json(s->events, since, out) : -ENOMEM;
+    pthread_mutex_unlock(&s->events_lock);
+    if (out && fclose(out) != 0 && rc >= 0)
+        rc = -ENOMEM;
+    if (rc < 0) {
+        free(buf);
+        fp_log_warn("http", "events failed: %s", fp_error_detail(rc));
+        return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_TEXT, "events failed\n", NULL);
+    }
+    return reply(c, MHD_HTTP_OK, CT_JSON, buf, len, true, NULL);
+}
+
 /*
  * libmicrohttpd's access handler, on the server thread. Called once the
  * request headers are in; every answer is queued on that first call (no
@@ -316,6 +366,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return reply_health(c, s);
     if (strcmp(url, "/api/cameras") == 0 && s->h.write_cameras)
         return reply_built(c, s, CT_JSON, fill_cameras, "cameras");
+    if (strcmp(url, "/api/events") == 0)
+        return reply_events(c, s);
     return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
 }
 
@@ -352,9 +404,11 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
     if (!s)
         return fp_error(-ENOMEM, "http: \"%s\": out of memory", spec);
     s->h = *h;
+    pthread_mutex_init(&s->events_lock, NULL);
 
     int fd = open_listener(spec, &a);
     if (fd < 0) {
+        pthread_mutex_destroy(&s->events_lock);
         free(s);
         return fd;
     }
@@ -363,6 +417,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
     if (getsockname(fd, (struct sockaddr *)&bound, &blen) < 0) {
         int err = errno;
         close(fd);
+        pthread_mutex_destroy(&s->events_lock);
         free(s);
         return fp_error(-err, "http: \"%s\": getsockname: %s", spec, fp_strerror(-err));
     }
@@ -380,6 +435,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         if (mhd_fd >= 0)
             close(mhd_fd);
         close(fd);
+        pthread_mutex_destroy(&s->events_lock);
         free(s);
         return fp_error(-err, "http: \"%s\": %s", spec, fp_strerror(-err));
     }
@@ -396,6 +452,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         if (same_socket(mhd_fd, st.st_ino))
             close(mhd_fd);
         close(fd);
+        pthread_mutex_destroy(&s->events_lock);
         free(s);
         return fp_error(FP_EINTERNAL, "http: libmicrohttpd could not start a server on \"%s\"",
                         spec);
@@ -410,8 +467,18 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         fp_log_warn("http", "serving http://%s/ on every interface (reachable from other machines)",
                     s->addr);
     else
-        fp_log_info("http", "serving http://%s/ (/metrics, /healthz, /api/cameras)", s->addr);
+        fp_log_info("http", "serving http://%s/ (/metrics, /healthz, /api/cameras, /api/events)", s->addr);
     *out = s;
+    return 0;
+}
+
+int fp_http_server_set_event_log(FpHttpServer *s, FpEventLog *log)
+{
+    if (!s)
+        return fp_error(FP_EINVALID, "http: fp_http_server_set_event_log: server is NULL");
+    pthread_mutex_lock(&s->events_lock); /* waits for a request reading the previous log */
+    s->events = log;
+    pthread_mutex_unlock(&s->events_lock);
     return 0;
 }
 
@@ -429,6 +496,7 @@ void fp_http_server_destroy(FpHttpServer **sp)
      * and the listening socket. */
     MHD_stop_daemon(s->daemon);
     fp_log_debug("http", "stopped http://%s/", s->addr);
+    pthread_mutex_destroy(&s->events_lock);
     free(s);
     *sp = NULL;
 }

@@ -28,3 +28,11 @@ void fp_http_server_destroy(FpHttpServer **s)
     if (s)
         *s = NULL;
 }
+
+int fp_http_server_set_event_log(FpHttpServer *s, FpEventLog *log)
+{
+    (void)s;
+    (void)log;
+    return fp_error(FP_EUNSUPPORTED, "framepipe was built without HTTP support (%s): /api/events cannot be served",
+                    FP_HTTP_WITHOUT);
+}

@@ -412,6 +412,7 @@ FP_TEST(http_index_links_the_endpoints)
     CHECK(strstr(r.body, "href=\"metrics\""));
     CHECK(strstr(r.body, "href=\"healthz\""));
     CHECK(strstr(r.body, "href=\"api/cameras\""));
+    CHECK(strstr(r.body, "href=\"api/events\""));
     reply_free(&r);
     fp_http_server_destroy(&s);
     fixture_deinit(&f);
@@ -863,5 +864,199 @@ FP_TEST_TIMED(http_concurrent_clients, 60)
     CHECK_EQ(v, 42 + 4 * 40);
     reply_free(&r);
     fp_http_server_destroy(&s);
+    fixture_deinit(&f);
+}
+
+/* ---- /api/events and FpEventLog ---------------------------------------- */
+
+static FpEvent event_of(uint64_t id, const char *rule)
+{
+    FpEvent ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.id = id;
+    ev.camera_index = 1;
+    ev.camera_name = "gate";
+    ev.rule = rule;
+    ev.rule_kind = FP_RULE_ENTER;
+    ev.kind = FP_EVENT_START;
+    ev.track_id = 40 + id;
+    ev.score = 0.5f;
+    ev.zone = "door";
+    ev.start_ns = ev.end_ns = (int64_t)id * 1000000000;
+    ev.box = (FpBox){1, 2, 3, 4};
+    snprintf(ev.snapshot, sizeof(ev.snapshot), "/snaps/snap-%llu.jpg", (unsigned long long)id);
+    return ev;
+}
+
+/* The "seq" values of a body, in order; returns how many (at most max). */
+static int seqs_of(const char *body, uint64_t *seq, int max)
+{
+    int n = 0;
+    for (const char *p = strstr(body, "{\"seq\":"); p && n < max; p = strstr(p + 1, "{\"seq\":"))
+        seq[n++] = strtoull(p + 7, NULL, 10);
+    return n;
+}
+
+FP_TEST(http_events_json_since_and_capacity)
+{
+    if (access("/usr/bin/python3", X_OK) != 0)
+        fp_test_skip("/usr/bin/python3 is missing");
+    Fixture f;
+    fixture_init(&f);
+    FpHttpServer *s = start(&f, "127.0.0.1:0");
+    int port = fp_http_server_port(s);
+    Reply r;
+    fetch(port, "GET", "/api/events", &r); /* no log yet */
+    CHECK_EQ(r.status, 404);
+    reply_free(&r);
+
+    FpEventLog *log = NULL;
+    CHECK_EQ(fp_event_log_create(&log, -1), FP_EINVALID);
+    CHECK(log == NULL);
+    CHECK_OK(fp_event_log_create(&log, 5));
+    CHECK_OK(fp_http_server_set_event_log(s, log));
+    fetch(port, "GET", "/api/events", &r);
+    CHECK_EQ(r.status, 200);
+    check_type(&r, "application/json");
+    CHECK(strcmp(r.body, "[]") == 0);
+    reply_free(&r);
+
+    for (uint64_t i = 1; i <= 3; i++) {
+        FpEvent ev = event_of(i, i == 2 ? "say \"hi\"" : "enter-door");
+        CHECK_EQ(fp_event_log_add(log, &ev), (int64_t)i);
+    }
+    fetch(port, "GET", "/api/events", &r);
+    CHECK_EQ(r.status, 200);
+    int rc = python_json_check(r.body, "isinstance(d, list) and [e['seq'] for e in d] == [1, 2, 3] and "
+                                       "[e['id'] for e in d] == [1, 2, 3] and d[1]['rule'] == 'say \"hi\"' and "
+                                       "d[2]['camera_name'] == 'gate' and d[2]['snapshot'] == '/snaps/snap-3.jpg' "
+                                       "and d[0]['box'] == [1, 2, 3, 4]",
+                               false);
+    CHECK_MSG(rc == 0, "python3 rejected the JSON (status %d): %s", rc, r.body);
+    reply_free(&r);
+
+    fetch(port, "GET", "/api/events?since=2", &r);
+    CHECK_EQ(r.status, 200);
+    rc = python_json_check(r.body, "[e['seq'] for e in d] == [3]", false);
+    CHECK_MSG(rc == 0, "since=2: %s", r.body);
+    reply_free(&r);
+    fetch(port, "GET", "/api/events?since=3", &r);
+    CHECK(strcmp(r.body, "[]") == 0);
+    reply_free(&r);
+    const char *bad[] = {"/api/events?since=abc", "/api/events?since=-1", "/api/events?since=",
+                         "/api/events?since=99999999999999999999999"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        fetch(port, "GET", bad[i], &r);
+        CHECK_MSG(r.status == 400, "%s: %d", bad[i], r.status);
+        reply_free(&r);
+    }
+
+    /* 7 events in a log of 5: the two oldest are gone */
+    for (uint64_t i = 4; i <= 7; i++) {
+        FpEvent ev = event_of(i, "enter-door");
+        CHECK_EQ(fp_event_log_add(log, &ev), (int64_t)i);
+    }
+    fetch(port, "GET", "/api/events", &r);
+    rc = python_json_check(r.body, "[e['seq'] for e in d] == [3, 4, 5, 6, 7]", false);
+    CHECK_MSG(rc == 0, "after overwriting: %s", r.body);
+    reply_free(&r);
+    fetch(port, "GET", "/api/events?since=1", &r); /* older than the oldest kept: all of them */
+    rc = python_json_check(r.body, "[e['seq'] for e in d] == [3, 4, 5, 6, 7]", false);
+    CHECK_MSG(rc == 0, "since=1: %s", r.body);
+    reply_free(&r);
+    fetch(port, "GET", "/api/events?since=5", &r);
+    rc = python_json_check(r.body, "[e['seq'] for e in d] == [6, 7] and d[1]['id'] == 7", false);
+    CHECK_MSG(rc == 0, "since=5: %s", r.body);
+    reply_free(&r);
+    fetch(port, "HEAD", "/api/events", &r);
+    CHECK_EQ(r.status, 200);
+    reply_free(&r);
+
+    /* an event whose JSON does not fit a slot is refused and counted */
+    char *huge = malloc(FP_EVENT_LOG_SLOT + 10);
+    CHECK(huge);
+    memset(huge, 'x', FP_EVENT_LOG_SLOT + 9);
+    huge[FP_EVENT_LOG_SLOT + 9] = '\0';
+    FpEvent ev = event_of(8, huge);
+    CHECK_EQ(fp_event_log_add(log, &ev), FP_ETOO_LARGE);
+    CHECK_EQ(fp_event_log_dropped(log), 1);
+    CHECK_EQ(fp_event_log_last_seq(log), 7);
+    free(huge);
+
+    CHECK_OK(fp_http_server_set_event_log(s, NULL));
+    fetch(port, "GET", "/api/events", &r);
+    CHECK_EQ(r.status, 404);
+    reply_free(&r);
+    fp_event_log_destroy(&log);
+    CHECK(log == NULL);
+    fp_http_server_destroy(&s);
+    fixture_deinit(&f);
+}
+
+typedef struct Adder {
+    FpEventLog *log;
+    int n;
+} Adder;
+
+static void *adder(void *arg)
+{
+    Adder *a = arg;
+    for (int i = 0; i < a->n; i++) {
+        FpEvent ev = event_of((uint64_t)i + 1, "line-cross");
+        CHECK(fp_event_log_add(a->log, &ev) > 0);
+    }
+    return NULL;
+}
+
+FP_TEST_TIMED(http_events_concurrent_adds_while_serving, 60)
+{
+    enum { CAP = 50, THREADS = 4, PER = 20000 };
+    Fixture f;
+    fixture_init(&f);
+    FpHttpServer *s = start(&f, "127.0.0.1:0");
+    int port = fp_http_server_port(s);
+    FpEventLog *log = NULL;
+    CHECK_OK(fp_event_log_create(&log, CAP));
+    CHECK_OK(fp_http_server_set_event_log(s, log));
+    pthread_t t[THREADS];
+    Adder a[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        a[i] = (Adder){log, PER};
+        CHECK(pthread_create(&t[i], NULL, adder, &a[i]) == 0);
+    }
+    /* every answer while adding: a JSON array of consecutive seqs, at most CAP, never going back */
+    uint64_t seq[CAP + 1], last_newest = 0;
+    int answers = 0, during = 0;
+    while (fp_event_log_last_seq(log) < THREADS * PER || answers < 5) {
+        Reply r;
+        during += fp_event_log_last_seq(log) < THREADS * PER;
+        fetch(port, "GET", "/api/events", &r);
+        CHECK_EQ(r.status, 200);
+        CHECK(r.body_len >= 2 && r.body[0] == '[' && r.body[r.body_len - 1] == ']');
+        int n = seqs_of(r.body, seq, CAP + 1);
+        CHECK(n <= CAP);
+        for (int i = 1; i < n; i++)
+            CHECK_MSG(seq[i] == seq[i - 1] + 1, "seq %llu after %llu", (unsigned long long)seq[i],
+                      (unsigned long long)seq[i - 1]);
+        if (n > 0) {
+            CHECK(seq[n - 1] >= last_newest);
+            last_newest = seq[n - 1];
+        }
+        reply_free(&r);
+        answers++;
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    fprintf(stderr, "%d answers, %d of them while adding\n", answers, during);
+    CHECK_EQ(fp_event_log_last_seq(log), THREADS * PER);
+    Reply r;
+    fetch(port, "GET", "/api/events", &r);
+    int n = seqs_of(r.body, seq, CAP + 1);
+    CHECK_EQ(n, CAP);
+    CHECK_EQ(seq[0], THREADS * PER - CAP + 1);
+    CHECK_EQ(seq[CAP - 1], THREADS * PER);
+    reply_free(&r);
+    fp_http_server_destroy(&s);
+    fp_event_log_destroy(&log);
     fixture_deinit(&f);
 }
