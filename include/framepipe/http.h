@@ -18,7 +18,7 @@ extern "C" {
  * FpHttpServer: a small HTTP/1.1 server (libmicrohttpd) that knows nothing of
  * the pipeline; every body is produced by the handlers below, per request.
  *
- *   GET /             200 text/html        an index linking the three endpoints
+ *   GET /             200 text/html        an index linking the endpoints
  *   GET /metrics      200 text/plain; version=0.0.4   fp_metrics_write_prometheus
  *   GET /healthz      200 "ok" or 503 + the reason    healthy()
  *   GET /api/cameras  200 application/json            write_cameras()
