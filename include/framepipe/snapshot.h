@@ -86,8 +86,9 @@ int fp_snapshot_create(FpSnapshotWriter **out, const FpSnapshotConfig *cfg);
  * the colour of class_id (any int; see fp_annotate_class_color) and `label`
  * (NULL or "": none; cut to FP_SNAPSHOT_LABEL_MAX - 1 bytes, non-ASCII shown
  * as '?') drawn above it, to be written as "<dir>/<prefix><name>.jpg".
- * `name` is 1..200 bytes without '/' and not "." or ".." (an existing
- * file of that name is replaced). The frame must be live (initialised with
+ * `name` is 1..200 bytes without '/' and not "." or "..", and
+ * "<prefix><name>.jpg" at most NAME_MAX - 6 bytes (an existing file of that
+ * name is replaced). The frame must be live (initialised with
  * fp_frame_init_ref; the caller holds a reference): the writer takes its own
  * reference and drops it after encoding, so the caller may drop its
  * reference at once; the pixels must not change until then (pool frames do
