@@ -160,7 +160,7 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
     CHECK_EQ(num(s, "skipped"), 0);
     CHECK(num(s, "fps") > 0);
     /* the summary's fields and types, as docs/cli.md lists them */
-    check_keys(s, "frames:n,skipped:n,detections:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
+    check_keys(s, "frames:n,skipped:n,detections:n,events:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
                   "cpu_seconds:n,cameras:a", "summary");
     check_keys(cJSON_GetObjectItemCaseSensitive(s, "latency_ms"), "p50:n,p90:n,p99:n,max:n", "summary.latency_ms");
     cJSON *cams = cJSON_GetObjectItemCaseSensitive(s, "cameras");
