@@ -138,6 +138,19 @@ int fp_config_load(FpConfigFile **out, const char *path);
  */
 int fp_config_parse(FpConfigFile **out, const char *text, size_t len, const char *name);
 
+/*
+ * Reads a rules file (`framepipe detect --rules`): a YAML mapping with only
+ * the keys `tracker`, `zones` (one list, for every input), `rules` (as in a
+ * config; `camera` is rejected: each rule applies to every input) and
+ * `events` (a path, "-" for stdout, relative to the file's directory).
+ * Into the FpPipelineConfig of fp_config_get: tracker, rules, n_rules,
+ * output.events, and a stand-in cameras[0] (n_cameras 1, named
+ * "(every input)") whose zones/n_zones are the file's zones; everything
+ * else keeps its defaults. Same validation, messages and return codes as
+ * fp_config_load; *out untouched on failure. Any thread.
+ */
+int fp_config_load_rules(FpConfigFile **out, const char *path);
+
 /* The loaded config; owned by `cf`, valid until fp_config_destroy. Never NULL for a loaded file. */
 const FpPipelineConfig *fp_config_get(const FpConfigFile *cf);
 

@@ -42,6 +42,7 @@ typedef struct Ctx {
     FpConfigFile *cf;
     yaml_document_t *doc;
     const char *name;    /* the file, for messages */
+    int rules_only;      /* fp_config_load_rules: tracker, zones, rules, events */
 } Ctx;
 
 /* ---- messages ---- */
@@ -985,6 +986,11 @@ static int read_rule(const Ctx *c, const yaml_node_t *map, int index, FpPipeline
         }
     }
     const FpCameraConfig *cam = NULL;
+    if (r->camera && c->rules_only) {
+        snprintf(w, sizeof(w), "%s.camera", where);
+        return fail_at(c, VAL("camera")->start_mark, w, "a rules file applies every rule to every input: "
+                                                      "remove 'camera'");
+    }
     if (r->camera) {
         for (int i = 0; i < cfg->n_cameras && !cam; i++)
             if (!strcmp(cfg->cameras[i].name, r->camera))
@@ -1094,8 +1100,41 @@ static int read_tracker(const Ctx *c, const yaml_node_t *map, FpPipelineConfig *
     return 0;
 }
 
+enum { RTOP_TRACKER, RTOP_ZONES, RTOP_RULES, RTOP_EVENTS };
+static const KeyDef rules_top_keys[] = {
+    {"tracker", K_STRING, 0, .expect = "a mapping"},
+    {"zones", K_STRING, 0, .expect = "a list of zones"},
+    {"rules", K_STRING, 0, .expect = "a list of rules"},
+    {"events", K_PATH, offsetof(FpPipelineConfig, output.events), .allow_dash = true,
+     .expect = "'-' (stdout) or a file path"},
+};
+
+/* A rules file: its zones go to a stand-in camera 0 (every input), its rules may not name a camera. */
+static int read_rules_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cfg)
+{
+    const yaml_node_t *vals[MAX_KEYS];
+    if (root->type != YAML_MAPPING_NODE)
+        return fail_expect(c, root, "", "a mapping with tracker, zones, rules, events");
+    int rc = read_mapping(c, root, "", rules_top_keys, N_KEYS(rules_top_keys), NULL, vals);
+    if (rc < 0)
+        return rc;
+    cfg->n_cameras = 1;
+    cfg->cameras[0].name = "(every input)";
+    if (vals[RTOP_EVENTS] && !is_null(vals[RTOP_EVENTS]) &&
+        (rc = set_value(c, &rules_top_keys[RTOP_EVENTS], vals[RTOP_EVENTS], "events", cfg)) < 0)
+        return rc;
+    if (vals[RTOP_ZONES] && !is_null(vals[RTOP_ZONES]) &&
+        (rc = read_zones(c, vals[RTOP_ZONES], "zones", &cfg->cameras[0])) < 0)
+        return rc;
+    if (vals[RTOP_RULES] && (rc = read_rules(c, vals[RTOP_RULES], cfg)) < 0)
+        return rc;
+    return read_tracker(c, vals[RTOP_TRACKER], cfg);
+}
+
 static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cfg)
 {
+    if (c->rules_only)
+        return read_rules_root(c, root, cfg);
     const yaml_node_t *vals[MAX_KEYS], *sub[MAX_KEYS];
     if (root->type != YAML_MAPPING_NODE)
         return fail_expect(c, root, "", "a mapping with cameras and model");
@@ -1191,9 +1230,9 @@ static int scan_events(const Ctx *c, const char *text, size_t len)
     return rc;
 }
 
-static int parse_into(FpConfigFile *cf, const char *text, size_t len, const char *name)
+static int parse_into(FpConfigFile *cf, const char *text, size_t len, const char *name, int rules_only)
 {
-    Ctx c = {.cf = cf, .name = name};
+    Ctx c = {.cf = cf, .name = name, .rules_only = rules_only};
     int rc = scan_events(&c, text, len);
     if (rc < 0)
         return rc;
@@ -1268,7 +1307,7 @@ static char *current_dir(void)
     return getcwd(NULL, 0);
 }
 
-static int create(FpConfigFile **out, const char *text, size_t len, const char *name, char *dir)
+static int create(FpConfigFile **out, const char *text, size_t len, const char *name, char *dir, int rules_only)
 {
     FpConfigFile *cf = calloc(1, sizeof(*cf));
     if (!cf) {
@@ -1277,7 +1316,7 @@ static int create(FpConfigFile **out, const char *text, size_t len, const char *
     }
     cf->dir = dir;
     fp_pipeline_config_init(&cf->cfg);
-    int rc = parse_into(cf, text, len, name);
+    int rc = parse_into(cf, text, len, name, rules_only);
     if (rc < 0) {
         fp_config_destroy(&cf);
         return rc;
@@ -1295,7 +1334,7 @@ int fp_config_parse(FpConfigFile **out, const char *text, size_t len, const char
     char *dir = current_dir();
     if (!dir)
         return fp_error(-ENOENT, "%s: cannot read the current directory to resolve paths", name);
-    return create(out, text ? text : "", len, name, dir);
+    return create(out, text ? text : "", len, name, dir, 0);
 }
 
 /* The config file's directory, absolute. */
@@ -1315,7 +1354,7 @@ static char *dir_of(const char *path)
     return abs;
 }
 
-int fp_config_load(FpConfigFile **out, const char *path)
+static int load(FpConfigFile **out, const char *path, int rules_only)
 {
     if (!out || !path || !path[0])
         return fp_error(FP_EINVALID, "fp_config_load: out and a path are required");
@@ -1352,9 +1391,19 @@ int fp_config_load(FpConfigFile **out, const char *path)
         free(text);
         return fp_error(-ENOMEM, "%s: cannot resolve the config's directory", path);
     }
-    int rc = create(out, text, got, path, dir);
+    int rc = create(out, text, got, path, dir, rules_only);
     free(text);
     return rc;
+}
+
+int fp_config_load(FpConfigFile **out, const char *path)
+{
+    return load(out, path, 0);
+}
+
+int fp_config_load_rules(FpConfigFile **out, const char *path)
+{
+    return load(out, path, 1);
 }
 
 const FpPipelineConfig *fp_config_get(const FpConfigFile *cf)
