@@ -127,6 +127,7 @@ static cJSON *summary_json(FpPipeline *p, const FpPipelineSummary *s, double cpu
     int ok = cJSON_AddNumberToObject(root, "frames", (double)s->frames) &&
              cJSON_AddNumberToObject(root, "skipped", (double)s->skipped) &&
              cJSON_AddNumberToObject(root, "detections", (double)s->detections) &&
+             cJSON_AddNumberToObject(root, "events", (double)s->events) &&
              cJSON_AddNumberToObject(root, "seconds", rounded(s->seconds, 1e6)) &&
              cJSON_AddNumberToObject(root, "fps", rounded(s->fps, 1e3));
     cJSON *lat = ok ? cJSON_AddObjectToObject(root, "latency_ms") : NULL;
@@ -261,6 +262,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     const FpPipelineConfig *cfg = run->cfg;
     FpPipeline *p = NULL;
     FpJsonlSink *jsonl = NULL;
+    FpEventsJsonl *events = NULL;
     FpAnnotateSink *annotate = NULL;
     FpHttpServer *http = NULL;
     int code = FP_EXIT_OK, started = 0;
@@ -277,6 +279,11 @@ int fp_app_run_pipeline(const FpAppRun *run)
     if (cfg->output.jsonl) {
         rc = fp_jsonl_sink_create(&jsonl, cfg->output.jsonl);
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_jsonl_sink_write, jsonl)) < 0)
+            goto out_error;
+    }
+    if (cfg->output.events) {
+        rc = fp_events_jsonl_create(&events, cfg->output.events);
+        if (rc < 0 || (rc = fp_pipeline_add_event_sink(p, fp_events_jsonl_write, events)) < 0)
             goto out_error;
     }
     if (cfg->output.annotate) {
@@ -349,5 +356,6 @@ out:
     fp_pipeline_destroy(&p);
     fp_annotate_sink_destroy(&annotate);
     fp_jsonl_sink_destroy(&jsonl);
+    fp_events_jsonl_destroy(&events);
     return code;
 }

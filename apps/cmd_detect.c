@@ -3,6 +3,8 @@
 #include "app_pipeline.h"
 #include "commands.h"
 
+#include "framepipe/error.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -18,6 +20,11 @@ static void detect_usage(FILE *out)
             "  --summary FILE        write the run's summary as JSON\n"
             "  --http HOST:PORT      serve /metrics, /healthz, /api/cameras while running\n"
             "  -q, --quiet           no progress bar and no summary on stderr\n"
+            "Tracking and events (docs/events.md):\n"
+            "  --track               track objects: a \"track_id\" per detection in the JSON lines\n"
+            "  --rules FILE.yaml     zones and rules for every input (tracker, zones, rules, events keys);\n"
+            "                        implies --track\n"
+            "  --events FILE         events as JSON lines (- = stdout; overrides the rules file's events)\n"
             "Model:\n"
             "  --family NAME         auto (default), yolov5, yolov8, yolov11, yolov8-raw, blazeface, ssd\n"
             "  --conf X  --iou X     confidence and NMS IoU thresholds (default: the family's)\n"
@@ -45,7 +52,7 @@ enum {
     OPT_ANNOTATE = 256, OPT_SUMMARY, OPT_HTTP, OPT_FAMILY, OPT_CONF, OPT_IOU, OPT_MAX_DET, OPT_LABELS,
     OPT_INPUT, OPT_THREADS, OPT_PROVIDER, OPT_PROVIDER_FALLBACK, OPT_BATCH, OPT_MAX_WAIT, OPT_PER_CAMERA,
     OPT_WORKERS, OPT_POLICY, OPT_FPS, OPT_EVERY_NTH, OPT_START, OPT_STOP, OPT_LOOP, OPT_DECODER_THREADS,
-    OPT_RAW,
+    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS,
 };
 
 static const struct option detect_options[] = {
@@ -76,6 +83,9 @@ static const struct option detect_options[] = {
     {"loop", no_argument, NULL, OPT_LOOP},
     {"decoder-threads", required_argument, NULL, OPT_DECODER_THREADS},
     {"raw", required_argument, NULL, OPT_RAW},
+    {"track", no_argument, NULL, OPT_TRACK},
+    {"rules", required_argument, NULL, OPT_RULES},
+    {"events", required_argument, NULL, OPT_EVENTS},
     {NULL, 0, NULL, 0},
 };
 
@@ -88,6 +98,8 @@ typedef struct DetectArgs {
     const char *model;
     const char *inputs[FP_PIPELINE_MAX_CAMERAS];
     int n_inputs;
+    const char *rules_path; /* --rules */
+    const char *events;     /* --events */
 } DetectArgs;
 
 /* Outputs and model options. 0, 1 when `c` is not one of them, FP_APP_OPT_ERROR. */
@@ -102,6 +114,9 @@ static int model_option(FpAppOptions *o, int c, DetectArgs *d)
     case OPT_SUMMARY: d->run.summary_path = optarg; return 0;
     case OPT_HTTP: cfg->output.http = optarg; return 0;
     case 'q': d->run.quiet = 1; d->run.progress = 0; return 0;
+    case OPT_TRACK: cfg->tracker.enabled = true; return 0;
+    case OPT_RULES: d->rules_path = optarg; return 0;
+    case OPT_EVENTS: d->events = optarg; return 0;
     case OPT_FAMILY:
         if (strcmp(optarg, "auto") == 0)
             cfg->model.family = FP_FAMILY_UNKNOWN; /* from the model's outputs */
@@ -298,6 +313,32 @@ static void detect_config(DetectArgs *d)
                             p->every_nth <= 1;
 }
 
+/*
+ * --rules FILE: its tracker settings, rules and events path into the config, its zones to every input.
+ * *out keeps the strings the config now points to. 0, or -1 with the message printed.
+ */
+static int apply_rules(DetectArgs *d, FpConfigFile **out)
+{
+    int rc = fp_config_load_rules(out, d->rules_path);
+    if (rc < 0) {
+        fprintf(stderr, "framepipe detect: %s\n", fp_error_detail(rc));
+        return -1;
+    }
+    const FpPipelineConfig *r = fp_config_get(*out);
+    FpPipelineConfig *cfg = d->cfg;
+    bool track = cfg->tracker.enabled;
+    cfg->tracker = r->tracker;
+    cfg->tracker.enabled = cfg->tracker.enabled || track;
+    memcpy(cfg->rules, r->rules, sizeof(r->rules[0]) * (size_t)r->n_rules);
+    cfg->n_rules = r->n_rules;
+    cfg->output.events = r->output.events;
+    for (int i = 0; i < cfg->n_cameras; i++) {
+        cfg->cameras[i].zones = r->cameras[0].zones;
+        cfg->cameras[i].n_zones = r->cameras[0].n_zones;
+    }
+    return 0;
+}
+
 int fp_cmd_detect(int argc, char **argv)
 {
     static FpPipelineConfig cfg; /* large; one per process */
@@ -309,5 +350,12 @@ int fp_cmd_detect(int argc, char **argv)
     if (rc != 0)
         return rc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     detect_config(&d);
-    return fp_app_run_pipeline(&d.run);
+    FpConfigFile *rules = NULL;
+    if (d.rules_path && apply_rules(&d, &rules) < 0)
+        return FP_EXIT_USAGE;
+    if (d.events)
+        cfg.output.events = d.events;
+    int code = fp_app_run_pipeline(&d.run);
+    fp_config_destroy(&rules); /* after the pipeline: cfg points into it */
+    return code;
 }

@@ -9,7 +9,9 @@
 
 #include "framepipe/family.h"
 #include "framepipe/model.h"
+#include "framepipe/rules.h"
 #include "framepipe/source.h"
+#include "framepipe/track.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,6 +31,11 @@ typedef struct FpCameraConfig {
     int roi_x, roi_y, roi_w, roi_h; /* region of interest in source pixels; roi_w == 0: whole frame */
     int64_t latency_budget_ns; /* > 0: a frame of this camera this old forces its batch out
                                   (overrides batch.latency_budget for this camera) */
+    const FpZoneConfig *zones; /* this camera's zones (YAML `zones:`), n_zones of them (0..FP_RULES_MAX_ZONES);
+                                  owned like the strings (a pointer, not an array: 64 cameras x 64 zones
+                                  would make this struct 1.1 MB) */
+    int n_zones;
+    float meters_per_pixel;   /* > 0: speed rules of this camera in m/s; 0: pixels/s (default) */
 } FpCameraConfig;
 
 typedef struct FpModelSection {
@@ -57,7 +64,27 @@ typedef struct FpOutputSection {
     const char *jsonl;        /* NULL: none; "-": stdout; else a file path */
     const char *annotate;     /* NULL: none; "*.mp4": an annotated video per camera; "dir/": PNG frames */
     const char *http;         /* NULL: off; "127.0.0.1:8080" */
+    const char *events;       /* NULL: none; "-": stdout; else a file path: events as JSON lines (docs/events.md) */
 } FpOutputSection;
+
+/* YAML `tracker:`: one FpTracker per camera, plus the rules engines' smoothing (docs/events.md). */
+typedef struct FpTrackerSection {
+    bool enabled;             /* track (FpFrameResult.track_ids); the pipeline also tracks when rules exist */
+    FpTrackerConfig tracker;  /* fp_tracker_config_init's defaults */
+    int present_n, present_m; /* presence debounce of the rules (default 3 of 5) */
+    float box_alpha;          /* EMA of the rules' box (default 0: off) */
+    FpTrackAnchor anchor;     /* default bottom-center */
+} FpTrackerSection;
+
+/* One entry of the YAML `rules:` list. */
+typedef struct FpRuleSection {
+    FpRuleConfig rule;        /* name, kind, zone, class_id, durations, ...; strings owned as above */
+    const char *camera;       /* NULL: the rule applies to every camera */
+    const char *class_name;   /* not NULL: resolved against the model's labels by fp_pipeline_create
+                                 (rule.class_id is then ignored); NULL: rule.class_id as given */
+} FpRuleSection;
+
+#define FP_PIPELINE_MAX_RULES FP_RULES_MAX_RULES
 
 typedef struct FpPipelineConfig {
     FpCameraConfig cameras[FP_PIPELINE_MAX_CAMERAS];
@@ -65,6 +92,9 @@ typedef struct FpPipelineConfig {
     FpModelSection model;
     FpBatchSection batch;
     FpOutputSection output;
+    FpTrackerSection tracker;
+    FpRuleSection rules[FP_PIPELINE_MAX_RULES];
+    int n_rules;
 } FpPipelineConfig;
 
 /* Fills every default; n_cameras = 0, model.path = NULL. */
@@ -107,6 +137,19 @@ int fp_config_load(FpConfigFile **out, const char *path);
  * not while another thread changes the current directory.
  */
 int fp_config_parse(FpConfigFile **out, const char *text, size_t len, const char *name);
+
+/*
+ * Reads a rules file (`framepipe detect --rules`): a YAML mapping with only
+ * the keys `tracker`, `zones` (one list, for every input), `rules` (as in a
+ * config; `camera` is rejected: each rule applies to every input) and
+ * `events` (a path, "-" for stdout, relative to the file's directory).
+ * Into the FpPipelineConfig of fp_config_get: tracker, rules, n_rules,
+ * output.events, and a stand-in cameras[0] (n_cameras 1, named
+ * "(every input)") whose zones/n_zones are the file's zones; everything
+ * else keeps its defaults. Same validation, messages and return codes as
+ * fp_config_load; *out untouched on failure. Any thread.
+ */
+int fp_config_load_rules(FpConfigFile **out, const char *path);
 
 /* The loaded config; owned by `cf`, valid until fp_config_destroy. Never NULL for a loaded file. */
 const FpPipelineConfig *fp_config_get(const FpConfigFile *cf);

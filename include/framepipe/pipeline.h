@@ -30,7 +30,11 @@ typedef struct FpPipeline FpPipeline;
 
 /*
  * Builds sources, model sessions, pools and the batcher from `cfg` (copied:
- * the caller keeps ownership of cfg and its strings). Nothing runs until
+ * the caller keeps ownership of cfg and its strings), and with tracking on
+ * (cfg->tracker.enabled or any rule) an FpTracker per camera and an FpRules
+ * per camera some rule applies to; rule class names are resolved against
+ * the model's class names here (an unknown one: FP_ECONFIG naming the
+ * rule). Nothing runs until
  * fp_pipeline_start. On success *out owns the pipeline (release it with
  * fp_pipeline_destroy). Errors name the camera or the model (FP_ECONFIG,
  * FP_EMODEL, -ENOMEM, ...); *out untouched on failure and nothing is left
@@ -47,6 +51,19 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg);
  * nothing registered.
  */
 int fp_pipeline_add_sink(FpPipeline *p, FpSinkFn fn, void *opaque);
+
+/*
+ * Registers an event sink, called for every event the cameras' rules raise
+ * (config `rules:`; none without rules), on the worker delivering the frame
+ * the event fired on, in the order raised, before that frame reaches the
+ * frame sinks; one event sink after another in order of registration.
+ * Tracking and rules run inside the ordered delivery, so each camera's
+ * events come in stream order. `opaque` as for fp_pipeline_add_sink. Before
+ * fp_pipeline_start only, from the thread that owns `p`. Returns 0, or
+ * FP_EINVALID (NULL argument, already started, more than 16 event sinks)
+ * with nothing registered.
+ */
+int fp_pipeline_add_event_sink(FpPipeline *p, FpEventSinkFn fn, void *opaque);
 
 /*
  * Starts every camera's source thread (in config order), then the
@@ -139,7 +156,8 @@ typedef struct FpPipelineSummary {
     FpHistogramSummary latency; /* decoded -> result delivered, ns */
     double pool_hit_rate;
     double batch_fill;          /* mean batch size / max_batch */
-    uint64_t sink_errors;       /* sink calls that returned an error */
+    uint64_t sink_errors;       /* sink calls (frame and event sinks) that returned an error */
+    uint64_t events;            /* events raised by the rules */
 } FpPipelineSummary;
 
 /* Fills *out (counters so far; `seconds` runs until stop). Any thread, also while the pipeline runs. Cannot fail. */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Result sinks: the FpSinkFn interface the pipeline feeds; JSON lines (one line per frame) and annotated output (boxes drawn into a video per camera or PNG frames).
+// Result sinks: the FpSinkFn and FpEventSinkFn interfaces the pipeline feeds; JSON lines (one line per frame, one per event) and annotated output (boxes drawn into a video per camera or PNG frames).
 #ifndef FRAMEPIPE_SINK_H
 #define FRAMEPIPE_SINK_H
 
@@ -8,6 +8,7 @@
 
 #include "framepipe/detect.h"
 #include "framepipe/frame.h"
+#include "framepipe/rules.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,10 +30,20 @@ typedef struct FpFrameResult {
     /* per-stage latencies, ns: decoded -> taken into a batch, prep, inference, post */
     int64_t queue_ns, prep_ns, infer_ns, post_ns;
     int batch_size;                 /* frames in the batch this one ran in */
+    const uint64_t *track_ids;      /* n_dets track ids (0: the detection has none), NULL when tracking is off */
 } FpFrameResult;
 
 /* A sink: called on a worker thread for every processed frame. Returns 0 or a negative error (logged). */
 typedef int (*FpSinkFn)(void *opaque, const FpFrameResult *result);
+
+/*
+ * An event sink: called on the delivering worker thread for every event a
+ * camera's rules raise, in the order raised, with the result of the frame
+ * the event fired on (its detections and track ids; a snapshot sink can
+ * encode its pixels). Both are borrowed for the call only. Returns 0 or a
+ * negative error (logged and counted as a sink error).
+ */
+typedef int (*FpEventSinkFn)(void *opaque, const FpEvent *ev, const FpFrameResult *frame_result);
 
 /*
  * Every sink here is an opaque, thread-safe handle whose write function has
@@ -75,6 +86,35 @@ uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s);
  * is in progress and none can start (stop the pipeline that calls it first).
  */
 void fp_jsonl_sink_destroy(FpJsonlSink **s);
+
+/* ---- events as JSON lines (docs/events.md "## Events") ---- */
+
+typedef struct FpEventsJsonl FpEventsJsonl;
+
+/*
+ * Opens an events sink on `path`: "-" is standard output (not closed by
+ * destroy), anything else a file created or truncated. The path is copied.
+ * Returns 0 and *out (the caller owns it: fp_events_jsonl_destroy), or
+ * -errno / FP_EINVALID / -ENOMEM with a message naming the path; *out is
+ * untouched and no file is created on failure. Any thread.
+ */
+int fp_events_jsonl_create(FpEventsJsonl **out, const char *path);
+
+/*
+ * FpEventSinkFn: writes `ev` as one line (fp_event_to_json plus a newline)
+ * with a single write(2). frame_result is not read (may be NULL). No
+ * allocation (lines up to 4 KiB are formatted on the stack; a longer one,
+ * from very long names, is allocated for that call). Any thread. Returns 0,
+ * -errno of the failed write (message names the path), -ENOMEM, or
+ * FP_EINVALID (NULL sink or event).
+ */
+int fp_events_jsonl_write(void *sink, const FpEvent *ev, const FpFrameResult *frame_result);
+
+/* Lines written completely so far. Any thread. */
+uint64_t fp_events_jsonl_lines(const FpEventsJsonl *s);
+
+/* Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL: no-op). Once no write can run. */
+void fp_events_jsonl_destroy(FpEventsJsonl **s);
 
 /* ---- annotated video / PNG frames (docs/annotate.md) ---- */
 

@@ -42,6 +42,7 @@ typedef struct Ctx {
     FpConfigFile *cf;
     yaml_document_t *doc;
     const char *name;    /* the file, for messages */
+    int rules_only;      /* fp_config_load_rules: tracker, zones, rules, events */
 } Ctx;
 
 /* ---- messages ---- */
@@ -257,6 +258,10 @@ typedef enum KeyType {
     K_HTTP,    /* const char *: HOST:PORT */
     K_ROI,     /* [x, y, w, h] into FpCameraConfig.roi_* */
     K_INPUT,   /* [w, h] into FpModelSection.input_* */
+    K_ZONES,   /* a list of zones into FpCameraConfig.zones */
+    K_POINTS,  /* [[x, y], ...] (3..FP_ZONE_MAX_POINTS) into FpZoneConfig.points */
+    K_LINE,    /* [[x, y], [x, y]] into FpRuleConfig.line */
+    K_CLASS,   /* an integer class id (>= -1) or a class name into FpRuleSection */
 } KeyType;
 
 typedef struct KeyDef {
@@ -290,6 +295,24 @@ static const EnumName format_names[] = {{"yuv420p", FP_PIX_YUV420P}, {"nv12", FP
 static const EnumName provider_names[] = {{"cpu", FP_PROVIDER_CPU}, {"cuda", FP_PROVIDER_CUDA},
                                           {"tensorrt", FP_PROVIDER_TENSORRT}, {NULL, 0}};
 
+static const EnumName anchor_names[] = {{"bottom-center", FP_TRACK_ANCHOR_BOTTOM_CENTER},
+                                        {"bottom_center", FP_TRACK_ANCHOR_BOTTOM_CENTER},
+                                        {"center", FP_TRACK_ANCHOR_CENTER},
+                                        {"top-center", FP_TRACK_ANCHOR_TOP_CENTER},
+                                        {"top_center", FP_TRACK_ANCHOR_TOP_CENTER}, {NULL, 0}};
+static const EnumName rule_kind_names[] = {{"enter", FP_RULE_ENTER}, {"leave", FP_RULE_LEAVE},
+                                           {"dwell", FP_RULE_DWELL}, {"count", FP_RULE_COUNT},
+                                           {"line", FP_RULE_LINE},   {"speed", FP_RULE_SPEED},
+                                           {"down", FP_RULE_DOWN},   {"absent", FP_RULE_ABSENT},
+                                           {NULL, 0}};
+static const EnumName direction_names[] = {{"any", FP_LINE_ANY},       {"a_to_b", FP_LINE_A_TO_B},
+                                           {"a-to-b", FP_LINE_A_TO_B}, {"b_to_a", FP_LINE_B_TO_A},
+                                           {"b-to-a", FP_LINE_B_TO_A}, {NULL, 0}};
+static const EnumName op_names[] = {{"above", FP_COUNT_ABOVE}, {"below", FP_COUNT_BELOW}, {NULL, 0}};
+
+_Static_assert(sizeof(FpTrackAnchor) == sizeof(int) && sizeof(FpRuleKind) == sizeof(int) &&
+                   sizeof(FpLineDirection) == sizeof(int) && sizeof(FpCountOp) == sizeof(int),
+               "K_ENUM stores enums as int");
 _Static_assert(sizeof(FpSourceKind) == sizeof(int) && sizeof(FpSourcePolicy) == sizeof(int) &&
                    sizeof(FpRtspTransport) == sizeof(int) && sizeof(FpHwDecode) == sizeof(int) &&
                    sizeof(FpPixelFormat) == sizeof(int) && sizeof(FpLiveMode) == sizeof(int) &&
@@ -329,6 +352,53 @@ static const KeyDef camera_keys[] = {
     {"raw_fps", K_DOUBLE, SRC(raw_fps), 0, 1e6, .min_open = true, .expect = "a number > 0"},
     {"roi", K_ROI, 0, .expect = "[x, y, w, h] with integers x, y >= 0 and w, h > 0"},
     {"latency_budget", K_DUR_NS, CAM(latency_budget_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"zones", K_ZONES, 0, .expect = "a list of zones (name, points, normalized)"},
+    {"meters_per_pixel", K_FLOAT, CAM(meters_per_pixel), 0, 1e6, .expect = "a number >= 0"},
+};
+
+#define ZONE(f) offsetof(FpZoneConfig, f)
+static const KeyDef zone_keys[] = {
+    {"name", K_NAME, ZONE(name), .required = true, .expect = "a name of letters, digits, '_', '.', '-' (1..63)"},
+    {"points", K_POINTS, 0, .required = true, .expect = "a list of 3 to 32 points [x, y]"},
+    {"normalized", K_BOOL, ZONE(normalized), .expect = "a boolean (true/false, yes/no, on/off)"},
+};
+
+#define TRK(f) offsetof(FpTrackerSection, f)
+static const KeyDef tracker_keys[] = {
+    {"enabled", K_BOOL, TRK(enabled), .expect = "a boolean (true/false, yes/no, on/off)"},
+    {"high_threshold", K_FLOAT, TRK(tracker.high_threshold), 0, 1, .expect = "a number in 0..1"},
+    {"low_threshold", K_FLOAT, TRK(tracker.low_threshold), 0, 1, .expect = "a number in 0..1"},
+    {"new_track_threshold", K_FLOAT, TRK(tracker.new_track_threshold), 0, 1, .expect = "a number in 0..1"},
+    {"match_iou", K_FLOAT, TRK(tracker.match_iou), 0, 1, .expect = "a number in 0..1"},
+    {"low_match_iou", K_FLOAT, TRK(tracker.low_match_iou), 0, 1, .expect = "a number in 0..1"},
+    {"min_hits", K_INT, TRK(tracker.min_hits), 1, 1000, .expect = "an integer in 1..1000"},
+    {"max_age", K_DUR_NS, TRK(tracker.max_age_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"per_class", K_BOOL, TRK(tracker.per_class), .expect = "a boolean (true/false, yes/no, on/off)"},
+    {"max_tracks", K_INT, TRK(tracker.max_tracks), 1, 1 << 24, .expect = "an integer in 1..16777216"},
+    {"present_n", K_INT, TRK(present_n), 1, FP_RULES_MAX_HISTORY, .expect = "an integer in 1..32"},
+    {"present_m", K_INT, TRK(present_m), 1, FP_RULES_MAX_HISTORY, .expect = "an integer in 1..32"},
+    {"box_alpha", K_FLOAT, TRK(box_alpha), 0, 1, .expect = "a number in 0..1"},
+    {"anchor", K_ENUM, TRK(anchor), .names = anchor_names, .expect = "one of bottom-center, center, top-center"},
+};
+
+#define RULE(f) offsetof(FpRuleSection, rule.f)
+static const KeyDef rule_keys[] = {
+    {"name", K_STRING, RULE(name), .required = true, .expect = "a rule name"},
+    {"kind", K_ENUM, RULE(kind), .required = true, .names = rule_kind_names,
+     .expect = "one of enter, leave, dwell, count, line, speed, down, absent"},
+    {"camera", K_NAME, offsetof(FpRuleSection, camera), .expect = "the name of a camera"},
+    {"zone", K_STRING, RULE(zone), .expect = "the name of a zone of the rule's camera"},
+    {"class", K_CLASS, 0, .expect = "a class id (integer >= -1) or a class name"},
+    {"duration", K_DUR_NS, RULE(duration_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"cooldown", K_DUR_NS, RULE(cooldown_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"threshold", K_INT, RULE(threshold), 0, 1000000, .expect = "an integer in 0..1000000"},
+    {"op", K_ENUM, RULE(count_op), .names = op_names, .expect = "one of above, below"},
+    {"line", K_LINE, 0, .expect = "two points [[x, y], [x, y]] (A-end, B-end)"},
+    {"normalized", K_BOOL, RULE(line_normalized), .expect = "a boolean (true/false, yes/no, on/off)"},
+    {"direction", K_ENUM, RULE(direction), .names = direction_names, .expect = "one of a_to_b, b_to_a, any"},
+    {"speed", K_FLOAT, RULE(speed), 0, 1e9, .min_open = true, .expect = "a number > 0"},
+    {"from_velocity", K_BOOL, RULE(speed_from_velocity), .expect = "a boolean (true/false, yes/no, on/off)"},
+    {"ratio", K_FLOAT, RULE(down_ratio), 1, 1000, .min_open = true, .expect = "a number > 1"},
 };
 
 #define MOD(f) offsetof(FpModelSection, f)
@@ -362,14 +432,17 @@ static const KeyDef output_keys[] = {
     {"jsonl", K_PATH, OUT(jsonl), .allow_dash = true, .expect = "'-' (stdout) or a file path"},
     {"annotate", K_PATH, OUT(annotate), .expect = "a video path (*.mp4) or a folder (dir/)"},
     {"http", K_HTTP, OUT(http), .expect = "HOST:PORT with a port in 0..65535 (e.g. 127.0.0.1:8080)"},
+    {"events", K_PATH, OUT(events), .allow_dash = true, .expect = "'-' (stdout) or a file path"},
 };
 
-enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT };
+enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES };
 static const KeyDef top_keys[] = {
     {"cameras", K_STRING, 0, .required = true, .expect = "a list of cameras"},
     {"model", K_STRING, 0, .required = true, .expect = "a mapping with at least 'path'"},
     {"batch", K_STRING, 0, .expect = "a mapping"},
     {"output", K_STRING, 0, .expect = "a mapping"},
+    {"tracker", K_STRING, 0, .expect = "a mapping"},
+    {"rules", K_STRING, 0, .expect = "a list of rules"},
 };
 
 #define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -457,6 +530,39 @@ static int int_list(const Ctx *c, const yaml_node_t *n, const char *where, const
     return 0;
 }
 
+/* Reads a list of [x, y] number pairs (min..max of them) into out[]; *count receives their number. */
+static int point_list(const Ctx *c, const yaml_node_t *n, const char *where, const char *expect, int min, int max,
+                      float (*out)[2], int *count)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail_expect(c, n, where, expect);
+    int len = (int)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (len < min || len > max)
+        return fail_at(c, n->start_mark, where, "expected %s, got %d point%s", expect, len, len == 1 ? "" : "s");
+    for (int i = 0; i < len; i++) {
+        const yaml_node_t *pt = node(c, n->data.sequence.items.start[i]);
+        char w[128];
+        snprintf(w, sizeof(w), "%s[%d]", where, i);
+        if (pt->type != YAML_SEQUENCE_NODE || pt->data.sequence.items.top - pt->data.sequence.items.start != 2)
+            return fail_expect(c, pt, w, "a point [x, y] of two numbers");
+        for (int k = 0; k < 2; k++) {
+            const yaml_node_t *v = node(c, pt->data.sequence.items.start[k]);
+            int rc = 0;
+            const char *txt = scalar(c, v, w, "a number", &rc);
+            if (!txt)
+                return rc;
+            double d;
+            if (parse_double(txt, &d) < 0 || fabs(d) > 1e7)
+                return fail_expect(c, v, w, "a number");
+            out[i][k] = (float)d;
+        }
+    }
+    *count = len;
+    return 0;
+}
+
+static int read_zones(const Ctx *c, const yaml_node_t *seq, const char *where, FpCameraConfig *cam);
+
 /* Parses one value into its field of `base`. */
 static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const char *where, void *base)
 {
@@ -481,6 +587,17 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         FpModelSection *m = base;
         m->input_width = v[0], m->input_height = v[1];
         return 0;
+    }
+    if (k->type == K_ZONES)
+        return read_zones(c, n, where, base);
+    if (k->type == K_POINTS) {
+        FpZoneConfig *z = base;
+        return point_list(c, n, where, k->expect, 3, FP_ZONE_MAX_POINTS, z->points, &z->n_points);
+    }
+    if (k->type == K_LINE) {
+        FpRuleSection *r = base;
+        int count = 0;
+        return point_list(c, n, where, k->expect, 2, 2, r->rule.line, &count);
     }
     const char *s = scalar(c, n, where, k->expect, &rc);
     if (!s)
@@ -572,8 +689,25 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         if (check_http(s) < 0)
             return fail_expect(c, n, where, k->expect);
         return copy_string(c, s, (const char **)field);
+    case K_CLASS: {
+        FpRuleSection *r = base;
+        long long v;
+        if (parse_int(s, &v) == 0) {
+            if (v < -1 || v > 1000000)
+                return fail_expect(c, n, where, k->expect);
+            r->rule.class_id = (int)v;
+            r->class_name = NULL;
+            return 0;
+        }
+        if (!s[0])
+            return fail_expect(c, n, where, k->expect);
+        return copy_string(c, s, &r->class_name);
+    }
     case K_ROI:
     case K_INPUT:
+    case K_ZONES:
+    case K_POINTS:
+    case K_LINE:
         break;
     }
     return fp_error(FP_EINTERNAL, "config: key type %d", (int)k->type);
@@ -750,8 +884,257 @@ static int read_cameras(const Ctx *c, const yaml_node_t *seq, FpPipelineConfig *
     return 0;
 }
 
+/*
+ * A camera's `zones:` list. `normalized` absent: the zone is normalised when
+ * every coordinate is within [0, 1] (a pixel zone that small would be
+ * smaller than one pixel), else it is in source pixels.
+ */
+static int read_zones(const Ctx *c, const yaml_node_t *seq, const char *where, FpCameraConfig *cam)
+{
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail_expect(c, seq, where, "a list of zones (name, points, normalized)");
+    yaml_node_item_t *items = seq->data.sequence.items.start;
+    int n = (int)(seq->data.sequence.items.top - items);
+    if (n > FP_RULES_MAX_ZONES)
+        return fail_at(c, node(c, items[FP_RULES_MAX_ZONES])->start_mark, where, "too many zones: %d (at most %d)",
+                       n, FP_RULES_MAX_ZONES);
+    FpZoneConfig *zones = n ? calloc((size_t)n, sizeof(*zones)) : NULL;
+    if (n && !keep(c->cf, (char *)zones))
+        return fp_error(-ENOMEM, "%s: out of memory", c->name);
+    cam->zones = zones;
+    cam->n_zones = 0;
+    for (int i = 0; i < n; i++) {
+        const yaml_node_t *item = node(c, items[i]), *vals[MAX_KEYS];
+        char w[128];
+        snprintf(w, sizeof(w), "%s[%d]", where, i);
+        FpZoneConfig *z = &zones[i];
+        int rc = read_mapping(c, item, w, zone_keys, N_KEYS(zone_keys), z, vals);
+        if (rc < 0)
+            return rc;
+        int in_unit = 1;
+        for (int k = 0; k < z->n_points; k++)
+            for (int d = 0; d < 2; d++)
+                in_unit &= z->points[k][d] >= 0.f && z->points[k][d] <= 1.f;
+        const yaml_node_t *norm = vals[key_index(zone_keys, N_KEYS(zone_keys), "normalized")];
+        if (!norm || is_null(norm))
+            z->normalized = in_unit;
+        else if (z->normalized && !in_unit) {
+            char wp[160];
+            snprintf(wp, sizeof(wp), "%s.points", w);
+            return fail_at(c, vals[key_index(zone_keys, N_KEYS(zone_keys), "points")]->start_mark, wp,
+                           "a normalized zone's points must be within [0, 1]");
+        }
+        for (int j = 0; j < i; j++) {
+            if (!strcmp(zones[j].name, z->name)) {
+                char wn[160];
+                snprintf(wn, sizeof(wn), "%s.name", w);
+                return fail_at(c, vals[key_index(zone_keys, N_KEYS(zone_keys), "name")]->start_mark, wn,
+                               "duplicate zone name '%s' (also %s[%d])", z->name, where, j);
+            }
+        }
+        cam->n_zones = i + 1;
+    }
+    return 0;
+}
+
+static int camera_has_zone(const FpCameraConfig *cam, const char *zone)
+{
+    for (int i = 0; i < cam->n_zones; i++)
+        if (!strcmp(cam->zones[i].name, zone))
+            return 1;
+    return 0;
+}
+
+static const yaml_node_t *mapping_value(const Ctx *c, const yaml_node_t *map, const char *key)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        const yaml_node_t *k = node(c, p->key);
+        if (k->type == YAML_SCALAR_NODE && !strcmp((const char *)k->data.scalar.value, key))
+            return node(c, p->value);
+    }
+    return NULL;
+}
+
+/* One rule: defaults of its kind, then its keys, then what its kind needs and what its camera has. */
+static int read_rule(const Ctx *c, const yaml_node_t *map, int index, FpPipelineConfig *cfg)
+{
+    char where[32];
+    snprintf(where, sizeof(where), "rules[%d]", index);
+    FpRuleSection *r = &cfg->rules[index];
+    memset(r, 0, sizeof(*r));
+    const yaml_node_t *kind = mapping_value(c, map, "kind");
+    FpRuleKind k = FP_RULE_ENTER;
+    if (kind && kind->type == YAML_SCALAR_NODE)
+        for (const EnumName *e = rule_kind_names; e->name; e++)
+            if (!strcasecmp((const char *)kind->data.scalar.value, e->name))
+                k = (FpRuleKind)e->value;
+    fp_rule_config_init(&r->rule, k);
+    const yaml_node_t *vals[MAX_KEYS];
+    int rc = read_mapping(c, map, where, rule_keys, N_KEYS(rule_keys), r, vals);
+    if (rc < 0)
+        return rc;
+#define VAL(key) vals[key_index(rule_keys, N_KEYS(rule_keys), key)]
+#define HAS(key) (VAL(key) && !is_null(VAL(key)))
+    char w[64];
+    for (int j = 0; j < index; j++) {
+        if (!strcmp(cfg->rules[j].rule.name, r->rule.name)) {
+            snprintf(w, sizeof(w), "%s.name", where);
+            return fail_at(c, VAL("name")->start_mark, w, "duplicate rule name '%s' (also rules[%d])", r->rule.name,
+                           j);
+        }
+    }
+    const FpCameraConfig *cam = NULL;
+    if (r->camera && c->rules_only) {
+        snprintf(w, sizeof(w), "%s.camera", where);
+        return fail_at(c, VAL("camera")->start_mark, w, "a rules file applies every rule to every input: "
+                                                      "remove 'camera'");
+    }
+    if (r->camera) {
+        for (int i = 0; i < cfg->n_cameras && !cam; i++)
+            if (!strcmp(cfg->cameras[i].name, r->camera))
+                cam = &cfg->cameras[i];
+        if (!cam) {
+            snprintf(w, sizeof(w), "%s.camera", where);
+            return fail_at(c, VAL("camera")->start_mark, w, "no camera is named '%s'", r->camera);
+        }
+    }
+    int needs_zone = k == FP_RULE_ENTER || k == FP_RULE_LEAVE || k == FP_RULE_DWELL || k == FP_RULE_COUNT ||
+                     k == FP_RULE_ABSENT;
+    const char *kname = fp_rule_kind_name(k);
+    if (needs_zone && !r->rule.zone)
+        return fail_at(c, map->start_mark, where, "a %s rule needs 'zone'", kname);
+    if (k == FP_RULE_LINE && r->rule.zone) {
+        snprintf(w, sizeof(w), "%s.zone", where);
+        return fail_at(c, VAL("zone")->start_mark, w, "a line rule takes no zone (it has 'line')");
+    }
+    if (r->rule.zone) {
+        snprintf(w, sizeof(w), "%s.zone", where);
+        for (int i = 0; i < cfg->n_cameras; i++) {
+            const FpCameraConfig *ci = &cfg->cameras[i];
+            if ((!cam || ci == cam) && !camera_has_zone(ci, r->rule.zone))
+                return fail_at(c, VAL("zone")->start_mark, w, "camera '%s' has no zone '%s'%s", ci->name,
+                               r->rule.zone, cam ? "" : " (a rule without 'camera' applies to every camera)");
+        }
+    }
+    if (k == FP_RULE_COUNT && !HAS("threshold"))
+        return fail_at(c, map->start_mark, where, "a count rule needs 'threshold' (and 'op': above or below)");
+    if (k == FP_RULE_LINE) {
+        if (!HAS("line"))
+            return fail_at(c, map->start_mark, where, "a line rule needs 'line: [[x, y], [x, y]]'");
+        if (!HAS("normalized")) {
+            int in_unit = 1;
+            for (int e = 0; e < 2; e++)
+                for (int d = 0; d < 2; d++)
+                    in_unit &= r->rule.line[e][d] >= 0.f && r->rule.line[e][d] <= 1.f;
+            r->rule.line_normalized = in_unit;
+        }
+    }
+    if (k == FP_RULE_SPEED && !HAS("speed"))
+        return fail_at(c, map->start_mark, where, "a speed rule needs 'speed'");
+    static const char *const only_for[][2] = {{"threshold", "count"}, {"op", "count"},         {"line", "line"},
+                                              {"direction", "line"},  {"normalized", "line"},  {"speed", "speed"},
+                                              {"from_velocity", "speed"}, {"ratio", "down"}};
+    for (size_t i = 0; i < sizeof(only_for) / sizeof(only_for[0]); i++) {
+        if (HAS(only_for[i][0]) && strcmp(only_for[i][1], kname) != 0) {
+            snprintf(w, sizeof(w), "%s.%s", where, only_for[i][0]);
+            return fail_at(c, VAL(only_for[i][0])->start_mark, w, "only a %s rule takes '%s' (this one is %s)",
+                           only_for[i][1], only_for[i][0], kname);
+        }
+    }
+#undef HAS
+#undef VAL
+    return 0;
+}
+
+static int read_rules(const Ctx *c, const yaml_node_t *seq, FpPipelineConfig *cfg)
+{
+    if (is_null(seq))
+        return 0;
+    if (seq->type != YAML_SEQUENCE_NODE)
+        return fail_expect(c, seq, "rules", "a list of rules");
+    yaml_node_item_t *items = seq->data.sequence.items.start;
+    int n = (int)(seq->data.sequence.items.top - items);
+    if (n > FP_PIPELINE_MAX_RULES)
+        return fail_at(c, node(c, items[FP_PIPELINE_MAX_RULES])->start_mark, "rules", "too many rules: %d (at most %d)",
+                       n, FP_PIPELINE_MAX_RULES);
+    for (int i = 0; i < n; i++) {
+        int rc = read_rule(c, node(c, items[i]), i, cfg);
+        if (rc < 0)
+            return rc;
+        cfg->n_rules = i + 1;
+    }
+    return 0;
+}
+
+/* `tracker:`; `enabled` absent: on when there are rules (call after read_rules). */
+static int read_tracker(const Ctx *c, const yaml_node_t *map, FpPipelineConfig *cfg)
+{
+    const yaml_node_t *vals[MAX_KEYS];
+    FpTrackerSection *t = &cfg->tracker;
+    t->enabled = cfg->n_rules > 0;
+    if (!map)
+        return 0;
+    int rc = read_mapping(c, map, "tracker", tracker_keys, N_KEYS(tracker_keys), t, vals);
+    if (rc < 0)
+        return rc;
+#define VAL(key) vals[key_index(tracker_keys, N_KEYS(tracker_keys), key)]
+    if (!VAL("enabled") || is_null(VAL("enabled")))
+        t->enabled = cfg->n_rules > 0;
+    else if (!t->enabled && cfg->n_rules > 0)
+        return fail_at(c, VAL("enabled")->start_mark, "tracker.enabled",
+                       "the %d rule(s) need the tracker: remove 'enabled: false' or the rules", cfg->n_rules);
+    if (t->tracker.low_threshold > t->tracker.high_threshold) {
+        const yaml_node_t *at = VAL("low_threshold") ? VAL("low_threshold") : VAL("high_threshold");
+        return fail_at(c, at->start_mark, VAL("low_threshold") ? "tracker.low_threshold" : "tracker.high_threshold",
+                       "low_threshold (%g) is above high_threshold (%g)", t->tracker.low_threshold,
+                       t->tracker.high_threshold);
+    }
+    if (t->present_n > t->present_m) {
+        const yaml_node_t *at = VAL("present_n") ? VAL("present_n") : VAL("present_m");
+        return fail_at(c, at->start_mark, VAL("present_n") ? "tracker.present_n" : "tracker.present_m",
+                       "present_n (%d) is above present_m (%d)", t->present_n, t->present_m);
+    }
+#undef VAL
+    return 0;
+}
+
+enum { RTOP_TRACKER, RTOP_ZONES, RTOP_RULES, RTOP_EVENTS };
+static const KeyDef rules_top_keys[] = {
+    {"tracker", K_STRING, 0, .expect = "a mapping"},
+    {"zones", K_STRING, 0, .expect = "a list of zones"},
+    {"rules", K_STRING, 0, .expect = "a list of rules"},
+    {"events", K_PATH, offsetof(FpPipelineConfig, output.events), .allow_dash = true,
+     .expect = "'-' (stdout) or a file path"},
+};
+
+/* A rules file: its zones go to a stand-in camera 0 (every input), its rules may not name a camera. */
+static int read_rules_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cfg)
+{
+    const yaml_node_t *vals[MAX_KEYS];
+    if (root->type != YAML_MAPPING_NODE)
+        return fail_expect(c, root, "", "a mapping with tracker, zones, rules, events");
+    int rc = read_mapping(c, root, "", rules_top_keys, N_KEYS(rules_top_keys), NULL, vals);
+    if (rc < 0)
+        return rc;
+    cfg->n_cameras = 1;
+    cfg->cameras[0].name = "(every input)";
+    if (vals[RTOP_EVENTS] && !is_null(vals[RTOP_EVENTS]) &&
+        (rc = set_value(c, &rules_top_keys[RTOP_EVENTS], vals[RTOP_EVENTS], "events", cfg)) < 0)
+        return rc;
+    if (vals[RTOP_ZONES] && !is_null(vals[RTOP_ZONES]) &&
+        (rc = read_zones(c, vals[RTOP_ZONES], "zones", &cfg->cameras[0])) < 0)
+        return rc;
+    if (vals[RTOP_RULES] && (rc = read_rules(c, vals[RTOP_RULES], cfg)) < 0)
+        return rc;
+    return read_tracker(c, vals[RTOP_TRACKER], cfg);
+}
+
 static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cfg)
 {
+    if (c->rules_only)
+        return read_rules_root(c, root, cfg);
     const yaml_node_t *vals[MAX_KEYS], *sub[MAX_KEYS];
     if (root->type != YAML_MAPPING_NODE)
         return fail_expect(c, root, "", "a mapping with cameras and model");
@@ -774,7 +1157,11 @@ static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cf
     if (vals[TOP_OUTPUT] &&
         (rc = read_mapping(c, vals[TOP_OUTPUT], "output", output_keys, N_KEYS(output_keys), &cfg->output, sub)) < 0)
         return rc;
-    return read_cameras(c, vals[TOP_CAMERAS], cfg);
+    if ((rc = read_cameras(c, vals[TOP_CAMERAS], cfg)) < 0)
+        return rc;
+    if (vals[TOP_RULES] && (rc = read_rules(c, vals[TOP_RULES], cfg)) < 0)
+        return rc;
+    return read_tracker(c, vals[TOP_TRACKER], cfg);
 }
 
 /* ---- the YAML passes ---- */
@@ -843,9 +1230,9 @@ static int scan_events(const Ctx *c, const char *text, size_t len)
     return rc;
 }
 
-static int parse_into(FpConfigFile *cf, const char *text, size_t len, const char *name)
+static int parse_into(FpConfigFile *cf, const char *text, size_t len, const char *name, int rules_only)
 {
-    Ctx c = {.cf = cf, .name = name};
+    Ctx c = {.cf = cf, .name = name, .rules_only = rules_only};
     int rc = scan_events(&c, text, len);
     if (rc < 0)
         return rc;
@@ -893,6 +1280,14 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     cfg->batch.max_wait_ns = 5 * 1000000LL;
     cfg->batch.per_camera = 1;
     cfg->batch.latency_budget_ns = 0;
+    cfg->tracker.enabled = false;
+    fp_tracker_config_init(&cfg->tracker.tracker);
+    FpRulesConfig rc;
+    fp_rules_config_init(&rc);
+    cfg->tracker.present_n = rc.present_n;
+    cfg->tracker.present_m = rc.present_m;
+    cfg->tracker.box_alpha = rc.box_alpha;
+    cfg->tracker.anchor = rc.anchor;
 }
 
 void fp_config_destroy(FpConfigFile **cf)
@@ -912,7 +1307,7 @@ static char *current_dir(void)
     return getcwd(NULL, 0);
 }
 
-static int create(FpConfigFile **out, const char *text, size_t len, const char *name, char *dir)
+static int create(FpConfigFile **out, const char *text, size_t len, const char *name, char *dir, int rules_only)
 {
     FpConfigFile *cf = calloc(1, sizeof(*cf));
     if (!cf) {
@@ -921,7 +1316,7 @@ static int create(FpConfigFile **out, const char *text, size_t len, const char *
     }
     cf->dir = dir;
     fp_pipeline_config_init(&cf->cfg);
-    int rc = parse_into(cf, text, len, name);
+    int rc = parse_into(cf, text, len, name, rules_only);
     if (rc < 0) {
         fp_config_destroy(&cf);
         return rc;
@@ -939,7 +1334,7 @@ int fp_config_parse(FpConfigFile **out, const char *text, size_t len, const char
     char *dir = current_dir();
     if (!dir)
         return fp_error(-ENOENT, "%s: cannot read the current directory to resolve paths", name);
-    return create(out, text ? text : "", len, name, dir);
+    return create(out, text ? text : "", len, name, dir, 0);
 }
 
 /* The config file's directory, absolute. */
@@ -959,7 +1354,7 @@ static char *dir_of(const char *path)
     return abs;
 }
 
-int fp_config_load(FpConfigFile **out, const char *path)
+static int load(FpConfigFile **out, const char *path, int rules_only)
 {
     if (!out || !path || !path[0])
         return fp_error(FP_EINVALID, "fp_config_load: out and a path are required");
@@ -996,9 +1391,19 @@ int fp_config_load(FpConfigFile **out, const char *path)
         free(text);
         return fp_error(-ENOMEM, "%s: cannot resolve the config's directory", path);
     }
-    int rc = create(out, text, got, path, dir);
+    int rc = create(out, text, got, path, dir, rules_only);
     free(text);
     return rc;
+}
+
+int fp_config_load(FpConfigFile **out, const char *path)
+{
+    return load(out, path, 0);
+}
+
+int fp_config_load_rules(FpConfigFile **out, const char *path)
+{
+    return load(out, path, 1);
 }
 
 const FpPipelineConfig *fp_config_get(const FpConfigFile *cf)

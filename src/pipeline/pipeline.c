@@ -23,6 +23,8 @@
 #include "framepipe/model.h"
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
+#include "framepipe/rules.h"
+#include "framepipe/track.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -52,6 +54,13 @@ typedef struct Camera {
     uint64_t rate_in, rate_done, rate_skip;
     double fps_in, fps_done, fps_skip;
     _Atomic int64_t last_error_log_ns; /* several workers may drop this camera's frames */
+    /* tracking and rules: used only inside the ordered delivery, so by one thread at a time */
+    FpTracker *tracker;           /* NULL: tracking off */
+    FpRules *rules;               /* NULL: no rule applies to this camera */
+    uint64_t *track_ids;          /* max_det, the current frame's */
+    int64_t t_last, t_offset;     /* stream time given to the tracker; offset after pts went back */
+    int t_any;
+    const FpFrameResult *current; /* the frame whose rules are running, for the event sinks */
 } Camera;
 
 /* A plan per camera; two so that a resolution change inside one batch keeps both geometries. */
@@ -87,6 +96,11 @@ typedef struct Sink {
     void *opaque;
 } Sink;
 
+typedef struct EventSink {
+    FpEventSinkFn fn;
+    void *opaque;
+} EventSink;
+
 struct FpPipeline {
     FpModelSection model; /* a copy; its strings point to model_path and labels_path */
     FpBatchSection batch;
@@ -101,6 +115,9 @@ struct FpPipeline {
     FpMetrics *metrics;
     Sink sinks[MAX_SINKS];
     int n_sinks;
+    EventSink event_sinks[MAX_SINKS];
+    int n_event_sinks;
+    FpCounter events;
 
     /* what every worker's model agrees on */
     FpFamilyInfo family;
@@ -526,6 +543,54 @@ static FpLetterbox *plan_for(Worker *w, int cam, const FpFrame *f)
     return wp->lb[k];
 }
 
+/* Passes one event to every event sink (on the delivering thread, inside fp_rules_update). */
+static void on_event(void *opaque, const FpEvent *ev)
+{
+    Camera *c = opaque;
+    FpPipeline *p = c->p;
+    fp_counter_add(&p->events, 1);
+    for (int s = 0; s < p->n_event_sinks; s++) {
+        int rc = p->event_sinks[s].fn(p->event_sinks[s].opaque, ev, c->current);
+        if (rc < 0) {
+            if (fp_counter_get(&p->sink_errors) == 0)
+                fp_log_error("pipeline", "event sink %d: %s", s, fp_error_detail(rc));
+            fp_counter_add(&p->sink_errors, 1);
+        }
+    }
+}
+
+/*
+ * Tracks camera c's frame r (its detections, at its pts) and runs the camera's rules, whose events reach
+ * the event sinks before r reaches the frame sinks; sets r->track_ids. Stream time must not go back for
+ * the tracker: when pts does (a looping file, a restarted stream), time continues 1 ms after the last.
+ * Called in delivery order, so one thread at a time per camera. Allocates nothing.
+ */
+static void track_frame(Camera *c, FpFrameResult *r)
+{
+    int64_t t = r->frame->pts_ns + c->t_offset;
+    if (c->t_any && t < c->t_last) {
+        c->t_offset += c->t_last - t + 1000000;
+        t = c->t_last + 1000000;
+    }
+    c->t_any = 1;
+    c->t_last = t;
+    int n = fp_tracker_update(c->tracker, r->dets, r->n_dets, t, c->track_ids);
+    if (n < 0) {
+        fp_log_error("pipeline", "camera %s: tracker: %s", c->name, fp_error_detail(n));
+        return;
+    }
+    r->track_ids = c->track_ids;
+    if (!c->rules)
+        return;
+    const FpTrack *tracks;
+    int nt = fp_tracker_tracks(c->tracker, &tracks);
+    c->current = r;
+    int rc = fp_rules_update(c->rules, tracks, nt, r->frame->width, r->frame->height, t);
+    c->current = NULL;
+    if (rc < 0)
+        fp_log_error("pipeline", "camera %s: rules: %s", c->name, fp_error_detail(rc));
+}
+
 static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
 {
     const FpFrame *const *frames = w->out_frames;
@@ -550,6 +615,8 @@ static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
         };
         if (r.queue_ns < 0)
             r.queue_ns = 0;
+        if (c->tracker)
+            track_frame(c, &r);
         for (int s = 0; s < p->n_sinks; s++) {
             int rc = p->sinks[s].fn(p->sinks[s].opaque, &r);
             if (rc < 0) {
@@ -869,6 +936,103 @@ static int open_camera(FpPipeline *p, const FpCameraConfig *cc, int i)
     return camera_metrics(p, c);
 }
 
+/* A rule's class: its name looked up in the model's class names, else its class_id. */
+static int rule_class(const FpPipeline *p, const FpRuleSection *rs, int index, int *class_id)
+{
+    if (!rs->class_name) {
+        *class_id = rs->rule.class_id;
+        return 0;
+    }
+    for (int k = 0; k < p->n_classes; k++) {
+        if (p->class_names[k] && !strcmp(p->class_names[k], rs->class_name)) {
+            *class_id = k;
+            return 0;
+        }
+    }
+    return fp_error(FP_ECONFIG, "rules[%d] (%s): class '%s' is not one of the model's %d class names%s", index,
+                    rs->rule.name ? rs->rule.name : "?", rs->class_name, p->n_classes,
+                    p->n_classes ? "" : " (it has none: use a class id)");
+}
+
+/* Step 3b, before any camera opens: every rule's camera exists and its class name is one of the model's. */
+static int check_rules(const FpPipeline *p, const FpPipelineConfig *cfg)
+{
+    if (cfg->n_rules < 0 || cfg->n_rules > FP_PIPELINE_MAX_RULES)
+        return fp_error(FP_ECONFIG, "rules: %d rules (0..%d)", cfg->n_rules, FP_PIPELINE_MAX_RULES);
+    for (int i = 0; i < cfg->n_rules; i++) {
+        const FpRuleSection *rs = &cfg->rules[i];
+        if (rs->camera) {
+            int found = 0;
+            for (int k = 0; k < cfg->n_cameras && !found; k++)
+                found = cfg->cameras[k].name && !strcmp(cfg->cameras[k].name, rs->camera);
+            if (!found)
+                return fp_error(FP_ECONFIG, "rules[%d] (%s): no camera is named '%s'", i,
+                                rs->rule.name ? rs->rule.name : "?", rs->camera);
+        }
+        int class_id;
+        int rc = rule_class(p, rs, i, &class_id);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * Step 6: with tracking on (tracker.enabled or any rule), a tracker per camera and its track id buffer,
+ * and an engine per camera that some rule applies to (rules naming the camera, or no camera).
+ */
+static int setup_tracking(FpPipeline *p, const FpPipelineConfig *cfg)
+{
+    if (!cfg->tracker.enabled && cfg->n_rules == 0)
+        return 0;
+    FpRuleConfig rules[FP_PIPELINE_MAX_RULES];
+    for (int k = 0; k < p->n_cams; k++) {
+        Camera *c = &p->cams[k];
+        const FpCameraConfig *cc = &cfg->cameras[k];
+        int rc = fp_tracker_create(&c->tracker, &cfg->tracker.tracker);
+        if (rc < 0) {
+            char what[96];
+            snprintf(what, sizeof(what), "camera %s: tracker", c->name);
+            return wrap_error(FP_ECONFIG, rc, what);
+        }
+        c->track_ids = calloc((size_t)(p->max_det > 0 ? p->max_det : 1), sizeof(uint64_t));
+        if (!c->track_ids)
+            return fp_error(-ENOMEM, "pipeline: out of memory");
+        int n = 0;
+        for (int i = 0; i < cfg->n_rules; i++) {
+            const FpRuleSection *rs = &cfg->rules[i];
+            if (rs->camera && strcmp(rs->camera, c->name) != 0)
+                continue;
+            rules[n] = rs->rule;
+            if ((rc = rule_class(p, rs, i, &rules[n].class_id)) < 0)
+                return rc;
+            n++;
+        }
+        if (n == 0)
+            continue;
+        if (cc->n_zones < 0 || cc->n_zones > FP_RULES_MAX_ZONES || (cc->n_zones && !cc->zones))
+            return fp_error(FP_ECONFIG, "cameras[%d] (%s).zones: %d zones (0..%d)", k, c->name, cc->n_zones,
+                            FP_RULES_MAX_ZONES);
+        FpRulesConfig rc_cfg;
+        fp_rules_config_init(&rc_cfg);
+        rc_cfg.camera_name = c->name;
+        rc_cfg.camera_index = k;
+        rc_cfg.zones = cc->zones;
+        rc_cfg.n_zones = cc->n_zones;
+        rc_cfg.rules = rules;
+        rc_cfg.n_rules = n;
+        rc_cfg.max_tracks = cfg->tracker.tracker.max_tracks;
+        rc_cfg.present_n = cfg->tracker.present_n;
+        rc_cfg.present_m = cfg->tracker.present_m;
+        rc_cfg.box_alpha = cfg->tracker.box_alpha;
+        rc_cfg.anchor = cfg->tracker.anchor;
+        rc_cfg.meters_per_pixel = cc->meters_per_pixel;
+        if ((rc = fp_rules_create(&c->rules, &rc_cfg, on_event, c)) < 0)
+            return rc; /* FP_ECONFIG names the camera and the zone or rule */
+    }
+    return 0;
+}
+
 int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
 {
     if (!out || !cfg)
@@ -879,13 +1043,14 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         return rc;
     /* Models first: a bad model fails before any camera is opened. fp_pipeline_destroy takes a
      * pipeline built up to any step apart, so one label serves every step. */
-    if ((rc = open_models(p)) < 0 || (rc = load_class_names(p)) < 0 || (rc = create_tensor_pool(p)) < 0)
+    if ((rc = open_models(p)) < 0 || (rc = load_class_names(p)) < 0 || (rc = check_rules(p, cfg)) < 0 ||
+        (rc = create_tensor_pool(p)) < 0)
         goto fail;
     for (int i = 0; i < p->n_cams; i++) {
         if ((rc = open_camera(p, &cfg->cameras[i], i)) < 0)
             goto fail;
     }
-    if ((rc = pipeline_metrics(p)) < 0)
+    if ((rc = setup_tracking(p, cfg)) < 0 || (rc = pipeline_metrics(p)) < 0)
         goto fail;
     fp_log_info("pipeline", "%d camera(s), model %s (%s, input %dx%d), batch %d, %d worker(s)", p->n_cams,
                 p->model_path, fp_family_name(p->family.family), p->prep.dst_width, p->prep.dst_height,
@@ -906,6 +1071,18 @@ int fp_pipeline_add_sink(FpPipeline *p, FpSinkFn fn, void *opaque)
     if (p->n_sinks >= MAX_SINKS)
         return fp_error(FP_EINVALID, "pipeline: more than %d sinks", MAX_SINKS);
     p->sinks[p->n_sinks++] = (Sink){fn, opaque};
+    return 0;
+}
+
+int fp_pipeline_add_event_sink(FpPipeline *p, FpEventSinkFn fn, void *opaque)
+{
+    if (!p || !fn)
+        return fp_error(FP_EINVALID, "fp_pipeline_add_event_sink: NULL argument");
+    if (p->started)
+        return fp_error(FP_EINVALID, "pipeline: event sinks must be added before start");
+    if (p->n_event_sinks >= MAX_SINKS)
+        return fp_error(FP_EINVALID, "pipeline: more than %d event sinks", MAX_SINKS);
+    p->event_sinks[p->n_event_sinks++] = (EventSink){fn, opaque};
     return 0;
 }
 
@@ -990,6 +1167,9 @@ void fp_pipeline_destroy(FpPipeline **pp)
             if (p->metrics)
                 fp_metrics_remove_owner(p->metrics, c);
             fp_source_close(&c->src);
+            fp_rules_destroy(&c->rules);
+            fp_tracker_destroy(&c->tracker);
+            free(c->track_ids);
             free(c->name);
             free(c->url);
             if (c->p)
@@ -1072,4 +1252,5 @@ void fp_pipeline_get_summary(FpPipeline *p, FpPipelineSummary *out)
     fp_histogram_summary(&p->h_total, &out->latency);
     out->batch_fill = gauge_batch_fill(p);
     out->sink_errors = fp_counter_get(&p->sink_errors);
+    out->events = fp_counter_get(&p->events);
 }

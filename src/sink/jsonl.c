@@ -263,6 +263,13 @@ static void format_line(Out *o, const FpFrameResult *r, int64_t now_ns)
         if (r->class_names && d->class_id >= 0 && d->class_id < r->n_classes)
             name = r->class_names[d->class_id];
         put_json_string(o, name);
+        if (r->track_ids) {
+            put_str(o, ",\"track_id\":");
+            if (r->track_ids[i])
+                put_u64(o, r->track_ids[i]);
+            else
+                put_str(o, "null"); /* tracking is on, this detection has no track (e.g. a low score) */
+        }
         put_str(o, ",\"score\":");
         put_real(o, d->score, 4);
         put_str(o, ",\"box\":[");

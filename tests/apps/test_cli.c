@@ -160,7 +160,7 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
     CHECK_EQ(num(s, "skipped"), 0);
     CHECK(num(s, "fps") > 0);
     /* the summary's fields and types, as docs/cli.md lists them */
-    check_keys(s, "frames:n,skipped:n,detections:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
+    check_keys(s, "frames:n,skipped:n,detections:n,events:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
                   "cpu_seconds:n,cameras:a", "summary");
     check_keys(cJSON_GetObjectItemCaseSensitive(s, "latency_ms"), "p50:n,p90:n,p99:n,max:n", "summary.latency_ms");
     cJSON *cams = cJSON_GetObjectItemCaseSensitive(s, "cameras");
@@ -416,6 +416,108 @@ FP_TEST(run_bad_config_files_name_the_file_line_and_key)
     char *o = slurp(tmp("check.out"));
     CHECK(strstr(o, "ok (1 camera"));
     free(o);
+}
+
+FP_TEST(run_check_bad_rules_name_the_file_line_and_key)
+{
+    char cfg[600];
+    snprintf(cfg, sizeof(cfg), "%s", tmp("rules.yaml"));
+    const char *a[] = {exe(), "run", "--check", cfg, NULL};
+    char text[1024];
+    static const char cams[] = "cameras:\n  - name: a\n    url: x.mp4\n    zones:\n"
+                               "      - {name: door, points: [[0, 0], [1, 0], [1, 1]]}\n";
+    /* line 9: the rule naming a zone camera a lacks */
+    snprintf(text, sizeof(text), "%smodel:\n  path: %s\nrules:\n  - {name: r, kind: enter, zone: hall}\n", cams,
+             blazeface128());
+    write_text(cfg, text);
+    check_fails(a, 2, "rules.yaml:9:");
+    check_fails(a, 2, "rules[0].zone: camera 'a' has no zone 'hall'");
+    /* line 5: a zone of two points */
+    snprintf(text, sizeof(text),
+             "cameras:\n  - name: a\n    url: x.mp4\n    zones:\n      - {name: door, points: [[0, 0], [1, 1]]}\n"
+             "model:\n  path: %s\n", blazeface128());
+    write_text(cfg, text);
+    check_fails(a, 2, "rules.yaml:5:");
+    check_fails(a, 2, "cameras[0].zones[0].points");
+    /* line 9: a negative duration */
+    snprintf(text, sizeof(text), "%smodel:\n  path: %s\nrules:\n  - {name: r, kind: dwell, zone: door, duration: -2s}\n",
+             cams, blazeface128());
+    write_text(cfg, text);
+    check_fails(a, 2, "rules.yaml:9:");
+    check_fails(a, 2, "rules[0].duration");
+    /* a class name the model lacks: found when the model is loaded, the rule named */
+    snprintf(text, sizeof(text), "%smodel:\n  path: %s\nrules:\n  - {name: cats, kind: enter, zone: door, class: cat}\n",
+             cams, blazeface128());
+    write_text(cfg, text);
+    check_fails(a, 2, "rules[0] (cats): class 'cat'");
+    /* and with the model's class it checks out */
+    snprintf(text, sizeof(text), "%smodel:\n  path: %s\nrules:\n  - {name: faces, kind: enter, zone: door, class: face}\n",
+             cams, blazeface128());
+    write_text(cfg, text);
+    CHECK_EQ(run_cmd(a, tmp("check.out"), NULL), 0);
+}
+
+/*
+ * detect --track --rules --events on a clip built here: frame 230 of Megamind.avi (one frontal face) slid
+ * across a grey 320x240 canvas at 40 px/s from x = -40 for 4 s (as tests/pipeline/test_pipeline_events.c):
+ * the face's centre (87.5 px into the 160 px picture) crosses x = 160, the zone's edge, at 2.81 s.
+ */
+FP_TEST_TIMED(detect_track_rules_events_write_track_ids_and_event_lines, 240)
+{
+    const char *megamind = "/usr/share/doc/opencv-doc/examples/data/Megamind.avi";
+    if (access(megamind, R_OK) != 0)
+        fp_test_skip("%s missing (opencv-doc)", megamind);
+    if (system("command -v ffmpeg >/dev/null 2>&1") != 0)
+        fp_test_skip("the ffmpeg command is missing");
+    const char *png = tmp("face.png"), *clip = tmp("slide.mp4");
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "ffmpeg -nostdin -v error -y -i %s -vf 'select=eq(n\\,230)' -frames:v 1 %s && "
+             "ffmpeg -nostdin -v error -y -f lavfi -i color=c=gray:s=320x240:r=25:d=6 -loop 1 -framerate 25 -i %s "
+             "-filter_complex \"[1:v]scale=160:120[f];[0:v][f]overlay=x='-40+40*t':y=60:enable='lt(t,4)':shortest=1,"
+             "format=yuv420p\" -c:v libx264 -g 25 -t 6 %s",
+             megamind, png, png, clip);
+    CHECK_MSG(system(cmd) == 0, "ffmpeg failed: %s", cmd);
+    const char *rules = tmp("detect-rules.yaml"), *ev = tmp("ev.jsonl"), *out = tmp("track.jsonl");
+    write_text(rules, "zones:\n"
+                      "  - {name: right, points: [[160, 0], [320, 0], [320, 240], [160, 240]]}\n"
+                      "tracker: {anchor: center}\n"
+                      "rules:\n"
+                      "  - {name: arrives, kind: enter, zone: right, class: face}\n");
+    const char *argv[] = {exe(), "detect", "--quiet", "--track", "--rules", rules, "--events", ev, "-o", out,
+                          blazeface128(), clip, NULL};
+    CHECK_EQ(run_cmd(argv, NULL, tmp("track.err")), 0);
+    cJSON *items[160];
+    int n = parse_lines(out, items, 160);
+    CHECK_EQ(n, 150);
+    int with_id = 0;
+    for (int k = 0; k < n; k++) {
+        const cJSON *d;
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(items[k], "detections"))
+        {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "track_id");
+            CHECK_MSG(id && (cJSON_IsNumber(id) || cJSON_IsNull(id)), "frame %d: a detection without track_id", k);
+            with_id += cJSON_IsNumber(id) && id->valuedouble >= 1;
+        }
+        cJSON_Delete(items[k]);
+    }
+    CHECK_MSG(with_id >= 90, "%d detections with a track id (the face is in 100 frames)", with_id);
+    cJSON *evs[8];
+    int ne = parse_lines(ev, evs, 8);
+    CHECK_EQ(ne, 1); /* one face, one entry */
+    CHECK(!strcmp(str(evs[0], "rule"), "arrives"));
+    CHECK(!strcmp(str(evs[0], "rule_kind"), "enter"));
+    CHECK(!strcmp(str(evs[0], "kind"), "start"));
+    CHECK(!strcmp(str(evs[0], "zone"), "right"));
+    CHECK(!strcmp(str(evs[0], "camera_name"), "slide.mp4"));
+    CHECK(num(evs[0], "track_id") >= 1);
+    CHECK_NEAR(num(evs[0], "start_ns") / 1e9, 2.8125, 0.2);
+    cJSON_Delete(evs[0]);
+    /* a bad rules file: exit 2 naming the file, line and key */
+    write_text(rules, "zones:\n  - {name: right, points: [[160, 0], [320, 0], [320, 240]]}\n"
+                      "rules:\n  - {name: r, kind: enter, zone: left}\n");
+    check_fails(argv, 2, "detect-rules.yaml:4:");
+    check_fails(argv, 2, "rules[0].zone");
 }
 
 /* Fetches http://127.0.0.1:port/path with curl into `out`; returns curl's exit code. */

@@ -590,3 +590,199 @@ FP_TEST(config_error_in_a_file_names_the_file)
     snprintf(want, sizeof(want), "%s:4:16: cameras[0].every_nth: expected an integer >= 1, got '0'", path);
     CHECK_STR(fp_error_detail(rc), want);
 }
+
+/* ---- tracker, zones, rules, output.events ---- */
+
+static const char events_config[] =
+    "cameras:\n"
+    "  - name: gate\n"
+    "    url: /a.mp4\n"
+    "    meters_per_pixel: 0.02\n"
+    "    zones:\n"
+    "      - name: door\n"
+    "        points: [[100, 100], [300, 100], [300, 300], [100, 300]]\n"
+    "      - name: park\n"
+    "        points: [[0.5, 0.6], [1, 0.6], [1, 1.0]]\n"
+    "      - name: tiny\n"
+    "        normalized: false\n"
+    "        points: [[0, 0], [1, 0], [1, 1]]\n"
+    "  - name: yard\n"
+    "    url: /b.mp4\n"
+    "    zones:\n"
+    "      - {name: door, points: [[0, 0], [0.5, 0], [0.5, 0.5]]}\n"
+    "model:\n"
+    "  path: /m.onnx\n"
+    "output:\n"
+    "  events: /out/events.jsonl\n"
+    "tracker:\n"
+    "  high_threshold: 0.7\n"
+    "  low_threshold: 0.2\n"
+    "  new_track_threshold: 0.75\n"
+    "  match_iou: 0.3\n"
+    "  low_match_iou: 0.4\n"
+    "  min_hits: 2\n"
+    "  max_age: 1500ms\n"
+    "  per_class: false\n"
+    "  max_tracks: 100\n"
+    "  present_n: 2\n"
+    "  present_m: 4\n"
+    "  box_alpha: 0.5\n"
+    "  anchor: center\n"
+    "rules:\n"
+    "  - {name: at_door, kind: enter, zone: door, class: person, cooldown: 5s}\n"
+    "  - {name: loiter, camera: gate, kind: dwell, zone: park, class: 0, duration: 30s}\n"
+    "  - {name: crowd, camera: gate, kind: count, zone: door, threshold: 5, op: below, duration: 1m}\n"
+    "  - name: inbound\n"
+    "    camera: gate\n"
+    "    kind: line\n"
+    "    line: [[0, 0.5], [1, 0.5]]\n"
+    "    direction: b_to_a\n"
+    "  - {name: fast, camera: yard, kind: speed, speed: 8.5, from_velocity: true}\n"
+    "  - {name: fell, camera: gate, kind: down, ratio: 1.5}\n"
+    "  - {name: gone, camera: gate, kind: absent, zone: tiny, duration: 2s}\n"
+    "  - {name: out, camera: yard, kind: leave, zone: door}\n";
+
+FP_TEST(config_tracker_zones_rules_and_events_into_their_fields)
+{
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_parse(&cf, events_config, strlen(events_config), "cams.yaml");
+    CHECK_MSG(rc == 0, "%s", fp_error_detail(rc));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_STR(c->output.events, "/out/events.jsonl");
+    CHECK(c->tracker.enabled); /* rules exist */
+    CHECK_NEAR(c->tracker.tracker.high_threshold, 0.7, 1e-6);
+    CHECK_NEAR(c->tracker.tracker.low_threshold, 0.2, 1e-6);
+    CHECK_NEAR(c->tracker.tracker.new_track_threshold, 0.75, 1e-6);
+    CHECK_NEAR(c->tracker.tracker.match_iou, 0.3, 1e-6);
+    CHECK_NEAR(c->tracker.tracker.low_match_iou, 0.4, 1e-6);
+    CHECK_EQ(c->tracker.tracker.min_hits, 2);
+    CHECK_EQ(c->tracker.tracker.max_age_ns, 1500000000LL);
+    CHECK(!c->tracker.tracker.per_class);
+    CHECK_EQ(c->tracker.tracker.max_tracks, 100);
+    CHECK_EQ(c->tracker.present_n, 2);
+    CHECK_EQ(c->tracker.present_m, 4);
+    CHECK_NEAR(c->tracker.box_alpha, 0.5, 1e-6);
+    CHECK_EQ(c->tracker.anchor, FP_TRACK_ANCHOR_CENTER);
+
+    CHECK_NEAR(c->cameras[0].meters_per_pixel, 0.02, 1e-7);
+    CHECK_EQ(c->cameras[1].meters_per_pixel, 0);
+    CHECK_EQ(c->cameras[0].n_zones, 3);
+    const FpZoneConfig *z = c->cameras[0].zones;
+    CHECK_STR(z[0].name, "door");
+    CHECK_EQ(z[0].n_points, 4);
+    CHECK_EQ(z[0].normalized, false); /* values above 1: pixels */
+    CHECK_NEAR(z[0].points[2][0], 300, 0);
+    CHECK_NEAR(z[0].points[2][1], 300, 0);
+    CHECK_STR(z[1].name, "park");
+    CHECK_EQ(z[1].n_points, 3);
+    CHECK_EQ(z[1].normalized, true); /* every value in [0, 1] */
+    CHECK_NEAR(z[1].points[0][1], 0.6, 1e-6);
+    CHECK_EQ(z[2].normalized, false); /* said so */
+    CHECK_EQ(c->cameras[1].n_zones, 1);
+    CHECK(c->cameras[1].zones[0].normalized);
+
+    CHECK_EQ(c->n_rules, 8);
+    const FpRuleSection *r = c->rules;
+    CHECK_STR(r[0].rule.name, "at_door");
+    CHECK_EQ(r[0].rule.kind, FP_RULE_ENTER);
+    CHECK(r[0].camera == NULL);
+    CHECK_STR(r[0].rule.zone, "door");
+    CHECK_STR(r[0].class_name, "person");
+    CHECK_EQ(r[0].rule.cooldown_ns, 5000000000LL);
+    CHECK_EQ(r[1].rule.kind, FP_RULE_DWELL);
+    CHECK_STR(r[1].camera, "gate");
+    CHECK(r[1].class_name == NULL);
+    CHECK_EQ(r[1].rule.class_id, 0);
+    CHECK_EQ(r[1].rule.duration_ns, 30000000000LL);
+    CHECK_EQ(r[2].rule.kind, FP_RULE_COUNT);
+    CHECK_EQ(r[2].rule.threshold, 5);
+    CHECK_EQ(r[2].rule.count_op, FP_COUNT_BELOW);
+    CHECK_EQ(r[2].rule.duration_ns, 60000000000LL);
+    CHECK_EQ(r[2].rule.class_id, -1); /* no class: any */
+    CHECK_EQ(r[3].rule.kind, FP_RULE_LINE);
+    CHECK_NEAR(r[3].rule.line[1][0], 1, 0);
+    CHECK_NEAR(r[3].rule.line[1][1], 0.5, 0);
+    CHECK(r[3].rule.line_normalized);
+    CHECK_EQ(r[3].rule.direction, FP_LINE_B_TO_A);
+    CHECK_EQ(r[4].rule.kind, FP_RULE_SPEED);
+    CHECK_NEAR(r[4].rule.speed, 8.5, 1e-6);
+    CHECK(r[4].rule.speed_from_velocity);
+    CHECK(r[4].rule.zone == NULL);
+    CHECK_EQ(r[5].rule.kind, FP_RULE_DOWN);
+    CHECK_NEAR(r[5].rule.down_ratio, 1.5, 1e-6);
+    CHECK_EQ(r[5].rule.duration_ns, 1000000000LL); /* down's default */
+    CHECK_EQ(r[6].rule.kind, FP_RULE_ABSENT);
+    CHECK_EQ(r[7].rule.kind, FP_RULE_LEAVE);
+    fp_config_destroy(&cf);
+}
+
+FP_TEST(config_tracker_is_off_by_default_and_on_when_asked)
+{
+    static const char none[] = "cameras:\n  - {name: a, url: /a.mp4}\n" GOOD_MODEL;
+    FpConfigFile *cf = NULL;
+    CHECK_EQ(fp_config_parse(&cf, none, strlen(none), "cams.yaml"), 0);
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK(!c->tracker.enabled);
+    CHECK_EQ(c->n_rules, 0);
+    CHECK(c->output.events == NULL);
+    FpTrackerConfig d;
+    fp_tracker_config_init(&d);
+    CHECK_NEAR(c->tracker.tracker.high_threshold, d.high_threshold, 0);
+    CHECK_EQ(c->tracker.tracker.max_age_ns, d.max_age_ns);
+    CHECK_EQ(c->tracker.present_n, 3);
+    CHECK_EQ(c->tracker.present_m, 5);
+    CHECK_EQ(c->tracker.anchor, FP_TRACK_ANCHOR_BOTTOM_CENTER);
+    fp_config_destroy(&cf);
+    static const char on[] = "cameras:\n  - {name: a, url: /a.mp4}\n" GOOD_MODEL "tracker: {enabled: true}\n";
+    CHECK_EQ(fp_config_parse(&cf, on, strlen(on), "cams.yaml"), 0);
+    CHECK(fp_config_get(cf)->tracker.enabled);
+    fp_config_destroy(&cf);
+}
+
+#define ZONE_CAM "cameras:\n  - name: a\n    url: /a.mp4\n    zones:\n      - {name: door, points: [[0, 0], [1, 0], [1, 1]]}\n"
+
+FP_TEST(config_error_zones_rules_and_tracker_name_line_and_key)
+{
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    zones:\n      - {name: z, points: [[0, 0], [1, 1]]}\n"
+                 GOOD_MODEL,
+                 5, "cameras[0].zones[0].points", "3 to 32 points", "got 2 points");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    zones:\n"
+                 "      - {name: z, normalized: true, points: [[0, 0], [2, 0], [1, 1]]}\n" GOOD_MODEL,
+                 5, "cameras[0].zones[0].points", "within [0, 1]");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    zones:\n      - {name: z, points: [[0, 0], [1, x], [1, 1]]}\n"
+                 GOOD_MODEL,
+                 5, "cameras[0].zones[0].points[1]", "'x'");
+    EXPECT_ERROR(ZONE_CAM "      - {name: door, points: [[0, 0], [1, 0], [1, 1]]}\n" GOOD_MODEL, 6,
+                 "cameras[0].zones[1].name", "duplicate zone name 'door'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: hall}\n", 9, "rules[0].zone",
+                 "camera 'a' has no zone 'hall'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: dwell, zone: door, duration: -5s}\n", 9,
+                 "rules[0].duration", "a duration >= 0", "'-5s'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door, cooldown: -1}\n", 9,
+                 "rules[0].cooldown", "'-1'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter}\n", 9, "rules[0]", "needs 'zone'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: wander, zone: door}\n", 9, "rules[0].kind",
+                 "one of enter, leave");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door, camera: b}\n", 9,
+                 "rules[0].camera", "no camera is named 'b'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door}\n"
+                                     "  - {name: r, kind: leave, zone: door}\n",
+                 10, "rules[1].name", "duplicate rule name 'r'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: count, zone: door}\n", 9, "rules[0]",
+                 "needs 'threshold'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: line}\n", 9, "rules[0]", "needs 'line");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: line, line: [[0, 0]]}\n", 9, "rules[0].line",
+                 "got 1 point");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door, speed: 3}\n", 9,
+                 "rules[0].speed", "only a speed rule");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door, class: -2}\n", 9,
+                 "rules[0].class", "'-2'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door}\ntracker: {enabled: false}\n",
+                 10, "tracker.enabled", "need the tracker");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "tracker: {max_age: -1s}\n", 8, "tracker.max_age", "'-1s'");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "tracker: {high_threshold: 0.3, low_threshold: 0.4}\n", 8,
+                 "tracker.low_threshold", "above high_threshold");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "tracker: {present_n: 5, present_m: 3}\n", 8, "tracker.present_n");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "tracker: {anchor: feet}\n", 8, "tracker.anchor", "bottom-center");
+    EXPECT_ERROR(ZONE_CAM GOOD_MODEL "output: {events: \"\"}\n", 8, "output.events");
+}

@@ -608,3 +608,28 @@ FP_TEST(jsonl_threads_write_whole_lines)
     CHECK_EQ(total, THREADS * LINES_PER_THREAD);
     parsed_free(&p);
 }
+
+FP_TEST(jsonl_track_ids_only_with_tracking_and_null_for_none)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s", tmp_path("track.jsonl"));
+    FpJsonlSink *s;
+    CHECK_OK(fp_jsonl_sink_create(&s, path));
+    FpFrame f = make_frame(0, 3);
+    FpDetection d[2] = {make_det(0, 0.9f, 1, 1, 20, 20), make_det(0, 0.05f, 30, 30, 40, 40)};
+    const uint64_t ids[2] = {18446744073709551615ull, 0}; /* the largest id; 0: no track */
+    FpFrameResult tracked = {.frame = &f, .camera_name = "a", .dets = d, .n_dets = 2, .track_ids = ids};
+    FpFrameResult untracked = {.frame = &f, .camera_name = "a", .dets = d, .n_dets = 2};
+    CHECK_OK(fp_jsonl_sink_write(s, &tracked));
+    CHECK_OK(fp_jsonl_sink_write(s, &untracked));
+    fp_jsonl_sink_destroy(&s);
+    Parsed p;
+    parse_file(&p, path, "flat");
+    CHECK_MSG(get(&p, "0.detections[0].track_id") && !strcmp(get(&p, "0.detections[0].track_id"),
+                                                           "n:18446744073709551615"),
+              "track_id is %s", get(&p, "0.detections[0].track_id") ? get(&p, "0.detections[0].track_id") : "absent");
+    check_null(&p, "0.detections[1].track_id");
+    CHECK(get(&p, "1.detections[0].track_id") == NULL);
+    CHECK(get(&p, "1.detections[1].track_id") == NULL);
+    parsed_free(&p);
+}
