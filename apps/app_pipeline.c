@@ -257,6 +257,25 @@ static int cameras_exit_code(FpPipeline *p)
     return code;
 }
 
+/* FpEventSinkFn: the recent events /api/events serves. */
+static int http_event(void *opaque, const FpEvent *ev, const FpFrameResult *r)
+{
+    (void)r;
+    int64_t rc = fp_event_log_add(opaque, ev);
+    return rc < 0 ? (int)rc : 0;
+}
+
+/* With rules and an HTTP server: the log of recent events behind /api/events, fed as an event sink. */
+static int open_event_log(FpPipeline *p, const FpPipelineConfig *cfg, FpHttpServer *http, FpEventLog **log)
+{
+    if (!http || cfg->n_rules == 0)
+        return 0;
+    int rc = fp_event_log_create(log, 100);
+    if (rc < 0 || (rc = fp_pipeline_add_event_sink(p, http_event, *log)) < 0)
+        return rc;
+    return fp_http_server_set_event_log(http, *log);
+}
+
 int fp_app_run_pipeline(const FpAppRun *run)
 {
     const FpPipelineConfig *cfg = run->cfg;
@@ -265,6 +284,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     FpEventsJsonl *events = NULL;
     FpAnnotateSink *annotate = NULL;
     FpHttpServer *http = NULL;
+    FpEventLog *event_log = NULL;
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);
@@ -299,7 +319,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
             .opaque = p,
         };
         rc = fp_http_server_create(&http, cfg->output.http, &h);
-        if (rc < 0)
+        if (rc < 0 || (rc = open_event_log(p, cfg, http, &event_log)) < 0)
             goto out_error;
     }
     install_signals();
@@ -354,6 +374,7 @@ out_error:
 out:
     fp_http_server_destroy(&http);
     fp_pipeline_destroy(&p);
+    fp_event_log_destroy(&event_log);
     fp_annotate_sink_destroy(&annotate);
     fp_jsonl_sink_destroy(&jsonl);
     fp_events_jsonl_destroy(&events);

@@ -65,6 +65,8 @@ typedef struct FpOutputSection {
     const char *annotate;     /* NULL: none; "*.mp4": an annotated video per camera; "dir/": PNG frames */
     const char *http;         /* NULL: off; "127.0.0.1:8080" */
     const char *events;       /* NULL: none; "-": stdout; else a file path: events as JSON lines (docs/events.md) */
+    const char *snapshots;    /* NULL: none; else a folder: a JPEG of the frame of every event, box drawn */
+    int snapshots_max_mb;     /* the snapshot folder's cap in MiB, oldest removed first (default 256) */
 } FpOutputSection;
 
 /* YAML `tracker:`: one FpTracker per camera, plus the rules engines' smoothing (docs/events.md). */

@@ -433,6 +433,8 @@ static const KeyDef output_keys[] = {
     {"annotate", K_PATH, OUT(annotate), .expect = "a video path (*.mp4) or a folder (dir/)"},
     {"http", K_HTTP, OUT(http), .expect = "HOST:PORT with a port in 0..65535 (e.g. 127.0.0.1:8080)"},
     {"events", K_PATH, OUT(events), .allow_dash = true, .expect = "'-' (stdout) or a file path"},
+    {"snapshots", K_PATH, OUT(snapshots), .expect = "a folder for the events' JPEG snapshots"},
+    {"snapshots_max_mb", K_INT, OUT(snapshots_max_mb), 1, 1048576, .expect = "an integer in 1..1048576 (MiB)"},
 };
 
 enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES };
@@ -1280,6 +1282,7 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     cfg->batch.max_wait_ns = 5 * 1000000LL;
     cfg->batch.per_camera = 1;
     cfg->batch.latency_budget_ns = 0;
+    cfg->output.snapshots_max_mb = 256;
     cfg->tracker.enabled = false;
     fp_tracker_config_init(&cfg->tracker.tracker);
     FpRulesConfig rc;

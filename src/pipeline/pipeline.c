@@ -24,8 +24,10 @@
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
 #include "framepipe/rules.h"
+#include "framepipe/snapshot.h"
 #include "framepipe/track.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -117,6 +119,7 @@ struct FpPipeline {
     int n_sinks;
     EventSink event_sinks[MAX_SINKS];
     int n_event_sinks;
+    FpSnapshotWriter *snapshots; /* output.snapshots: a JPEG per event, written on its own thread */
     FpCounter events;
 
     /* what every worker's model agrees on */
@@ -549,8 +552,20 @@ static void on_event(void *opaque, const FpEvent *ev)
     Camera *c = opaque;
     FpPipeline *p = c->p;
     fp_counter_add(&p->events, 1);
+    FpEvent e = *ev; /* the sinks see the snapshot's path */
+    if (p->snapshots && c->current && c->current->frame) {
+        char name[96];
+        snprintf(name, sizeof(name), "%s-%" PRIu64 "-%s", c->name, e.id, e.kind == FP_EVENT_END ? "end" : "start");
+        for (char *q = name; *q; q++) /* a camera name is free text: keep the file name plain */
+            if (!(isalnum((unsigned char)*q) || *q == '-' || *q == '_' || *q == '.'))
+                *q = '_';
+        /* FP_EWOULD_BLOCK (queue full) is counted by the writer; the event goes out without a snapshot. */
+        if (fp_snapshot_write(p->snapshots, c->current->frame, &e.box, e.class_id, e.rule, name, e.snapshot,
+                              sizeof(e.snapshot)) < 0)
+            e.snapshot[0] = 0;
+    }
     for (int s = 0; s < p->n_event_sinks; s++) {
-        int rc = p->event_sinks[s].fn(p->event_sinks[s].opaque, ev, c->current);
+        int rc = p->event_sinks[s].fn(p->event_sinks[s].opaque, &e, c->current);
         if (rc < 0) {
             if (fp_counter_get(&p->sink_errors) == 0)
                 fp_log_error("pipeline", "event sink %d: %s", s, fp_error_detail(rc));
@@ -1033,6 +1048,19 @@ static int setup_tracking(FpPipeline *p, const FpPipelineConfig *cfg)
     return 0;
 }
 
+/* output.snapshots: the writer of the events' JPEGs (only when some camera has rules). */
+static int open_snapshots(FpPipeline *p, const FpPipelineConfig *cfg)
+{
+    if (!cfg->output.snapshots || !cfg->output.snapshots[0] || cfg->n_rules == 0)
+        return 0;
+    FpSnapshotConfig sc;
+    fp_snapshot_config_init(&sc);
+    sc.dir = cfg->output.snapshots;
+    if (cfg->output.snapshots_max_mb > 0)
+        sc.max_bytes = (uint64_t)cfg->output.snapshots_max_mb << 20;
+    return fp_snapshot_create(&p->snapshots, &sc); /* names the folder on failure */
+}
+
 int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
 {
     if (!out || !cfg)
@@ -1050,7 +1078,7 @@ int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg)
         if ((rc = open_camera(p, &cfg->cameras[i], i)) < 0)
             goto fail;
     }
-    if ((rc = setup_tracking(p, cfg)) < 0 || (rc = pipeline_metrics(p)) < 0)
+    if ((rc = setup_tracking(p, cfg)) < 0 || (rc = open_snapshots(p, cfg)) < 0 || (rc = pipeline_metrics(p)) < 0)
         goto fail;
     fp_log_info("pipeline", "%d camera(s), model %s (%s, input %dx%d), batch %d, %d worker(s)", p->n_cams,
                 p->model_path, fp_family_name(p->family.family), p->prep.dst_width, p->prep.dst_height,
@@ -1161,6 +1189,7 @@ void fp_pipeline_destroy(FpPipeline **pp)
     *pp = NULL;
     if (p->started)
         fp_pipeline_stop(p, false);
+    fp_snapshot_destroy(&p->snapshots); /* writes what is queued and drops its frame references first */
     if (p->cams) {
         for (int i = 0; i < p->n_cams; i++) {
             Camera *c = &p->cams[i];

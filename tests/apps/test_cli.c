@@ -462,7 +462,8 @@ FP_TEST(run_check_bad_rules_name_the_file_line_and_key)
  * across a grey 320x240 canvas at 40 px/s from x = -40 for 4 s (as tests/pipeline/test_pipeline_events.c):
  * the face's centre (87.5 px into the 160 px picture) crosses x = 160, the zone's edge, at 2.81 s.
  */
-FP_TEST_TIMED(detect_track_rules_events_write_track_ids_and_event_lines, 240)
+/* Builds that clip into the case's temporary folder; returns its path (skips without ffmpeg or opencv-doc). */
+static const char *slide_clip(void)
 {
     const char *megamind = "/usr/share/doc/opencv-doc/examples/data/Megamind.avi";
     if (access(megamind, R_OK) != 0)
@@ -478,6 +479,12 @@ FP_TEST_TIMED(detect_track_rules_events_write_track_ids_and_event_lines, 240)
              "format=yuv420p\" -c:v libx264 -g 25 -t 6 %s",
              megamind, png, png, clip);
     CHECK_MSG(system(cmd) == 0, "ffmpeg failed: %s", cmd);
+    return clip;
+}
+
+FP_TEST_TIMED(detect_track_rules_events_write_track_ids_and_event_lines, 240)
+{
+    const char *clip = slide_clip();
     const char *rules = tmp("detect-rules.yaml"), *ev = tmp("ev.jsonl"), *out = tmp("track.jsonl");
     write_text(rules, "zones:\n"
                       "  - {name: right, points: [[160, 0], [320, 0], [320, 240], [160, 240]]}\n"
@@ -518,6 +525,44 @@ FP_TEST_TIMED(detect_track_rules_events_write_track_ids_and_event_lines, 240)
                       "rules:\n  - {name: r, kind: enter, zone: left}\n");
     check_fails(argv, 2, "detect-rules.yaml:4:");
     check_fails(argv, 2, "rules[0].zone");
+}
+
+/*
+ * framepipe run with rules, output.events and output.snapshots on the sliding-face clip: the one `enter`
+ * event names a snapshot file, and that file is a whole JPEG of the frame (decoded by ffprobe: 320x240).
+ */
+FP_TEST_TIMED(run_rules_write_events_with_a_jpeg_snapshot_each, 240)
+{
+    const char *clip = slide_clip();
+    char *dir = tmp("snaps"), *ev = tmp("run-ev.jsonl"), *cfg = tmp("run-rules.yaml");
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "cameras:\n"
+             "  - name: slide\n"
+             "    url: %s\n"
+             "    zones:\n"
+             "      - {name: right, points: [[160, 0], [320, 0], [320, 240], [160, 240]]}\n"
+             "model: {path: %s}\n"
+             "tracker: {anchor: center}\n"
+             "rules:\n"
+             "  - {name: arrives, kind: enter, zone: right, class: face}\n"
+             "output: {jsonl: /dev/null, events: %s, snapshots: %s, snapshots_max_mb: 4}\n",
+             clip, blazeface128(), ev, dir);
+    write_text(cfg, text);
+    const char *argv[] = {exe(), "run", "--quiet", cfg, NULL};
+    CHECK_EQ(run_cmd(argv, NULL, tmp("run-rules.err")), 0);
+    cJSON *evs[8];
+    CHECK_EQ(parse_lines(ev, evs, 8), 1);
+    const char *snap = str(evs[0], "snapshot");
+    CHECK_MSG(snap && strncmp(snap, dir, strlen(dir)) == 0 && strstr(snap, ".jpg"), "snapshot '%s'", snap ? snap : "");
+    char probe[1024];
+    snprintf(probe, sizeof(probe), "ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 '%s' > '%s'",
+             snap, tmp("probe.csv"));
+    CHECK_MSG(system(probe) == 0, "ffprobe cannot read %s", snap);
+    char *csv = slurp(tmp("probe.csv"));
+    CHECK_MSG(strstr(csv, "mjpeg,320,240"), "snapshot %s: %s", snap, csv);
+    free(csv);
+    cJSON_Delete(evs[0]);
 }
 
 /* Fetches http://127.0.0.1:port/path with curl into `out`; returns curl's exit code. */
