@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Tracker benchmark: framepipe's FpTracker vs a Python ByteTrack-style reference (numpy + scipy) on the same synthetic sequences of 100 and 1,000 objects.
 #include "framepipe/error.h"
+#include "framepipe/rules.h"
 #include "framepipe/track.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +195,108 @@ static Result run_framepipe(const Seq *s, int reps)
     return res;
 }
 
+/* Counts events (the rules' callback). */
+static void count_event(void *opaque, const FpEvent *ev)
+{
+    (void)ev;
+    (*(uint64_t *)opaque)++;
+}
+
+/*
+ * Tracker + rules per frame: the same sequence through fp_tracker_update and then fp_rules_update with 10
+ * rules (every kind, on two normalised zones covering the left and the right half and a vertical line in
+ * the middle), both timed together. Returns the median (min-max) like run_framepipe; *events counts what
+ * the rules raised (a sanity check that they run).
+ */
+static Result run_with_rules(const Seq *s, int reps, uint64_t *events)
+{
+    Result res = {0};
+    size_t nt = (size_t)reps * (size_t)(s->frames - WARMUP);
+    double *times = malloc(sizeof(double) * nt);
+    FpDetection *dets = calloc((size_t)s->max_n, sizeof(FpDetection));
+    FpZoneConfig zones[2] = {
+        {.name = "left", .n_points = 4, .points = {{0, 0}, {0.5f, 0}, {0.5f, 1}, {0, 1}}, .normalized = true},
+        {.name = "right", .n_points = 4, .points = {{0.5f, 0}, {1, 0}, {1, 1}, {0.5f, 1}}, .normalized = true},
+    };
+    static const FpRuleKind kinds[10] = {FP_RULE_ENTER, FP_RULE_LEAVE, FP_RULE_DWELL, FP_RULE_COUNT, FP_RULE_LINE,
+                                         FP_RULE_SPEED, FP_RULE_DOWN,  FP_RULE_ABSENT, FP_RULE_ENTER, FP_RULE_DWELL};
+    static const char *const names[10] = {"enter-l", "leave-l", "dwell-l", "count-r", "line",
+                                          "speed",   "down",    "absent-r", "enter-r", "dwell-r"};
+    FpRuleConfig rules[10];
+    for (int i = 0; i < 10; i++) {
+        fp_rule_config_init(&rules[i], kinds[i]);
+        rules[i].name = names[i];
+        rules[i].zone = i >= 7 || i == 3 ? "right" : (i == 4 || i == 5 || i == 6) ? NULL : "left";
+        rules[i].duration_ns = 500000000LL;
+        rules[i].threshold = 10;
+        rules[i].speed = 100.0f;
+        rules[i].line[0][0] = rules[i].line[1][0] = 0.5f;
+        rules[i].line[0][1] = 0.0f;
+        rules[i].line[1][1] = 1.0f;
+        rules[i].line_normalized = true;
+    }
+    int fw = 0, fh = 0; /* the frame: the bounding box of the sequence's boxes */
+    for (int f = 0; f < s->frames; f++)
+        for (int i = 0; i < s->count[f]; i++) {
+            const float *r = s->rows + ((size_t)f * (size_t)s->max_n + (size_t)i) * 6;
+            fw = r[2] > fw ? (int)r[2] + 1 : fw;
+            fh = r[3] > fh ? (int)r[3] + 1 : fh;
+        }
+    size_t k = 0;
+    *events = 0;
+    for (int rep = 0; rep < reps; rep++) {
+        FpTrackerConfig cfg;
+        fp_tracker_config_init(&cfg);
+        cfg.max_tracks = 2 * s->n_obj + 64;
+        FpRulesConfig rc_cfg;
+        fp_rules_config_init(&rc_cfg);
+        rc_cfg.camera_name = "bench";
+        rc_cfg.zones = zones;
+        rc_cfg.n_zones = 2;
+        rc_cfg.rules = rules;
+        rc_cfg.n_rules = 10;
+        rc_cfg.max_tracks = cfg.max_tracks;
+        FpTracker *t = NULL;
+        FpRules *rr = NULL;
+        int rc = fp_tracker_create(&t, &cfg);
+        if (rc < 0 || (rc = fp_rules_create(&rr, &rc_cfg, count_event, events)) < 0) {
+            fprintf(stderr, "bench_track: %s\n", fp_error_detail(rc));
+            exit(1);
+        }
+        for (int f = 0; f < s->frames; f++) {
+            const float *r = s->rows + (size_t)f * (size_t)s->max_n * 6;
+            int n = s->count[f];
+            for (int i = 0; i < n; i++) {
+                dets[i].box = (FpBox){r[i * 6], r[i * 6 + 1], r[i * 6 + 2], r[i * 6 + 3]};
+                dets[i].score = r[i * 6 + 4];
+            }
+            int64_t t0 = now_ns();
+            rc = fp_tracker_update(t, dets, n, f * FRAME_NS, NULL);
+            const FpTrack *tracks = NULL;
+            int nt_ = rc < 0 ? rc : fp_tracker_tracks(t, &tracks);
+            if (nt_ >= 0)
+                rc = fp_rules_update(rr, tracks, nt_, fw, fh, f * FRAME_NS);
+            int64_t t1 = now_ns();
+            if (rc < 0 || nt_ < 0) {
+                fprintf(stderr, "bench_track: %s\n", fp_error_detail(rc < 0 ? rc : nt_));
+                exit(1);
+            }
+            if (f >= WARMUP)
+                times[k++] = (double)(t1 - t0) / 1000.0;
+        }
+        fp_rules_destroy(&rr);
+        fp_tracker_destroy(&t);
+    }
+    qsort(times, k, sizeof(double), cmp_double);
+    res.med_us = times[k / 2];
+    res.min_us = times[0];
+    res.max_us = times[k - 1];
+    res.ok = 1;
+    free(times);
+    free(dets);
+    return res;
+}
+
 static Result run_python(const char *python, const char *ref, const char *path, int reps)
 {
     Result res = {0};
@@ -229,9 +333,11 @@ int main(int argc, char **argv)
         int n, frames, reps, py_reps;
         double target_us;
     } cases[2] = {{100, 300, 5, 2, 50.0}, {1000, 150, 3, 1, 1000.0}};
-    char body[8192];
+    Result with_rules[2];
+    uint64_t rule_events[2];
+    char body[12288];
     int len = snprintf(body, sizeof(body),
-                       "## Tracker: FpTracker vs a Python ByteTrack-style reference (tracker only)\n\n"
+                       "## Tracker (and rules): FpTracker vs a Python ByteTrack-style reference\n\n"
                        "`taskset -c 1 build/release/bench/bench_track --md /tmp/track.md && bench/update_results.py "
                        "track /tmp/track.md` (pinned to one core of a 2-core machine shared with other builds: "
                        "the max column catches their interference). Synthetic objects moving at constant velocity with jitter, 3%% missed, "
@@ -239,7 +345,7 @@ int main(int argc, char **argv)
                        "detections for both (bench_track.c writes them, bench/bytetrack_ref.py reads them: numpy "
                        "Kalman + scipy `linear_sum_assignment`, ByteTrack's two stages and thresholds). Time "
                        "per `update` call, one thread, after %d warm-up frames: median (min-max) in "
-                       "microseconds. This is the tracker alone; the rules engine is not in it. ID switches "
+                       "microseconds. The first table is the tracker alone; the second adds the rules engine. ID switches "
                        "and truth detections left without an id are counted against the generator's truth "
                        "for both: objects here pass through each other with boxes of similar size, so switches are "
                        "expected; equal counts say the two implement the same algorithm.\n\n"
@@ -256,6 +362,7 @@ int main(int argc, char **argv)
             return 1;
         }
         Result fp = run_framepipe(&s, cases[c].reps);
+        with_rules[c] = run_with_rules(&s, cases[c].reps, &rule_events[c]);
         Result py = {0};
         if (!no_python)
             py = run_python(python, ref, path, cases[c].py_reps);
@@ -278,6 +385,19 @@ int main(int argc, char **argv)
                         pyq);
         free(s.count);
         free(s.rows);
+    }
+    len += snprintf(body + len, sizeof(body) - (size_t)len,
+                    "\nTracker + rules (the issue's targets): the same sequences through `fp_tracker_update` then "
+                    "`fp_rules_update` with 10 rules (enter, leave, dwell, count, line, speed, down, absent, and a "
+                    "second enter and dwell; two zones, a line), timed together per frame:\n\n"
+                    "| objects | framepipe tracker + 10 rules us/frame | target | events raised |\n|---|---|---|---|\n");
+    for (int c = 0; c < 2; c++) {
+        printf("%d objects, tracker + 10 rules: %.1f us (%.1f-%.1f), %" PRIu64 " events\n", cases[c].n,
+               with_rules[c].med_us, with_rules[c].min_us, with_rules[c].max_us, rule_events[c]);
+        len += snprintf(body + len, sizeof(body) - (size_t)len, "| %d | %.1f (%.1f-%.1f) | < %.0f us: %s | %" PRIu64 " |\n",
+                        cases[c].n, with_rules[c].med_us, with_rules[c].min_us, with_rules[c].max_us,
+                        cases[c].target_us, with_rules[c].med_us < cases[c].target_us ? "met" : "missed",
+                        rule_events[c]);
     }
     if (md) {
         FILE *f = fopen(md, "w");
