@@ -788,7 +788,8 @@ static int read_mapping(const Ctx *c, const yaml_node_t *map, const char *where,
                                vals[i]->start_mark.line + 1);
             vals[i] = val;
             char w[128];
-            snprintf(w, sizeof(w), "%s%s%s", where, where[0] ? "." : "", kname);
+            if (snprintf(w, sizeof(w), "%s%s%s", where, where[0] ? "." : "", kname) >= (int)sizeof(w))
+                w[sizeof(w) - 4] = w[sizeof(w) - 3] = w[sizeof(w) - 2] = '.'; /* a cut key path says so */
             if (is_null(val)) {
                 if (defs[i].required)
                     return fail_expect(c, val, w, defs[i].expect ? defs[i].expect : "a value");
