@@ -126,82 +126,13 @@ void fp_annotate_class_color(int class_id, uint8_t rgb[3])
 
 #if FP_HAVE_ANNOTATE
 
-/* Fills [x0, x1) x [y0, y1), clipped to the picture. */
-static void fill_rect(AVFrame *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
+static void draw_detection(const FpRgbCanvas *pic, const FpFrameResult *r, const FpDetection *d, int thick, int scale)
 {
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > pic->width)
-        x1 = pic->width;
-    if (y1 > pic->height)
-        y1 = pic->height;
-    for (int y = y0; y < y1; y++) {
-        uint8_t *p = pic->data[0] + (ptrdiff_t)y * pic->linesize[0] + 3 * x0;
-        for (int x = x0; x < x1; x++, p += 3) {
-            p[0] = c[0];
-            p[1] = c[1];
-            p[2] = c[2];
-        }
-    }
-}
-
-/* A coordinate clamped to just outside the picture, so a far-away edge stays invisible and the int is safe. */
-static int pixel_floor(float v, int size, int margin)
-{
-    float lo = (float)(-margin - 1), hi = (float)(size + margin + 1);
-    if (v < lo)
-        return (int)lo;
-    if (v > hi)
-        return (int)hi;
-    return (int)floorf(v);
-}
-
-static void draw_text(AVFrame *pic, int x, int y, int scale, const char *text, const uint8_t c[3])
-{
-    for (const char *t = text; *t; t++, x += (FP__FONT_W + 1) * scale) {
-        unsigned ch = (unsigned char)*t;
-        if (ch < FP__FONT_FIRST || ch > FP__FONT_LAST)
-            ch = '?';
-        const uint8_t *g = fp__font5x7[ch - FP__FONT_FIRST];
-        for (int col = 0; col < FP__FONT_W; col++)
-            for (int row = 0; row < FP__FONT_H; row++)
-                if (g[col] >> row & 1)
-                    fill_rect(pic, x + col * scale, y + row * scale, x + (col + 1) * scale,
-                              y + (row + 1) * scale, c);
-    }
-}
-
-static void draw_detection(AVFrame *pic, const FpFrameResult *r, const FpDetection *d, int thick, int scale)
-{
-    FpBox b = d->box;
-    if (!isfinite(b.x1) || !isfinite(b.y1) || !isfinite(b.x2) || !isfinite(b.y2))
-        return;
-    if (b.x2 < b.x1) {
-        float t = b.x1;
-        b.x1 = b.x2;
-        b.x2 = t;
-    }
-    if (b.y2 < b.y1) {
-        float t = b.y1;
-        b.y1 = b.y2;
-        b.y2 = t;
-    }
-    int w = pic->width, h = pic->height, m = 64 * scale;
-    int x1 = pixel_floor(b.x1, w, m), y1 = pixel_floor(b.y1, h, m);
-    int x2 = pixel_floor(ceilf(b.x2) - 1.0f, w, m), y2 = pixel_floor(ceilf(b.y2) - 1.0f, h, m);
-    if (x2 < x1)
-        x2 = x1;
-    if (y2 < y1)
-        y2 = y1;
     uint8_t c[3];
     fp_annotate_class_color(d->class_id, c);
-    fill_rect(pic, x1, y1, x2 + 1, y1 + thick, c);     /* top */
-    fill_rect(pic, x1, y2 - thick + 1, x2 + 1, y2 + 1, c); /* bottom */
-    fill_rect(pic, x1, y1, x1 + thick, y2 + 1, c);     /* left */
-    fill_rect(pic, x2 - thick + 1, y1, x2 + 1, y2 + 1, c); /* right */
-
+    int x1, y1;
+    if (!fp__canvas_box(pic, d->box, thick, scale, c, &x1, &y1))
+        return;
     int nk = r->n_keypoints <= 0 ? 0 : d->n_keypoints < 0 ? 0 : d->n_keypoints;
     if (nk > FP_MAX_KEYPOINTS)
         nk = FP_MAX_KEYPOINTS;
@@ -209,13 +140,13 @@ static void draw_detection(AVFrame *pic, const FpFrameResult *r, const FpDetecti
     for (int k = 0; k < nk; k++) {
         if (!isfinite(d->keypoints[k][0]) || !isfinite(d->keypoints[k][1]))
             continue;
-        int kx = pixel_floor(d->keypoints[k][0], w, rad), ky = pixel_floor(d->keypoints[k][1], h, rad);
+        int kx = fp__canvas_floor(d->keypoints[k][0], pic->width, rad);
+        int ky = fp__canvas_floor(d->keypoints[k][1], pic->height, rad);
         for (int dy = -rad; dy <= rad; dy++) /* a small disc: one span per row */
             for (int dx = -rad; dx <= rad; dx++)
                 if (dx * dx + dy * dy <= rad * rad + 1)
-                    fill_rect(pic, kx + dx, ky + dy, kx + dx + 1, ky + dy + 1, c);
+                    fp__canvas_fill(pic, kx + dx, ky + dy, kx + dx + 1, ky + dy + 1, c);
     }
-
     /* label "name 0.93" on a filled background above the box (inside it at the top of the picture) */
     char label[ANN_LABEL_MAX + 16];
     const char *name = NULL;
@@ -226,28 +157,16 @@ static void draw_detection(AVFrame *pic, const FpFrameResult *r, const FpDetecti
         snprintf(label, sizeof(label), "%.*s %.2f", ANN_LABEL_MAX, name, score);
     else
         snprintf(label, sizeof(label), "%d %.2f", d->class_id, score);
-    int len = (int)strlen(label);
-    int pad = scale;
-    int lw = len * (FP__FONT_W + 1) * scale - scale + 2 * pad, lh = FP__FONT_H * scale + 2 * pad;
-    int lx = x1 < 0 ? 0 : x1;
-    if (lx + lw > w)
-        lx = w - lw < 0 ? 0 : w - lw;
-    int ly = y1 - lh;
-    if (ly < 0)
-        ly = y1 < 0 ? 0 : y1;
-    fill_rect(pic, lx, ly, lx + lw, ly + lh, c);
-    int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
-    static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-    draw_text(pic, lx + pad, ly + pad, scale, label, luma > 140 ? black : white);
+    fp__canvas_label(pic, x1, y1, scale, label, c);
 }
 
-static void draw_result(AVFrame *pic, const FpFrameResult *r)
+static void draw_result(AVFrame *frame, const FpFrameResult *r)
 {
-    int short_side = pic->width < pic->height ? pic->width : pic->height;
-    int thick = short_side >= 720 ? 3 : 2;
-    int scale = short_side >= 720 ? 2 : 1;
+    FpRgbCanvas pic = {frame->data[0], frame->linesize[0], frame->width, frame->height};
+    int thick, scale;
+    fp__canvas_style(&pic, &thick, &scale);
     for (int i = 0; i < r->n_dets; i++)
-        draw_detection(pic, r, &r->dets[i], thick, scale);
+        draw_detection(&pic, r, &r->dets[i], thick, scale);
 }
 
 /* ---- errors ---- */

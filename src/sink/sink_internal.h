@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// Private to src/sink: the built-in 5x7 bitmap font used for labels.
+// Private to src/sink: the built-in 5x7 bitmap font and the drawing of boxes and labels into packed RGB pictures.
 #ifndef FRAMEPIPE_SINK_INTERNAL_H
 #define FRAMEPIPE_SINK_INTERNAL_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "framepipe/geometry.h"
 
 #define FP__FONT_FIRST 32 /* ' ' */
 #define FP__FONT_LAST 126 /* '~' */
@@ -15,5 +19,36 @@
  * column c set = pixel (c, r) lit, r = 0 the top row.
  */
 extern const uint8_t fp__font5x7[FP__FONT_LAST - FP__FONT_FIRST + 1][FP__FONT_W];
+
+/*
+ * A packed RGB24 picture to draw on (the annotation sink's scratch frame,
+ * the snapshot writer's copy). Every write goes through fp__canvas_fill,
+ * which clips to the picture, so any coordinates are safe.
+ */
+typedef struct FpRgbCanvas {
+    uint8_t *data;
+    ptrdiff_t stride; /* bytes per row */
+    int width, height;
+} FpRgbCanvas;
+
+/* Line thickness and label scale for a picture this size (3 px and 2x from a 720-pixel short side). */
+void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale);
+
+/* Fills [x0, x1) x [y0, y1) with colour c, clipped to the picture. */
+void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, const uint8_t c[3]);
+
+/* floor(v), clamped to just outside [0, size) by margin + 1, so a far edge stays invisible and the int is safe. */
+int fp__canvas_floor(float v, int size, int margin);
+
+/*
+ * Draws the outline of box b (pixels x1..x2, y1..y2 inclusive, corners in
+ * any order), `thick` pixels wide, in colour c. Returns false (nothing
+ * drawn) when a coordinate is not finite; else true with the outline's
+ * top-left pixel in *x1, *y1 (for the label).
+ */
+bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const uint8_t c[3], int *x1, int *y1);
+
+/* Draws `label` on a filled background of colour c above (x1, y1), inside the picture at its top edge. */
+void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3]);
 
 #endif

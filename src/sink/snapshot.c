@@ -87,102 +87,17 @@ struct FpSnapshotWriter {
 
 /* ---- drawing into the RGB scratch ---- */
 
-typedef struct Rgb {
-    uint8_t *p;
-    int w, h;
-} Rgb;
-
-static void fill_rect(Rgb *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
-{
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > pic->w)
-        x1 = pic->w;
-    if (y1 > pic->h)
-        y1 = pic->h;
-    for (int y = y0; y < y1; y++) {
-        uint8_t *p = pic->p + ((size_t)y * (size_t)pic->w + (size_t)x0) * 3;
-        for (int x = x0; x < x1; x++, p += 3)
-            p[0] = c[0], p[1] = c[1], p[2] = c[2];
-    }
-}
-
-/* A coordinate clamped to just outside the picture, so a far edge stays invisible and the int is safe. */
-static int pixel_floor(float v, int size, int margin)
-{
-    float lo = (float)(-margin - 1), hi = (float)(size + margin + 1);
-    if (v < lo)
-        return (int)lo;
-    if (v > hi)
-        return (int)hi;
-    return (int)floorf(v);
-}
-
-static void draw_text(Rgb *pic, int x, int y, int scale, const char *text, const uint8_t c[3])
-{
-    for (const char *t = text; *t; t++, x += (FP__FONT_W + 1) * scale) {
-        unsigned ch = (unsigned char)*t;
-        if (ch < FP__FONT_FIRST || ch > FP__FONT_LAST)
-            ch = '?';
-        const uint8_t *g = fp__font5x7[ch - FP__FONT_FIRST];
-        for (int col = 0; col < FP__FONT_W; col++)
-            for (int row = 0; row < FP__FONT_H; row++)
-                if (g[col] >> row & 1)
-                    fill_rect(pic, x + col * scale, y + row * scale, x + (col + 1) * scale,
-                              y + (row + 1) * scale, c);
-    }
-}
-
 /* The box's pixels x1..x2, y1..y2 inclusive (as the annotation sink draws them), then the label above it. */
-static void draw_job(Rgb *pic, const SnapJob *j)
+static void draw_job(const FpRgbCanvas *pic, const SnapJob *j)
 {
     if (!j->has_box)
         return;
-    FpBox b = j->box;
-    if (!isfinite(b.x1) || !isfinite(b.y1) || !isfinite(b.x2) || !isfinite(b.y2))
-        return;
-    if (b.x2 < b.x1) {
-        float t = b.x1;
-        b.x1 = b.x2;
-        b.x2 = t;
-    }
-    if (b.y2 < b.y1) {
-        float t = b.y1;
-        b.y1 = b.y2;
-        b.y2 = t;
-    }
-    int short_side = pic->w < pic->h ? pic->w : pic->h;
-    int thick = short_side >= 720 ? 3 : 2;
-    int scale = short_side >= 720 ? 2 : 1;
-    int m = 64 * scale;
-    int x1 = pixel_floor(b.x1, pic->w, m), y1 = pixel_floor(b.y1, pic->h, m);
-    int x2 = pixel_floor(ceilf(b.x2) - 1.0f, pic->w, m), y2 = pixel_floor(ceilf(b.y2) - 1.0f, pic->h, m);
-    if (x2 < x1)
-        x2 = x1;
-    if (y2 < y1)
-        y2 = y1;
+    int thick, scale, x1, y1;
+    fp__canvas_style(pic, &thick, &scale);
     uint8_t c[3];
     fp_annotate_class_color(j->class_id, c);
-    fill_rect(pic, x1, y1, x2 + 1, y1 + thick, c);
-    fill_rect(pic, x1, y2 - thick + 1, x2 + 1, y2 + 1, c);
-    fill_rect(pic, x1, y1, x1 + thick, y2 + 1, c);
-    fill_rect(pic, x2 - thick + 1, y1, x2 + 1, y2 + 1, c);
-    if (!j->label[0])
-        return;
-    int len = (int)strlen(j->label), pad = scale;
-    int lw = len * (FP__FONT_W + 1) * scale - scale + 2 * pad, lh = FP__FONT_H * scale + 2 * pad;
-    int lx = x1 < 0 ? 0 : x1;
-    if (lx + lw > pic->w)
-        lx = pic->w - lw < 0 ? 0 : pic->w - lw;
-    int ly = y1 - lh;
-    if (ly < 0)
-        ly = y1 < 0 ? 0 : y1;
-    fill_rect(pic, lx, ly, lx + lw, ly + lh, c);
-    int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
-    static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-    draw_text(pic, lx + pad, ly + pad, scale, j->label, luma > 140 ? black : white);
+    if (fp__canvas_box(pic, j->box, thick, scale, c, &x1, &y1) && j->label[0])
+        fp__canvas_label(pic, x1, y1, scale, j->label, c);
 }
 
 /* ---- conversion to RGB ---- */
@@ -403,7 +318,7 @@ static int64_t run_job(FpSnapshotWriter *w, const SnapJob *j)
         w->rgb_cap = need;
     }
     to_rgb(f, w->rgb);
-    Rgb pic = {w->rgb, f->width, f->height};
+    FpRgbCanvas pic = {w->rgb, (ptrdiff_t)f->width * 3, f->width, f->height};
     draw_job(&pic, j);
 
     unsigned long bound = tjBufSize(f->width, f->height, TJSAMP_444);

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+// Drawing boxes, keypoint discs and labels into packed RGB pictures: the one drawing code of the annotation sink and the snapshot writer.
+#include "sink_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale)
+{
+    int short_side = pic->width < pic->height ? pic->width : pic->height;
+    *thick = short_side >= 720 ? 3 : 2;
+    *scale = short_side >= 720 ? 2 : 1;
+}
+
+void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
+{
+    if (x0 < 0)
+        x0 = 0;
+    if (y0 < 0)
+        y0 = 0;
+    if (x1 > pic->width)
+        x1 = pic->width;
+    if (y1 > pic->height)
+        y1 = pic->height;
+    for (int y = y0; y < y1; y++) {
+        uint8_t *p = pic->data + (ptrdiff_t)y * pic->stride + 3 * (ptrdiff_t)x0;
+        for (int x = x0; x < x1; x++, p += 3) {
+            p[0] = c[0];
+            p[1] = c[1];
+            p[2] = c[2];
+        }
+    }
+}
+
+int fp__canvas_floor(float v, int size, int margin)
+{
+    float lo = (float)(-margin - 1), hi = (float)(size + margin + 1);
+    if (v < lo)
+        return (int)lo;
+    if (v > hi)
+        return (int)hi;
+    return (int)floorf(v);
+}
+
+bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const uint8_t c[3], int *x1o, int *y1o)
+{
+    if (!isfinite(b.x1) || !isfinite(b.y1) || !isfinite(b.x2) || !isfinite(b.y2))
+        return false;
+    if (b.x2 < b.x1) {
+        float t = b.x1;
+        b.x1 = b.x2;
+        b.x2 = t;
+    }
+    if (b.y2 < b.y1) {
+        float t = b.y1;
+        b.y1 = b.y2;
+        b.y2 = t;
+    }
+    int w = pic->width, h = pic->height, m = 64 * scale;
+    int x1 = fp__canvas_floor(b.x1, w, m), y1 = fp__canvas_floor(b.y1, h, m);
+    int x2 = fp__canvas_floor(ceilf(b.x2) - 1.0f, w, m), y2 = fp__canvas_floor(ceilf(b.y2) - 1.0f, h, m);
+    if (x2 < x1)
+        x2 = x1;
+    if (y2 < y1)
+        y2 = y1;
+    fp__canvas_fill(pic, x1, y1, x2 + 1, y1 + thick, c);         /* top */
+    fp__canvas_fill(pic, x1, y2 - thick + 1, x2 + 1, y2 + 1, c); /* bottom */
+    fp__canvas_fill(pic, x1, y1, x1 + thick, y2 + 1, c);         /* left */
+    fp__canvas_fill(pic, x2 - thick + 1, y1, x2 + 1, y2 + 1, c); /* right */
+    *x1o = x1;
+    *y1o = y1;
+    return true;
+}
+
+static void draw_text(const FpRgbCanvas *pic, int x, int y, int scale, const char *text, const uint8_t c[3])
+{
+    for (const char *t = text; *t; t++, x += (FP__FONT_W + 1) * scale) {
+        unsigned ch = (unsigned char)*t;
+        if (ch < FP__FONT_FIRST || ch > FP__FONT_LAST)
+            ch = '?';
+        const uint8_t *g = fp__font5x7[ch - FP__FONT_FIRST];
+        for (int col = 0; col < FP__FONT_W; col++)
+            for (int row = 0; row < FP__FONT_H; row++)
+                if (g[col] >> row & 1)
+                    fp__canvas_fill(pic, x + col * scale, y + row * scale, x + (col + 1) * scale,
+                                    y + (row + 1) * scale, c);
+    }
+}
+
+void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3])
+{
+    int len = (int)strlen(label), pad = scale;
+    int lw = len * (FP__FONT_W + 1) * scale - scale + 2 * pad, lh = FP__FONT_H * scale + 2 * pad;
+    int lx = x1 < 0 ? 0 : x1;
+    if (lx + lw > pic->width)
+        lx = pic->width - lw < 0 ? 0 : pic->width - lw;
+    int ly = y1 - lh;
+    if (ly < 0)
+        ly = y1 < 0 ? 0 : y1;
+    fp__canvas_fill(pic, lx, ly, lx + lw, ly + lh, c);
+    int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
+    static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
+    draw_text(pic, lx + pad, ly + pad, scale, label, luma > 140 ? black : white);
+}
