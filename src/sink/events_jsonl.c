@@ -4,28 +4,25 @@
 
 #include "framepipe/error.h"
 #include "framepipe/log.h"
+#include "sink_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /*
  * Design: the line is formatted into a stack buffer and written with one
  * write(2) (O_APPEND on files), so lines from several threads never
  * interleave without a lock, and a reader following the file sees whole
- * lines. A closed pipe gives -EPIPE: the apps ignore SIGPIPE.
+ * lines. A closed pipe gives -EPIPE, never SIGPIPE (FpLineOut, as the frame sink).
  */
 
 #define EVENT_LINE_STACK 4096
 
 struct FpEventsJsonl {
-    int fd;
-    bool owns_fd;
+    FpLineOut out; /* the file (O_APPEND) or stdout; SIGPIPE-safe writes */
     char *path;
     _Atomic uint64_t lines;
 };
@@ -39,36 +36,14 @@ int fp_events_jsonl_create(FpEventsJsonl **out, const char *path)
         free(s);
         return fp_error(-ENOMEM, "events sink %s: out of memory", path);
     }
-    if (!strcmp(path, "-")) {
-        fflush(stdout);
-        s->fd = STDOUT_FILENO;
-    } else {
-        s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
-        if (s->fd < 0) {
-            int rc = -errno;
-            free(s->path);
-            free(s);
-            return fp_error(rc, "events sink: cannot open %s: %s", path, fp_strerror(rc));
-        }
-        s->owns_fd = true;
+    int rc = fp__line_out_open(&s->out, path, true);
+    if (rc < 0) {
+        free(s->path);
+        free(s);
+        return fp_error(rc, "events sink: cannot open %s: %s", path, fp_strerror(rc));
     }
     atomic_init(&s->lines, 0);
     *out = s;
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
     return 0;
 }
 
@@ -88,7 +63,7 @@ int fp_events_jsonl_write(void *sink, const FpEvent *ev, const FpFrameResult *fr
         fp_event_to_json(ev, buf, len + 1);
     }
     buf[len] = '\n';
-    int rc = write_all(s->fd, buf, len + 1);
+    int rc = fp__line_out_write(&s->out, buf, len + 1);
     if (buf != stack)
         free(buf);
     if (rc < 0)
@@ -107,8 +82,9 @@ void fp_events_jsonl_destroy(FpEventsJsonl **ps)
     if (!ps || !*ps)
         return;
     FpEventsJsonl *s = *ps;
-    if (s->owns_fd && close(s->fd) != 0)
-        fp_log_error("sink", "events sink: closing %s: %s", s->path, fp_strerror(-errno));
+    int rc = fp__line_out_close(&s->out);
+    if (rc < 0)
+        fp_log_error("sink", "events sink: closing %s: %s", s->path, fp_strerror(rc));
     free(s->path);
     free(s);
     *ps = NULL;

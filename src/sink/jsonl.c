@@ -6,18 +6,15 @@
 #include "framepipe/error.h"
 #include "framepipe/json.h"
 #include "framepipe/log.h"
+#include "sink_internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /*
  * Design: a line is formatted into one buffer owned by the sink and written
@@ -43,9 +40,7 @@
 
 struct FpJsonlSink {
     pthread_mutex_t lock;
-    int fd;
-    bool owns_fd;
-    bool is_pipe; /* FIFO or socket: guard against SIGPIPE */
+    FpLineOut out; /* the file or stdout; SIGPIPE-safe writes */
     char *path;
     char *buf;
     size_t cap;
@@ -302,41 +297,6 @@ static void format_line(Out *o, const FpFrameResult *r, int64_t now_ns)
 
 /* ---- output ---- */
 
-static int write_all(FpJsonlSink *s, const char *p, size_t n)
-{
-    sigset_t pipe_set, old_set;
-    bool was_pending = false;
-    if (s->is_pipe) {
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
-        sigset_t pending;
-        sigpending(&pending);
-        was_pending = sigismember(&pending, SIGPIPE) == 1;
-    }
-    int rc = 0;
-    while (n > 0) {
-        ssize_t w = write(s->fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            break;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    if (s->is_pipe) {
-        if (rc == -EPIPE && !was_pending) {
-            const struct timespec zero = {0, 0};
-            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR) {
-            }
-        }
-        pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-    }
-    return rc;
-}
-
 int fp_jsonl_sink_write(void *sink, const FpFrameResult *r)
 {
     FpJsonlSink *s = sink;
@@ -364,7 +324,7 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r)
         s->buf = bigger;
         s->cap *= 2;
     }
-    rc = write_all(s, o.buf, o.len);
+    rc = fp__line_out_write(&s->out, o.buf, o.len);
     if (rc < 0)
         rc = fp_error(rc, "jsonl sink: cannot write to %s: %s", s->path, fp_strerror(rc));
     else
@@ -395,23 +355,13 @@ int fp_jsonl_sink_create(FpJsonlSink **out, const char *path)
         free(s);
         return fp_error(-ENOMEM, "jsonl sink %s: out of memory", path);
     }
-    if (strcmp(path, "-") == 0) {
-        fflush(stdout); /* anything printed before through stdio comes first */
-        s->fd = STDOUT_FILENO;
-        s->owns_fd = false;
-    } else {
-        s->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (s->fd < 0) {
-            int rc = -errno;
-            free(s->path);
-            free(s->buf);
-            free(s);
-            return fp_error(rc, "jsonl sink: cannot open %s: %s", path, fp_strerror(rc));
-        }
-        s->owns_fd = true;
+    int rc = fp__line_out_open(&s->out, path, false);
+    if (rc < 0) {
+        free(s->path);
+        free(s->buf);
+        free(s);
+        return fp_error(rc, "jsonl sink: cannot open %s: %s", path, fp_strerror(rc));
     }
-    struct stat st;
-    s->is_pipe = fstat(s->fd, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     pthread_mutex_init(&s->lock, NULL);
     atomic_init(&s->lines, 0);
     *out = s;
@@ -423,8 +373,9 @@ void fp_jsonl_sink_destroy(FpJsonlSink **ps)
     if (!ps || !*ps)
         return;
     FpJsonlSink *s = *ps;
-    if (s->owns_fd && close(s->fd) != 0)
-        fp_log_error("sink", "jsonl sink: closing %s: %s", s->path, fp_strerror(-errno));
+    int rc = fp__line_out_close(&s->out);
+    if (rc < 0)
+        fp_log_error("sink", "jsonl sink: closing %s: %s", s->path, fp_strerror(rc));
     pthread_mutex_destroy(&s->lock);
     free(s->buf);
     free(s->path);

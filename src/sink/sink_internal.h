@@ -21,6 +21,26 @@
 extern const uint8_t fp__font5x7[FP__FONT_LAST - FP__FONT_FIRST + 1][FP__FONT_W];
 
 /*
+ * The output of a JSON lines sink (frames, events): a file created or
+ * truncated, or standard output for "-" (not closed). A line goes out with
+ * write(2) calls on the whole buffer; on a pipe or socket SIGPIPE is blocked
+ * for the calling thread around the write and a SIGPIPE it raised is
+ * consumed, so a closed reader gives -EPIPE instead of killing the process.
+ */
+typedef struct FpLineOut {
+    int fd;
+    bool owns_fd;
+    bool is_pipe;
+} FpLineOut;
+
+/* Opens `path` ("-": stdout; O_APPEND when `append`). 0 or -errno (no message recorded); *o untouched on failure. */
+int fp__line_out_open(FpLineOut *o, const char *path, bool append);
+/* Writes p[0..n) whole (EINTR retried). 0 or -errno (-EPIPE for a closed reader). Any thread. */
+int fp__line_out_write(const FpLineOut *o, const char *p, size_t n);
+/* Closes the file (not stdout). 0 or -errno of close(2). */
+int fp__line_out_close(FpLineOut *o);
+
+/*
  * A packed RGB24 picture to draw on (the annotation sink's scratch frame,
  * the snapshot writer's copy). Every write goes through fp__canvas_fill,
  * which clips to the picture, so any coordinates are safe.

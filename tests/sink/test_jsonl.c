@@ -4,6 +4,7 @@
 #include "fp_alloc_count.h"
 
 #include "framepipe/clock.h"
+#include "framepipe/rules.h"
 #include "framepipe/sink.h"
 
 #include <errno.h>
@@ -464,6 +465,34 @@ FP_TEST(jsonl_dev_full_error_names_the_path)
     }
     CHECK_EQ(fp_jsonl_sink_lines(s), 0);
     fp_jsonl_sink_destroy(&s);
+}
+
+/* The events sink shares the frame sink's output (FpLineOut): a closed reader is -EPIPE, never SIGPIPE. */
+FP_TEST(events_jsonl_closed_pipe_gives_epipe_not_sigpipe)
+{
+    char fifo[1024];
+    snprintf(fifo, sizeof(fifo), "%s", tmp_path("events-fifo"));
+    CHECK(mkfifo(fifo, 0600) == 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    CHECK(rd >= 0);
+    FpEventsJsonl *s;
+    CHECK_OK(fp_events_jsonl_create(&s, fifo));
+    FpEvent ev = {.id = 7, .camera_name = "c", .rule = "r", .rule_kind = FP_RULE_ENTER, .zone = "z",
+                  .end_ns = FP_EVENT_ONGOING};
+    CHECK_OK(fp_events_jsonl_write(s, &ev, NULL));
+    char line[4096];
+    ssize_t got = read(rd, line, sizeof(line) - 1);
+    CHECK(got > 0);
+    line[got] = '\0';
+    CHECK_MSG(strncmp(line, "{\"id\":7,", 8) == 0 && line[got - 1] == '\n', "line: %s", line);
+    close(rd);
+    signal(SIGPIPE, SIG_DFL); /* the default action would kill this process */
+    CHECK_EQ(fp_events_jsonl_write(s, &ev, NULL), -EPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    CHECK(!sigismember(&pending, SIGPIPE));
+    CHECK_EQ(fp_events_jsonl_lines(s), 1);
+    fp_events_jsonl_destroy(&s);
 }
 
 FP_TEST(jsonl_closed_pipe_gives_epipe_not_sigpipe)
