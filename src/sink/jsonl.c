@@ -295,6 +295,20 @@ static void format_line(Out *o, const FpFrameResult *r, int64_t now_ns)
     put_str(o, "]}\n");
 }
 
+bool fp__frame_json(const FpFrameResult *r, int64_t now_ns, char *buf, size_t cap, size_t *len)
+{
+    Out o = {buf, 0, cap, false};
+    format_line(&o, r, now_ns);
+    if (o.full || o.len == 0)
+        return false;
+    o.len--; /* the newline */
+    if (o.len >= cap)
+        return false;
+    buf[o.len] = '\0';
+    *len = o.len;
+    return true;
+}
+
 /* ---- output ---- */
 
 int fp_jsonl_sink_write(void *sink, const FpFrameResult *r)

@@ -41,6 +41,15 @@ int fp__line_out_write(const FpLineOut *o, const char *p, size_t n);
 int fp__line_out_close(FpLineOut *o);
 
 /*
+ * Formats r as the JSON object of docs/jsonl.md (no newline) into
+ * buf[0..cap) with a NUL, timing "total" against now_ns. Returns false when
+ * it does not fit (retry with a larger buffer), else true and the length
+ * without the NUL in *len. No allocation. Any thread.
+ */
+struct FpFrameResult;
+bool fp__frame_json(const struct FpFrameResult *r, int64_t now_ns, char *buf, size_t cap, size_t *len);
+
+/*
  * A packed RGB24 picture to draw on (the annotation sink's scratch frame,
  * the snapshot writer's copy). Every write goes through fp__canvas_fill,
  * which clips to the picture, so any coordinates are safe.
