@@ -35,7 +35,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define XADD_MAX_ARGS 13
+#define XADD_MAX_ARGS 14 /* XADD stream MAXLEN ~ N * and 4 field-value pairs */
 
 typedef struct RedisTransport {
     char *host, *unix_socket, *username, *password, *stream_frames, *stream_events;

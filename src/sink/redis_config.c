@@ -27,7 +27,8 @@ void fp_redis_config_init(FpRedisConfig *cfg)
     cfg->timeout_ns = 2000000000LL;
 }
 
-/* url with the password of "scheme://user:password@..." or "...?password=..." replaced by "***", into buf. */
+/* url with the password of "scheme://user:password@..." (all of a user info without ':') or "...?password=..."
+ * replaced by "***", into buf. */
 static const char *masked_url(const char *url, char *buf, size_t cap)
 {
     const char *scheme_end = strstr(url, "://");
@@ -41,6 +42,8 @@ static const char *masked_url(const char *url, char *buf, size_t cap)
     const char *qpw = strstr(url, "password=");
     if (colon) {
         snprintf(buf, cap, "%.*s:***%s", (int)(colon - url), url, at);
+    } else if (at) { /* "redis://secret@host": whatever it is, it may be a password */
+        snprintf(buf, cap, "%.*s***%s", (int)(auth - url), url, at);
     } else if (qpw && qpw > auth_end && (qpw[-1] == '?' || qpw[-1] == '&')) {
         const char *rest = qpw + strcspn(qpw, "&#");
         snprintf(buf, cap, "%.*spassword=***%s", (int)(qpw - url), url, rest);
