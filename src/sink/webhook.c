@@ -201,9 +201,12 @@ static int webhook_send(void *t, const FpRecord *rec)
     w->answer[0] = '\0';
     w->answer_len = 0;
     rc = curl_easy_perform(w->curl);
-    if (rc != CURLE_OK)
-        return fp_error(rc == CURLE_OPERATION_TIMEDOUT ? FP_ETIMEOUT : FP_EIO, "webhook %s: %s%s%s", w->shown,
-                        curl_easy_strerror(rc), w->errbuf[0] ? ": " : "", w->errbuf);
+    if (rc != CURLE_OK) { /* the error buffer is the more precise text; it names no header, so no token */
+        const char *what = curl_easy_strerror(rc);
+        bool both = w->errbuf[0] && !strstr(w->errbuf, what);
+        return fp_error(rc == CURLE_OPERATION_TIMEDOUT ? FP_ETIMEOUT : FP_EIO, "webhook %s: %s%s%s%s", w->shown,
+                        w->errbuf[0] ? w->errbuf : what, both ? " (" : "", both ? what : "", both ? ")" : "");
+    }
     long status = 0;
     curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
     if (status >= 200 && status <= 299)
