@@ -90,16 +90,10 @@ static redisReply *command(RedisTransport *r, int argc, const char **argv, const
 static int context_error(const RedisTransport *r, const char *doing)
 {
     const char *e = r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "connection lost";
-    int code = FP_EIO;
-    const char *hint = "";
-    if (r->ctx && r->ctx->err == REDIS_ERR_IO &&
-        (strstr(e, "temporarily unavailable") || strstr(e, "timed out"))) {
-        code = FP_ETIMEOUT;
-        hint = " (no answer within the timeout)";
-    } else if (r->ctx && r->ctx->err == REDIS_ERR_EOF) {
-        hint = " (the server closed the connection)";
-    }
-    return fp_error(code, "%s: %s: %s%s", r->where, doing, e, hint);
+    if (r->ctx && r->ctx->err == REDIS_ERR_IO && (strstr(e, "temporarily unavailable") || strstr(e, "timed out")))
+        return fp_error(FP_ETIMEOUT, "%s: %s: no answer within %lld ms (%s)", r->where, doing,
+                        (long long)(r->timeout_ns / 1000000), e);
+    return fp_error(FP_EIO, "%s: %s: %s", r->where, doing, e);
 }
 
 /* Runs a command whose reply must not be an error; 0 or a message naming `doing` and the server's reply. */
