@@ -113,6 +113,7 @@ static int command_ok(RedisTransport *r, const char *doing, int argc, const char
     return rc;
 }
 
+/* FpTransportOps.disconnect: frees the hiredis context (and closes its socket); a no-op when disconnected. */
 static void redis_disconnect(void *t)
 {
     RedisTransport *r = t;
@@ -122,6 +123,11 @@ static void redis_disconnect(void *t)
     }
 }
 
+/*
+ * FpTransportOps.connect: drops any old connection, connects within timeout_ns, sets the command timeout,
+ * AUTH, SELECT, PING. 0, or FP_EIO / FP_ETIMEOUT / -ENOMEM with a message naming the server and its
+ * answer; on failure nothing stays connected.
+ */
 static int redis_connect(void *t)
 {
     RedisTransport *r = t;
@@ -170,6 +176,11 @@ fail:
     return rc;
 }
 
+/*
+ * FpTransportOps.send: one XADD of rec. 0 once Redis replied with the entry ID; FP_EIO for an error reply,
+ * a lost connection or no connection, FP_ETIMEOUT when no reply came within timeout_ns. The connection is
+ * left as it is (FpDelivery calls disconnect after a failure).
+ */
 static int redis_send(void *t, const FpRecord *rec)
 {
     RedisTransport *r = t;
@@ -213,6 +224,7 @@ static int redis_send(void *t, const FpRecord *rec)
     return rc;
 }
 
+/* FpTransportOps.destroy: disconnects and frees everything (the password's copy is wiped first); NULL: no-op. */
 static void redis_destroy(void *t)
 {
     RedisTransport *r = t;

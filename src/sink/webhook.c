@@ -105,6 +105,7 @@ static size_t on_answer(char *data, size_t size, size_t nmemb, void *opaque)
     return n;
 }
 
+/* FpTransportOps.disconnect: frees the CURL handle and with it the keep-alive connection; no-op when none. */
 static void webhook_disconnect(void *t)
 {
     WebhookTransport *w = t;
@@ -114,6 +115,10 @@ static void webhook_disconnect(void *t)
     }
 }
 
+/*
+ * FpTransportOps.connect: makes the CURL handle with every fixed option (keeps the one it has when called
+ * twice). No network traffic. 0, or FP_EDEPENDENCY when libcurl cannot be set up.
+ */
 static int webhook_connect(void *t)
 {
     WebhookTransport *w = t;
@@ -180,6 +185,10 @@ static bool set_camera_header(WebhookTransport *w, const char *camera)
     return true;
 }
 
+/*
+ * FpTransportOps.send: one POST of rec->json. 0 on a 2xx answer; FP_EIO for another status or a transfer
+ * error, FP_ETIMEOUT when timeout_ns passed, -ENOMEM, FP_EIO without connect. Messages name the masked URL.
+ */
 static int webhook_send(void *t, const FpRecord *rec)
 {
     WebhookTransport *w = t;
@@ -227,6 +236,7 @@ static void free_headers(struct curl_slist *l)
     curl_slist_free_all(l);
 }
 
+/* FpTransportOps.destroy: disconnects and frees (the header strings, token included, are wiped); NULL: no-op. */
 static void webhook_destroy(void *t)
 {
     WebhookTransport *w = t;
