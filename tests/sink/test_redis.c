@@ -394,11 +394,20 @@ FP_TEST(redis_stalled_server_times_out)
     int64_t t0 = now_ms();
     int rc = tx_send(&x, FP_RECORD_FRAME, "cam0", 1, "{}");
     int64_t took = now_ms() - t0;
+    char msg[512];
+    snprintf(msg, sizeof(msg), "%s", fp_error_detail(rc));
+    CHECK_MSG(strstr(msg, "XADD of a frame: no answer within 300 ms"), "message: %s", msg);
+    /* a connect to the stopped server: the kernel accepts, the PING gets no answer */
+    x.ops->disconnect(x.t);
+    int64_t t1 = now_ms();
+    int crc = x.ops->connect(x.t);
+    int64_t connect_took = now_ms() - t1;
     kill(s.pid, SIGCONT);
+    CHECK_EQ(crc, FP_ETIMEOUT);
+    CHECK_MSG(connect_took < 3000, "the connect took %lld ms", (long long)connect_took);
     CHECK(rc < 0);
     CHECK_MSG(took >= 250 && took < 3000, "the send took %lld ms", (long long)took);
     CHECK_EQ(rc, FP_ETIMEOUT);
-    CHECK_MSG(strstr(fp_error_detail(rc), "no answer within 300 ms"), "message: %s", fp_error_detail(rc));
     x.ops->disconnect(x.t);
     CHECK_OK(x.ops->connect(x.t));
     CHECK_OK(tx_send(&x, FP_RECORD_FRAME, "cam0", 1, "{}"));
