@@ -382,6 +382,36 @@ FP_TEST(redis_dead_server_fails_the_send_and_a_restart_recovers)
     server_stop(&s);
 }
 
+FP_TEST(redis_dead_server_under_a_large_record_is_epipe_not_sigpipe)
+{
+    /* a 4 MiB XADD takes many write(2) calls: after the first the peer's RST arrives, the next write gets
+       EPIPE and raises SIGPIPE, which must not end the process (SIGPIPE is not ignored in this test) */
+    Server s;
+    server_start(&s, 0, NULL);
+    FpRedisConfig cfg = base_config(&s);
+    Tx x = tx_create(&cfg);
+    CHECK_OK(x.ops->connect(x.t));
+    kill(s.pid, SIGKILL);
+    fp_test_wait_exit(s.pid, 5000);
+    s.pid = 0;
+    size_t n = 4u << 20;
+    char *json = malloc(n + 1);
+    CHECK(json);
+    memset(json, 'x', n);
+    json[0] = '"';
+    json[n - 1] = '"';
+    json[n] = '\0';
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++)
+        rc = tx_send(&x, FP_RECORD_FRAME, "cam0", 1, json);
+    CHECK(rc < 0);
+    sigset_t pending;
+    sigpending(&pending);
+    CHECK(!sigismember(&pending, SIGPIPE)); /* consumed, not left pending */
+    free(json);
+    tx_destroy(&x);
+}
+
 FP_TEST(redis_stalled_server_times_out)
 {
     Server s;
