@@ -679,3 +679,33 @@ FP_TEST(a_server_that_never_answers_times_out)
     tr.ops->destroy(tr.t);
     close(fd);
 }
+
+FP_TEST(a_stalled_broker_times_out_sends_and_disconnect_does_not_hang)
+{
+    Broker b;
+    broker_start(&b, 0, NULL);
+    FpMqttConfig cfg = config_for(b.port);
+    cfg.timeout_ns = 500000000LL;
+    Tr tr;
+    tr_open(&tr, &cfg);
+    send_ok(&tr, FP_RECORD_FRAME, "cam", 1, "{\"n\":1}");
+    kill(b.pid, SIGSTOP); /* the connection stays up; nothing is acknowledged */
+    int64_t t0 = now_ms();
+    int rc = send_json(&tr, FP_RECORD_EVENT, "cam", 2, "{\"n\":2}");
+    int64_t took = now_ms() - t0;
+    CHECK_MSG(rc == FP_ETIMEOUT, "send to a stalled broker: %d %s", rc, fp_error_detail(rc));
+    CHECK_MSG(took >= 450 && took < 2000, "took %lld ms", (long long)took);
+    CHECK_MSG(strstr(fp_error_detail(rc), "no acknowledgement") && strstr(fp_error_detail(rc), "event 2"),
+              "message: %s", fp_error_detail(rc));
+    t0 = now_ms();
+    tr.ops->disconnect(tr.t);
+    took = now_ms() - t0;
+    CHECK_MSG(took < 2500, "disconnect took %lld ms", (long long)took);
+    kill(b.pid, SIGCONT);
+    /* after it wakes up, the transport connects again */
+    rc = tr.ops->connect(tr.t);
+    CHECK_MSG(rc == 0, "reconnect: %s", fp_error_detail(rc));
+    send_ok(&tr, FP_RECORD_EVENT, "cam", 3, "{\"n\":3}");
+    tr_close(&tr);
+    broker_stop(&b);
+}
