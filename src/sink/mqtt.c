@@ -26,6 +26,11 @@
 // grace (a stalled broker), the socket is shut down under it, so the join
 // returns.
 //
+// Topics are built into one buffer of the transport: the prefix (at most
+// TOPIC_MAX / 2 bytes, checked at create) and at most two name levels of
+// LEVEL_MAX bytes, so a topic always fits and no name can make a record
+// undeliverable (which would keep FpDelivery retrying it forever).
+//
 // Counts: for each camera a table of class name -> last published count
 // (bounded: MAX_COUNT_CAMERAS cameras, MAX_COUNT_CLASSES classes each;
 // beyond that new cameras or classes get no counts topic). A count is
@@ -54,6 +59,7 @@
 #define MAX_COUNT_CAMERAS 256
 #define MAX_COUNT_CLASSES 256
 #define TOPIC_MAX 1024
+#define LEVEL_MAX 200 /* a camera or class name in a topic is cut to this many bytes */
 #define SYSTEM_CA_PATH "/etc/ssl/certs"
 #define OFFLINE_WAIT_NS 1000000000LL /* disconnect's wait for "offline" and for the loop to end */
 
@@ -168,14 +174,69 @@ static void on_disconnect(struct mosquitto *mosq, void *obj, int rc)
 
 /* ---- topics ---- */
 
-/* Appends name to buf at *pos as one topic level: '/', '+', '#' and control characters become '_'. */
+/*
+ * The length of the UTF-8 sequence at s that MQTT accepts in a topic (libmosquitto checks what the broker
+ * would: well-formed, no overlong form, no surrogate, no code point above U+10FFFF, no control character
+ * U+0000..U+001F or U+007F..U+009F, no noncharacter), or 0 when it is not one.
+ */
+static int utf8_topic_char(const unsigned char *s)
+{
+    unsigned cp;
+    int n;
+    if (s[0] < 0x80) {
+        cp = s[0];
+        n = 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        cp = s[0] & 0x1Fu;
+        n = 2;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        cp = s[0] & 0x0Fu;
+        n = 3;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        cp = s[0] & 0x07u;
+        n = 4;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0; /* also stops at the NUL */
+        cp = (cp << 6) | (s[i] & 0x3Fu);
+    }
+    static const unsigned min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    if (cp <= 0x1F || (cp >= 0x7F && cp <= 0x9F))
+        return 0;
+    if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE)
+        return 0;
+    return n;
+}
+
+/*
+ * Appends name to buf at *pos as one topic level of at most LEVEL_MAX bytes: '/', '+', '#', control characters
+ * and bytes that are not valid UTF-8 become '_' (so every name makes a topic the broker accepts, and a record is
+ * never refused for its camera's name); an empty name becomes "_".
+ */
 static void put_level(char *buf, size_t *pos, const char *name)
 {
-    size_t p = *pos;
-    if (!name[0] && p + 1 < TOPIC_MAX)
-        buf[p++] = '_'; /* an empty name would make an empty level */
-    for (const unsigned char *s = (const unsigned char *)name; *s && p + 1 < TOPIC_MAX; s++)
-        buf[p++] = (*s == '/' || *s == '+' || *s == '#' || *s < 0x20 || *s == 0x7f) ? '_' : (char)*s;
+    size_t p = *pos, end = p + LEVEL_MAX < TOPIC_MAX - 1 ? p + LEVEL_MAX : TOPIC_MAX - 1;
+    if (!name[0] && p < end)
+        buf[p++] = '_';
+    const unsigned char *s = (const unsigned char *)name;
+    while (*s && p < end) {
+        int n = utf8_topic_char(s);
+        if (n == 0 || *s == '/' || *s == '+' || *s == '#') {
+            buf[p++] = '_';
+            s++;
+            continue;
+        }
+        if (p + (size_t)n > end)
+            break; /* a character is never cut */
+        memcpy(buf + p, s, (size_t)n);
+        p += (size_t)n;
+        s += n;
+    }
     buf[p] = '\0';
     *pos = p;
 }
@@ -696,6 +757,9 @@ int fp_mqtt_transport_create(const FpTransportOps **ops, void **out, const FpMqt
                         cfg->prefix);
     if (strlen(cfg->prefix) > TOPIC_MAX / 2)
         return fp_error(FP_ECONFIG, "mqtt %s:%d: topic prefix is longer than %d bytes", host, port, TOPIC_MAX / 2);
+    if (mosquitto_validate_utf8(cfg->prefix, (int)strlen(cfg->prefix)) != MOSQ_ERR_SUCCESS)
+        return fp_error(FP_ECONFIG, "mqtt %s:%d: topic prefix is not valid UTF-8 or has control characters", host,
+                        port);
     if (cfg->keepalive_s != 0 && (cfg->keepalive_s < 5 || cfg->keepalive_s > 65535))
         return fp_error(FP_ECONFIG, "mqtt %s:%d: keepalive %d s is out of range (0 or 5..65535)", host, port,
                         cfg->keepalive_s);

@@ -310,7 +310,8 @@ FP_TEST(config_defaults_and_errors)
         {"port 70000", 1, 70000, 30, "fp"}, {"port -1", 1, -1, 30, "fp"},
         {"empty prefix", 1, 1883, 30, ""},  {"NULL prefix", 1, 1883, 30, NULL},
         {"prefix +", 1, 1883, 30, "a/+/b"}, {"prefix #", 1, 1883, 30, "a/#"},
-        {"keepalive 2", 1, 1883, 2, "fp"},
+        {"keepalive 2", 1, 1883, 2, "fp"},  {"prefix not UTF-8", 1, 1883, 30, "fp\xff"},
+        {"prefix with a control character", 1, 1883, 30, "fp\x01"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         fp_mqtt_config_init(&cfg);
@@ -547,10 +548,25 @@ FP_TEST(camera_and_class_names_are_sanitised_in_topics)
     send_ok(&tr, FP_RECORD_FRAME, "front/door+1#x", 1, json);
     send_ok(&tr, FP_RECORD_EVENT, "front/door+1#x", 1, "{\"id\":1}");
     send_ok(&tr, FP_RECORD_FRAME, "tab\there", 1, "{\"detections\":[]}");
+    /* bytes that are not UTF-8 (the broker would refuse the topic, and the record would never be delivered),
+     * a C1 control character; a name in UTF-8 stays as it is */
+    send_ok(&tr, FP_RECORD_FRAME, "\xff\xfe\xc3" "bad\xc2\x85", 1, "{\"detections\":[]}");
+    send_ok(&tr, FP_RECORD_FRAME, "caf\xc3\xa9", 1, "{\"detections\":[]}");
+    send_ok(&tr, FP_RECORD_FRAME, "", 1, "{\"detections\":[]}");
+    /* a long name is cut to 200 bytes */
+    char longname[301], topic[300];
+    memset(longname, 'x', 300);
+    longname[300] = '\0';
+    send_ok(&tr, FP_RECORD_EVENT, longname, 1, "{\"id\":2}");
+    snprintf(topic, sizeof(topic), "fp/%.200s/events", longname);
     CHECK(sub_wait(s, "fp/front_door_1_x/detections", json, 1, 5000));
     CHECK(sub_wait(s, "fp/front_door_1_x/events", "{\"id\":1}", 1, 5000));
     CHECK(sub_wait(s, "fp/front_door_1_x/a_b_c/count", "1", 1, 5000));
     CHECK(sub_wait(s, "fp/tab_here/detections", NULL, 1, 5000));
+    CHECK(sub_wait(s, "fp/___bad__/detections", NULL, 1, 5000));
+    CHECK(sub_wait(s, "fp/caf\xc3\xa9/detections", NULL, 1, 5000));
+    CHECK(sub_wait(s, "fp/_/detections", NULL, 1, 5000));
+    CHECK(sub_wait(s, topic, "{\"id\":2}", 1, 5000));
     tr_close(&tr);
     sub_close(&s);
     broker_stop(&b);
