@@ -725,3 +725,72 @@ FP_TEST(a_stalled_broker_times_out_sends_and_disconnect_does_not_hang)
     tr_close(&tr);
     broker_stop(&b);
 }
+
+/* Runs a command that must succeed (its output to the case's folder). */
+static void run_ok(const char *const argv[])
+{
+    char log[600];
+    snprintf(log, sizeof(log), "%s/cmd.log", fp_test_tmpdir());
+    int rc = fp_test_run(argv, log, log);
+    CHECK_MSG(rc == 0, "%s exited with %d (see %s)", argv[0], rc, log);
+}
+
+FP_TEST(tls_with_a_ca_file_connects_and_without_it_the_certificate_is_refused)
+{
+    need_broker();
+    if (access("/usr/bin/openssl", X_OK) != 0)
+        fp_test_skip("/usr/bin/openssl is missing: no certificates for the TLS listener");
+    const char *d = fp_test_tmpdir();
+    char ca_key[600], ca_crt[600], key[600], csr[600], crt[600], ext[600];
+    snprintf(ca_key, sizeof(ca_key), "%s/ca.key", d);
+    snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", d);
+    snprintf(key, sizeof(key), "%s/server.key", d);
+    snprintf(csr, sizeof(csr), "%s/server.csr", d);
+    snprintf(crt, sizeof(crt), "%s/server.crt", d);
+    snprintf(ext, sizeof(ext), "%s/server.ext", d);
+    FILE *f = fopen(ext, "w");
+    CHECK(f);
+    fprintf(f, "subjectAltName=IP:127.0.0.1\n");
+    fclose(f);
+    const char *ca_argv[] = {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+                             "-days", "1", "-subj", "/CN=framepipe test CA", NULL};
+    run_ok(ca_argv);
+    const char *csr_argv[] = {"/usr/bin/openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                              "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1", NULL};
+    run_ok(csr_argv);
+    const char *sign_argv[] = {"/usr/bin/openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+                               "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext, NULL};
+    run_ok(sign_argv);
+    char extra[2400];
+    snprintf(extra, sizeof(extra), "allow_anonymous true\ncafile %s\ncertfile %s\nkeyfile %s", ca_crt, crt, key);
+    Broker b;
+    broker_start(&b, 0, extra);
+
+    FpMqttConfig cfg = config_for(b.port);
+    cfg.tls = true;
+    cfg.ca_file = ca_crt;
+    Tr tr;
+    tr_open(&tr, &cfg);
+    send_ok(&tr, FP_RECORD_EVENT, "cam", 1, "{\"id\":1}"); /* QoS 1: acknowledged over TLS */
+    tr_close(&tr);
+
+    /* the system CAs do not know the test CA: refused during the handshake, with a message */
+    cfg.ca_file = NULL;
+    tr_create(&tr, &cfg);
+    int64_t t0 = now_ms();
+    int rc = tr.ops->connect(tr.t);
+    CHECK_MSG(rc < 0, "a certificate of an unknown CA was accepted");
+    CHECK(now_ms() - t0 < 2500);
+    CHECK_MSG(strstr(fp_error_detail(rc), "mqtt 127.0.0.1:"), "message: %s", fp_error_detail(rc));
+    tr.ops->destroy(tr.t);
+
+    /* plain MQTT to a TLS listener fails too, within the timeout */
+    cfg.tls = false;
+    tr_create(&tr, &cfg);
+    t0 = now_ms();
+    CHECK(tr.ops->connect(tr.t) < 0);
+    CHECK(now_ms() - t0 < 2500);
+    tr.ops->destroy(tr.t);
+    broker_stop(&b);
+}
