@@ -7,6 +7,7 @@
 #include "app_pipeline.h"
 
 #include "framepipe/clock.h"
+#include "framepipe/deliver.h"
 #include "framepipe/error.h"
 #include "framepipe/http.h"
 #include "framepipe/log.h"
@@ -18,8 +19,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t signals_seen;
@@ -276,6 +279,145 @@ static int open_event_log(FpPipeline *p, const FpPipelineConfig *cfg, FpHttpServ
     return fp_http_server_set_event_log(http, *log);
 }
 
+/* ---- network outputs (docs/outputs.md) ---- */
+
+#define APP_MAX_OUTPUTS 3
+
+typedef struct AppOutputs {
+    FpDelivery *d[APP_MAX_OUTPUTS];
+    int n;
+} AppOutputs;
+
+/* Creates the transport of network output `i` (0 redis, 1 mqtt, 2 webhook) when it is configured: 1 and ops, t;
+ * 0 when it is not, or a negative code with a message (a configuration the transport refuses). */
+static int open_transport(const FpOutputSection *o, int i, const FpNetOutputSection **net,
+                          const FpTransportOps **ops, void **t)
+{
+    int rc;
+    switch (i) {
+    case 0:
+        *net = &o->redis;
+        rc = o->redis.enabled ? fp_redis_transport_create(ops, t, &o->redis_cfg) : 0;
+        break;
+    case 1:
+        *net = &o->mqtt;
+        rc = o->mqtt.enabled ? fp_mqtt_transport_create(ops, t, &o->mqtt_cfg) : 0;
+        break;
+    default:
+        *net = &o->webhook;
+        rc = o->webhook.enabled ? fp_webhook_transport_create(ops, t, &o->webhook_cfg) : 0;
+        break;
+    }
+    return rc < 0 ? rc : (*net)->enabled ? 1 : 0;
+}
+
+int fp_app_check_outputs(const FpPipelineConfig *cfg)
+{
+    for (int i = 0; i < APP_MAX_OUTPUTS; i++) {
+        const FpNetOutputSection *net;
+        const FpTransportOps *ops;
+        void *t = NULL;
+        int rc = open_transport(&cfg->output, i, &net, &ops, &t);
+        if (rc < 0)
+            return rc;
+        if (rc > 0)
+            ops->destroy(t);
+    }
+    return 0;
+}
+
+/* mkdir -p of `dir` (0700 for the folders it creates). 0 or -errno. */
+static int make_dirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path))
+        return -ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* The spools' folder: output.spool, else $XDG_STATE_HOME/framepipe/spool, else ~/.local/state/framepipe/spool. */
+static int spool_dir(const FpOutputSection *o, char *buf, size_t len)
+{
+    const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    int n;
+    if (o->spool)
+        n = snprintf(buf, len, "%s", o->spool);
+    else if (state && state[0] == '/')
+        n = snprintf(buf, len, "%s/framepipe/spool", state);
+    else if (home && home[0])
+        n = snprintf(buf, len, "%s/.local/state/framepipe/spool", home);
+    else
+        return fp_error(FP_ECONFIG, "outputs: no spool folder: set output.spool (HOME and XDG_STATE_HOME are unset)");
+    if (n < 0 || (size_t)n >= len)
+        return fp_error(FP_ECONFIG, "outputs: the spool folder's path is too long");
+    int rc = make_dirs(buf);
+    if (rc < 0)
+        return fp_error(rc, "outputs: cannot create the spool folder %s: %s", buf, fp_strerror(rc));
+    return 0;
+}
+
+/* Starts every configured network output and registers it with the pipeline (frames and/or events) and its metrics. */
+static int open_outputs(FpPipeline *p, const FpPipelineConfig *cfg, AppOutputs *o)
+{
+    char dir[4096] = "";
+    for (int i = 0; i < APP_MAX_OUTPUTS; i++) {
+        const FpNetOutputSection *net;
+        const FpTransportOps *ops;
+        void *t = NULL;
+        int rc = open_transport(&cfg->output, i, &net, &ops, &t);
+        if (rc < 0)
+            return rc;
+        if (rc == 0)
+            continue;
+        if (!dir[0] && (rc = spool_dir(&cfg->output, dir, sizeof(dir))) < 0) {
+            ops->destroy(t);
+            return rc;
+        }
+        char spool[4200];
+        snprintf(spool, sizeof(spool), "%s/%s.spool", dir, ops->kind);
+        FpDeliveryConfig dc;
+        fp_delivery_config_init(&dc);
+        dc.frames = net->frames;
+        dc.events = net->events;
+        dc.frame_queue = net->queue;
+        dc.spool_path = spool;
+        rc = fp_delivery_create(&o->d[o->n], ops, t, &dc);
+        if (rc < 0)
+            return rc;
+        FpDelivery *d = o->d[o->n++];
+        if ((rc = fp_delivery_register_metrics(d, fp_pipeline_metrics(p))) < 0 ||
+            (net->frames && (rc = fp_pipeline_add_sink(p, fp_delivery_frame, d)) < 0) ||
+            (net->events && (rc = fp_pipeline_add_event_sink(p, fp_delivery_event, d)) < 0))
+            return rc;
+        fp_log_info("app", "output %s: %s%s%s, spool %s", fp_delivery_name(d), net->frames ? "frames" : "",
+                    net->frames && net->events ? " and " : "", net->events ? "events" : "", spool);
+    }
+    return 0;
+}
+
+/* Stops the outputs (each delivers what is queued for up to 2 s, then spools the events left). */
+static void close_outputs(AppOutputs *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        FpDeliveryStats st;
+        fp_delivery_get_stats(o->d[i], &st);
+        fp_log_debug("app", "output %s: %" PRIu64 " frames and %" PRIu64 " events sent, %" PRIu64 " dropped, %" PRIu64
+                     " spooled", fp_delivery_name(o->d[i]), st.sent_frames, st.sent_events, st.dropped, st.spooled);
+        fp_delivery_destroy(&o->d[i]);
+    }
+    o->n = 0;
+}
+
 int fp_app_run_pipeline(const FpAppRun *run)
 {
     const FpPipelineConfig *cfg = run->cfg;
@@ -285,6 +427,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     FpAnnotateSink *annotate = NULL;
     FpHttpServer *http = NULL;
     FpEventLog *event_log = NULL;
+    AppOutputs outputs = {0};
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);
@@ -311,6 +454,8 @@ int fp_app_run_pipeline(const FpAppRun *run)
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
             goto out_error;
     }
+    if ((rc = open_outputs(p, cfg, &outputs)) < 0)
+        goto out_error;
     if (cfg->output.http) {
         FpHttpHandlers h = {
             .metrics = fp_pipeline_metrics(p),
@@ -373,6 +518,8 @@ out_error:
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_http_server_destroy(&http);
+    fp_pipeline_stop(p, false);
+    close_outputs(&outputs);
     fp_pipeline_destroy(&p);
     fp_event_log_destroy(&event_log);
     fp_annotate_sink_destroy(&annotate);

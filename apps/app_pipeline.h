@@ -24,4 +24,8 @@ typedef struct FpAppRun {
  */
 int fp_app_run_pipeline(const FpAppRun *run);
 
+/* `run --check`: the network outputs' settings as their transports see them (no connection is made).
+ * 0 or the transport's error (FP_ECONFIG, FP_EUNSUPPORTED) with its message. */
+int fp_app_check_outputs(const FpPipelineConfig *cfg);
+
 #endif

@@ -98,8 +98,11 @@ int fp_cmd_run(int argc, char **argv)
     if (check) {
         /* Everything but running: cameras validated, the model loaded and matched to a family. */
         FpPipeline *p = NULL;
-        rc = fp_pipeline_create(&p, cfg);
+        rc = fp_app_check_outputs(cfg);
         if (rc < 0) {
+            fprintf(stderr, "framepipe run --check: %s: %s\n", path, fp_error_detail(rc));
+            code = FP_EXIT_USAGE;
+        } else if ((rc = fp_pipeline_create(&p, cfg)) < 0) {
             fprintf(stderr, "framepipe run --check: %s: %s\n", path, fp_error_detail(rc));
             code = rc == FP_ECONFIG || rc == FP_EINVALID ? FP_EXIT_USAGE : FP_EXIT_MODEL;
         } else {

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framepipe/deliver.h"
 #include "framepipe/family.h"
 #include "framepipe/model.h"
 #include "framepipe/rules.h"
@@ -60,6 +61,13 @@ typedef struct FpBatchSection {
     int64_t latency_budget_ns; /* > 0: a frame older than this forces an early batch */
 } FpBatchSection;
 
+/* What every network output (output.redis, output.mqtt, output.webhook) shares. */
+typedef struct FpNetOutputSection {
+    bool enabled;             /* the section is present */
+    bool frames, events;      /* forward per-frame results / events (defaults: true, true; webhook: false, true) */
+    int queue;                /* frames waiting in memory (default 64; the oldest is dropped beyond it) */
+} FpNetOutputSection;
+
 typedef struct FpOutputSection {
     const char *jsonl;        /* NULL: none; "-": stdout; else a file path */
     const char *annotate;     /* NULL: none; "*.mp4": an annotated video per camera; "dir/": PNG frames */
@@ -67,6 +75,12 @@ typedef struct FpOutputSection {
     const char *events;       /* NULL: none; "-": stdout; else a file path: events as JSON lines (docs/events.md) */
     const char *snapshots;    /* NULL: none; else a folder: a JPEG of the frame of every event, box drawn */
     int snapshots_max_mb;     /* the snapshot folder's cap in MiB, oldest removed first (default 256) */
+    /* network outputs (docs/outputs.md): each on its own thread, events spooled while it is down */
+    const char *spool;        /* folder of their spools; NULL: $XDG_STATE_HOME/framepipe/spool (~/.local/state/...) */
+    FpNetOutputSection redis, mqtt, webhook;
+    FpRedisConfig redis_cfg;     /* output.redis: url or host/port/password/db, streams, maxlen, timeout */
+    FpMqttConfig mqtt_cfg;       /* output.mqtt */
+    FpWebhookConfig webhook_cfg; /* output.webhook (frames off by default) */
 } FpOutputSection;
 
 /* YAML `tracker:`: one FpTracker per camera, plus the rules engines' smoothing (docs/events.md). */

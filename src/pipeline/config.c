@@ -262,6 +262,7 @@ typedef enum KeyType {
     K_POINTS,  /* [[x, y], ...] (3..FP_ZONE_MAX_POINTS) into FpZoneConfig.points */
     K_LINE,    /* [[x, y], [x, y]] into FpRuleConfig.line */
     K_CLASS,   /* an integer class id (>= -1) or a class name into FpRuleSection */
+    K_SECTION, /* a nested mapping the caller reads (output.redis, ...): set_value leaves it */
 } KeyType;
 
 typedef struct KeyDef {
@@ -435,6 +436,74 @@ static const KeyDef output_keys[] = {
     {"events", K_PATH, OUT(events), .allow_dash = true, .expect = "'-' (stdout) or a file path"},
     {"snapshots", K_PATH, OUT(snapshots), .expect = "a folder for the events' JPEG snapshots"},
     {"snapshots_max_mb", K_INT, OUT(snapshots_max_mb), 1, 1048576, .expect = "an integer in 1..1048576 (MiB)"},
+    {"spool", K_PATH, OUT(spool), .expect = "a folder for the network outputs' spools"},
+    {"redis", K_SECTION, 0, .expect = "a mapping (url, streams, maxlen, ...)"},
+    {"mqtt", K_SECTION, 0, .expect = "a mapping (host, port, prefix, qos, ...)"},
+    {"webhook", K_SECTION, 0, .expect = "a mapping (url, headers, bearer_token, timeout)"},
+};
+
+/* output.redis / output.mqtt / output.webhook: what they share, then the transport's own keys */
+typedef struct RedisSec {
+    FpNetOutputSection net;
+    FpRedisConfig cfg;
+    const char *url;
+} RedisSec;
+typedef struct MqttSec {
+    FpNetOutputSection net;
+    FpMqttConfig cfg;
+} MqttSec;
+typedef struct WebhookSec {
+    FpNetOutputSection net;
+    FpWebhookConfig cfg;
+} WebhookSec;
+
+#define BOOL_EXPECT "a boolean (true/false, yes/no, on/off)"
+#define NET_KEYS(T)                                                                                          \
+    {"frames", K_BOOL, offsetof(T, net.frames), .expect = BOOL_EXPECT},                                     \
+    {"events", K_BOOL, offsetof(T, net.events), .expect = BOOL_EXPECT},                                     \
+    {"queue", K_INT, offsetof(T, net.queue), 1, 1000000, .expect = "an integer in 1..1000000 (frames)"}
+
+#define RDS(f) offsetof(RedisSec, cfg.f)
+static const KeyDef redis_keys[] = {
+    NET_KEYS(RedisSec),
+    {"url", K_STRING, offsetof(RedisSec, url), .expect = "redis://[[user]:password@]host[:port][/db] or unix:///path"},
+    {"host", K_STRING, RDS(host), .expect = "an address or host name"},
+    {"port", K_INT, RDS(port), 1, 65535, .expect = "an integer in 1..65535"},
+    {"unix_socket", K_PATH, RDS(unix_socket), .expect = "the path of Redis' unix socket"},
+    {"username", K_STRING, RDS(username), .expect = "a user name (Redis 6 ACL)"},
+    {"password", K_STRING, RDS(password), .expect = "a password"},
+    {"db", K_INT, RDS(db), 0, 1000000, .expect = "an integer >= 0"},
+    {"tls", K_BOOL, RDS(tls), .expect = BOOL_EXPECT},
+    {"stream_frames", K_STRING, RDS(stream_frames), .expect = "a stream name"},
+    {"stream_events", K_STRING, RDS(stream_events), .expect = "a stream name"},
+    {"maxlen", K_INT, RDS(maxlen), 0, 2000000000, .expect = "an integer >= 0 (0: no trimming)"},
+    {"timeout", K_DUR_NS, RDS(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+};
+#define MQT(f) offsetof(MqttSec, cfg.f)
+static const KeyDef mqtt_keys[] = {
+    NET_KEYS(MqttSec),
+    {"host", K_STRING, MQT(host), .expect = "an address or host name"},
+    {"port", K_INT, MQT(port), 1, 65535, .expect = "an integer in 1..65535"},
+    {"client_id", K_STRING, MQT(client_id), .expect = "a client id"},
+    {"username", K_STRING, MQT(username), .expect = "a user name"},
+    {"password", K_STRING, MQT(password), .expect = "a password"},
+    {"prefix", K_STRING, MQT(prefix), .expect = "a topic prefix without + or #"},
+    {"qos", K_INT, MQT(qos), 0, 2, .expect = "0, 1 or 2"},
+    {"counts", K_BOOL, MQT(counts), .expect = BOOL_EXPECT},
+    {"tls", K_BOOL, MQT(tls), .expect = BOOL_EXPECT},
+    {"ca_file", K_PATH, MQT(ca_file), .expect = "the path of a CA bundle"},
+    {"keepalive", K_INT, MQT(keepalive_s), 5, 65535, .expect = "an integer in 5..65535 (seconds)"},
+    {"timeout", K_DUR_NS, MQT(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+};
+#define WHK(f) offsetof(WebhookSec, cfg.f)
+static const KeyDef webhook_keys[] = {
+    NET_KEYS(WebhookSec),
+    {"url", K_STRING, WHK(url), .required = true, .expect = "an http:// or https:// URL"},
+    {"headers", K_SECTION, 0, .expect = "a mapping of header names to values"},
+    {"bearer_token", K_STRING, WHK(bearer_token), .expect = "a token"},
+    {"timeout", K_DUR_NS, WHK(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"connect_timeout", K_DUR_NS, WHK(connect_timeout_ns), .min_open = true,
+     .expect = "a duration > 0 " DUR_EXAMPLES},
 };
 
 enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES };
@@ -590,6 +659,8 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
         m->input_width = v[0], m->input_height = v[1];
         return 0;
     }
+    if (k->type == K_SECTION)
+        return 0;
     if (k->type == K_ZONES)
         return read_zones(c, n, where, base);
     if (k->type == K_POINTS) {
@@ -710,6 +781,7 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
     case K_ZONES:
     case K_POINTS:
     case K_LINE:
+    case K_SECTION:
         break;
     }
     return fp_error(FP_EINTERNAL, "config: key type %d", (int)k->type);
@@ -814,6 +886,94 @@ static size_t key_index(const KeyDef *defs, size_t n, const char *name)
         if (!strcmp(defs[i].name, name))
             return i;
     return n;
+}
+
+/* output.redis, output.mqtt, output.webhook (sub: the output mapping's value nodes, by output_keys). */
+static int read_net_outputs(const Ctx *c, const yaml_node_t **sub, FpOutputSection *out)
+{
+    const yaml_node_t *vals[MAX_KEYS];
+    const yaml_node_t *n;
+    int rc;
+    if ((n = sub[key_index(output_keys, N_KEYS(output_keys), "redis")]) && !is_null(n)) {
+        RedisSec r = {.net = out->redis, .cfg = out->redis_cfg};
+        if ((rc = read_mapping(c, n, "output.redis", redis_keys, N_KEYS(redis_keys), &r, vals)) < 0)
+            return rc;
+        if (r.url) {
+            const yaml_node_t *u = vals[key_index(redis_keys, N_KEYS(redis_keys), "url")];
+            if (vals[key_index(redis_keys, N_KEYS(redis_keys), "host")] ||
+                vals[key_index(redis_keys, N_KEYS(redis_keys), "port")])
+                return fail_at(c, u->start_mark, "output.redis.url", "give either url or host/port, not both");
+            char *storage = NULL;
+            FpRedisConfig parsed = r.cfg;
+            if (fp_redis_config_parse_url(&parsed, r.url, &storage) < 0) {
+                free(storage);
+                return fail_at(c, u->start_mark, "output.redis.url", "%s", fp_error_detail(FP_ECONFIG));
+            }
+            if (storage && !keep(c->cf, storage))
+                return -ENOMEM;
+            /* keys given next to the url win over it */
+            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "password")])
+                r.cfg.password = parsed.password;
+            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "username")])
+                r.cfg.username = parsed.username;
+            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "db")])
+                r.cfg.db = parsed.db;
+            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "tls")])
+                r.cfg.tls = parsed.tls;
+            r.cfg.host = parsed.host;
+            r.cfg.port = parsed.port;
+            r.cfg.unix_socket = parsed.unix_socket;
+        }
+        r.net.enabled = true;
+        out->redis = r.net;
+        out->redis_cfg = r.cfg;
+    }
+    if ((n = sub[key_index(output_keys, N_KEYS(output_keys), "mqtt")]) && !is_null(n)) {
+        MqttSec m = {.net = out->mqtt, .cfg = out->mqtt_cfg};
+        if ((rc = read_mapping(c, n, "output.mqtt", mqtt_keys, N_KEYS(mqtt_keys), &m, vals)) < 0)
+            return rc;
+        if (m.cfg.prefix && strpbrk(m.cfg.prefix, "+#"))
+            return fail_expect(c, vals[key_index(mqtt_keys, N_KEYS(mqtt_keys), "prefix")], "output.mqtt.prefix",
+                               "a topic prefix without + or #");
+        m.net.enabled = true;
+        out->mqtt = m.net;
+        out->mqtt_cfg = m.cfg;
+    }
+    if ((n = sub[key_index(output_keys, N_KEYS(output_keys), "webhook")]) && !is_null(n)) {
+        WebhookSec w = {.net = out->webhook, .cfg = out->webhook_cfg};
+        if ((rc = read_mapping(c, n, "output.webhook", webhook_keys, N_KEYS(webhook_keys), &w, vals)) < 0)
+            return rc;
+        const yaml_node_t *u = vals[key_index(webhook_keys, N_KEYS(webhook_keys), "url")];
+        if (strncmp(w.cfg.url, "http://", 7) != 0 && strncmp(w.cfg.url, "https://", 8) != 0)
+            return fail_expect(c, u, "output.webhook.url", "an http:// or https:// URL");
+        const yaml_node_t *h = vals[key_index(webhook_keys, N_KEYS(webhook_keys), "headers")];
+        if (h && !is_null(h)) {
+            if (h->type != YAML_MAPPING_NODE)
+                return fail_expect(c, h, "output.webhook.headers", "a mapping of header names to values");
+            for (yaml_node_pair_t *p = h->data.mapping.pairs.start; p < h->data.mapping.pairs.top; p++) {
+                const yaml_node_t *k = node(c, p->key), *v = node(c, p->value);
+                if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+                    return fail_expect(c, k->type != YAML_SCALAR_NODE ? k : v, "output.webhook.headers",
+                                       "Name: value pairs of plain text");
+                const char *name = (const char *)k->data.scalar.value, *val = (const char *)v->data.scalar.value;
+                size_t nl = strlen(name);
+                if (nl == 0 || strcspn(name, ": \t\r\n") != nl || strpbrk(val, "\r\n"))
+                    return fail_at(c, k->start_mark, "output.webhook.headers",
+                                   "a header name without ':', spaces or line breaks, and a one-line value");
+                if (w.cfg.n_headers == FP_WEBHOOK_MAX_HEADERS)
+                    return fail_at(c, k->start_mark, "output.webhook.headers", "at most %d headers",
+                                   FP_WEBHOOK_MAX_HEADERS);
+                char *line = NULL;
+                if (asprintf(&line, "%s: %s", name, val) < 0 || !keep(c->cf, line))
+                    return -ENOMEM;
+                w.cfg.headers[w.cfg.n_headers++] = line;
+            }
+        }
+        w.net.enabled = true;
+        out->webhook = w.net;
+        out->webhook_cfg = w.cfg;
+    }
+    return 0;
 }
 
 static int read_camera(const Ctx *c, const yaml_node_t *map, int index, FpCameraConfig *cam)
@@ -1160,6 +1320,8 @@ static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cf
     if (vals[TOP_OUTPUT] &&
         (rc = read_mapping(c, vals[TOP_OUTPUT], "output", output_keys, N_KEYS(output_keys), &cfg->output, sub)) < 0)
         return rc;
+    if (vals[TOP_OUTPUT] && (rc = read_net_outputs(c, sub, &cfg->output)) < 0)
+        return rc;
     if ((rc = read_cameras(c, vals[TOP_CAMERAS], cfg)) < 0)
         return rc;
     if (vals[TOP_RULES] && (rc = read_rules(c, vals[TOP_RULES], cfg)) < 0)
@@ -1284,6 +1446,12 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     cfg->batch.per_camera = 1;
     cfg->batch.latency_budget_ns = 0;
     cfg->output.snapshots_max_mb = 256;
+    FpNetOutputSection net = {.enabled = false, .frames = true, .events = true, .queue = 64};
+    cfg->output.redis = cfg->output.mqtt = cfg->output.webhook = net;
+    cfg->output.webhook.frames = false;
+    fp_redis_config_init(&cfg->output.redis_cfg);
+    fp_mqtt_config_init(&cfg->output.mqtt_cfg);
+    fp_webhook_config_init(&cfg->output.webhook_cfg);
     cfg->tracker.enabled = false;
     fp_tracker_config_init(&cfg->tracker.tracker);
     FpRulesConfig rc;

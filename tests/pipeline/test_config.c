@@ -786,3 +786,87 @@ FP_TEST(config_error_zones_rules_and_tracker_name_line_and_key)
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "tracker: {anchor: feet}\n", 8, "tracker.anchor", "bottom-center");
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "output: {events: \"\"}\n", 8, "output.events");
 }
+
+/* output.redis / output.mqtt / output.webhook / output.spool into FpOutputSection (docs/config.md, docs/outputs.md). */
+FP_TEST(config_network_outputs_into_their_fields)
+{
+    static const char text[] = "cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL
+                               "output:\n"
+                               "  spool: /var/spool/fp\n"
+                               "  redis:\n"
+                               "    url: redis://bob:s3cret@10.0.0.5:6380/2\n"
+                               "    stream_events: alerts\n"
+                               "    maxlen: 500\n"
+                               "    frames: false\n"
+                               "    timeout: 250ms\n"
+                               "  mqtt: {host: broker.lan, port: 1884, qos: 2, counts: yes, prefix: site1/fp, "
+                               "username: u, password: p, queue: 16}\n"
+                               "  webhook:\n"
+                               "    url: https://hooks.example/in\n"
+                               "    bearer_token: tok\n"
+                               "    timeout: 3s\n"
+                               "    headers: {X-Site: north, X-Env: test}\n";
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "out.yaml"));
+    const FpOutputSection *o = &fp_config_get(cf)->output;
+    CHECK_STR(o->spool, "/var/spool/fp");
+    CHECK(o->redis.enabled && !o->redis.frames && o->redis.events);
+    CHECK_STR(o->redis_cfg.host, "10.0.0.5");
+    CHECK_EQ(o->redis_cfg.port, 6380);
+    CHECK_EQ(o->redis_cfg.db, 2);
+    CHECK_STR(o->redis_cfg.username, "bob");
+    CHECK_STR(o->redis_cfg.password, "s3cret");
+    CHECK_STR(o->redis_cfg.stream_events, "alerts");
+    CHECK_STR(o->redis_cfg.stream_frames, "framepipe:frames");
+    CHECK_EQ(o->redis_cfg.maxlen, 500);
+    CHECK_EQ(o->redis_cfg.timeout_ns, 250000000);
+    CHECK(o->mqtt.enabled && o->mqtt.frames && o->mqtt.events);
+    CHECK_EQ(o->mqtt.queue, 16);
+    CHECK_STR(o->mqtt_cfg.host, "broker.lan");
+    CHECK_EQ(o->mqtt_cfg.port, 1884);
+    CHECK_EQ(o->mqtt_cfg.qos, 2);
+    CHECK(o->mqtt_cfg.counts);
+    CHECK_STR(o->mqtt_cfg.prefix, "site1/fp");
+    CHECK(o->webhook.enabled && !o->webhook.frames && o->webhook.events);
+    CHECK_STR(o->webhook_cfg.url, "https://hooks.example/in");
+    CHECK_STR(o->webhook_cfg.bearer_token, "tok");
+    CHECK_EQ(o->webhook_cfg.timeout_ns, 3000000000LL);
+    CHECK_EQ(o->webhook_cfg.n_headers, 2);
+    CHECK_STR(o->webhook_cfg.headers[0], "X-Site: north");
+    CHECK_STR(o->webhook_cfg.headers[1], "X-Env: test");
+    fp_config_destroy(&cf);
+
+    /* absent: off, with the transports' defaults */
+    static const char none[] = "cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL;
+    CHECK_OK(fp_config_parse(&cf, none, strlen(none), "out.yaml"));
+    o = &fp_config_get(cf)->output;
+    CHECK(!o->redis.enabled && !o->mqtt.enabled && !o->webhook.enabled);
+    CHECK(o->spool == NULL);
+    CHECK_EQ(o->mqtt_cfg.qos, 1);
+    fp_config_destroy(&cf);
+}
+
+FP_TEST(config_error_network_outputs_name_line_and_key)
+{
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  redis: {url: 'http://x'}\n", 5,
+                 "output.redis.url");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  redis: {url: 'redis://h', port: 7}\n",
+                 5, "output.redis.url", "not both");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  redis:\n    maxlen: -1\n", 6,
+                 "output.redis.maxlen");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  mqtt:\n    qos: 3\n", 6,
+                 "output.mqtt.qos", "0, 1 or 2");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  mqtt:\n    prefix: 'a/#'\n", 6,
+                 "output.mqtt.prefix");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  mqtt:\n    qso: 1\n", 6,
+                 "output.mqtt", "qso");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  webhook: {timeout: 1s}\n", 5,
+                 "output.webhook", "url");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  webhook: {url: 'ftp://x/y'}\n", 5,
+                 "output.webhook.url");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL
+                 "output:\n  webhook:\n    url: http://h/\n    headers: {'Bad Name': x}\n",
+                 7, "output.webhook.headers");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  kafka: {url: x}\n", 5, "output",
+                 "kafka");
+}
