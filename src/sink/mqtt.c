@@ -101,6 +101,7 @@ typedef struct MqttTransport {
         int lost_errno;     /* errno in the loop thread at that time */
         int acked[ACK_RING];
         unsigned acked_next;
+        char log_error[200]; /* libmosquitto's last error line (a TLS handshake failure: "OpenSSL Error...") */
     } st;
 
     CountCamera *cams;
@@ -152,6 +153,23 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     MqttTransport *t = obj;
     pthread_mutex_lock(&t->mu);
     t->st.acked[t->st.acked_next++ % ACK_RING] = mid;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/*
+ * Keeps libmosquitto's error lines. A TLS handshake that fails (an unknown CA, a wrong host name) is only
+ * logged: the loop thread ends without on_disconnect, so connect watches for this line rather than waiting
+ * out its timeout.
+ */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    (void)mosq;
+    if (level != MOSQ_LOG_ERR || !str)
+        return;
+    MqttTransport *t = obj;
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->st.log_error, sizeof(t->st.log_error), "%s", str);
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
 }
@@ -280,14 +298,23 @@ static int build_topic(MqttTransport *t, const char *level1, const char *level2,
 
 /* ---- publishing ---- */
 
+/* Why the connection ended, from on_disconnect's code and the loop thread's errno then (mu held). */
+static const char *loss_reason(const MqttTransport *t)
+{
+    int rc = t->st.lost_rc, err = t->st.lost_errno;
+    if ((rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) && err && err != EAGAIN && err != EINTR)
+        return strerror(err);
+    if (rc == MOSQ_ERR_CONN_LOST)
+        return "closed by the broker or the network";
+    if (t->st.log_error[0])
+        return t->st.log_error;
+    return rc ? mosquitto_strerror(rc) : "disconnected";
+}
+
 /* The error for a connection found lost (mu held). */
 static int lost_error(MqttTransport *t, const char *doing)
 {
-    int rc = t->st.lost_rc, err = t->st.lost_errno;
-    if (rc == MOSQ_ERR_ERRNO && err)
-        return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing, strerror(err));
-    return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing,
-                    rc ? mosquitto_strerror(rc) : "closed by the broker");
+    return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing, loss_reason(t));
 }
 
 /* Waits (timeout_ns) for the broker's acknowledgement of mid. 0, FP_EIO (lost) or FP_ETIMEOUT. */
@@ -545,13 +572,12 @@ static int connect_error(MqttTransport *t)
         return fp_error(code, "%s: the broker refused the connection: %s", t->where,
                         mosquitto_connack_string(connack));
     }
-    int rc = t->st.lost_rc, err = t->st.lost_errno;
-    if (rc == MOSQ_ERR_ERRNO && err == ECONNREFUSED)
+    if (!t->st.lost && t->st.log_error[0])
+        return fp_error(FP_EIO, "%s: the connection failed: %s", t->where, t->st.log_error);
+    if (t->st.lost_rc == MOSQ_ERR_ERRNO && t->st.lost_errno == ECONNREFUSED)
         return fp_error(-ECONNREFUSED, "%s: connection refused (is the broker running?)", t->where);
-    if (rc == MOSQ_ERR_ERRNO && err)
-        return fp_error(-err, "%s: the connection failed: %s", t->where, strerror(err));
     return fp_error(FP_EIO, "%s: the connection was closed before the broker answered (%s)", t->where,
-                    rc ? mosquitto_strerror(rc) : "closed");
+                    loss_reason(t));
 }
 
 /*
@@ -581,6 +607,7 @@ static int mqtt_connect(void *p)
     mosquitto_connect_callback_set(t->mosq, on_connect);
     mosquitto_disconnect_callback_set(t->mosq, on_disconnect);
     mosquitto_publish_callback_set(t->mosq, on_publish);
+    mosquitto_log_callback_set(t->mosq, on_log);
 
     int rc = build_topic(t, NULL, NULL, "availability");
     if (rc < 0)
@@ -632,10 +659,10 @@ static int mqtt_connect(void *p)
     t->loop_running = true;
 
     pthread_mutex_lock(&t->mu);
-    while (t->st.connack < 0 && !t->st.lost && wait_until(t, deadline)) {
+    while (t->st.connack < 0 && !t->st.lost && !t->st.log_error[0] && wait_until(t, deadline)) {
     }
     if (t->st.connack != 0 || t->st.lost) {
-        if (t->st.connack < 0 && !t->st.lost) {
+        if (t->st.connack < 0 && !t->st.lost && !t->st.log_error[0]) {
             t->stalled = true;
             rc = fp_error(FP_ETIMEOUT, "%s: no answer (CONNACK) from the broker within %lld ms", t->where,
                           (long long)(t->timeout_ns / 1000000));
