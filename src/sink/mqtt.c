@@ -646,6 +646,8 @@ static int mqtt_connect(void *p)
             rc = fp_error(-err, "%s: cannot connect: %s", t->where, strerror(err));
         else if (mrc == MOSQ_ERR_EAI)
             rc = fp_error(FP_EIO, "%s: cannot resolve the host name", t->where);
+        else if (t->st.log_error[0]) /* a TLS handshake that failed at once: OpenSSL's reason */
+            rc = fp_error(FP_EIO, "%s: cannot connect: %s", t->where, t->st.log_error);
         else
             rc = fp_error(FP_EIO, "%s: cannot connect: %s", t->where, mosquitto_strerror(mrc));
         goto fail;
