@@ -317,34 +317,50 @@ static int lost_error(MqttTransport *t, const char *doing)
     return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing, loss_reason(t));
 }
 
-/* Waits (timeout_ns) for the broker's acknowledgement of mid. 0, FP_EIO (lost) or FP_ETIMEOUT. */
-static int wait_ack(MqttTransport *t, int mid, int64_t timeout_ns, const char *doing)
+typedef enum AckResult { ACK_OK, ACK_LOST, ACK_TIMEOUT } AckResult;
+
+/* Waits until the broker acknowledged mid, the connection is lost, or timeout_ns passes. Records no error. */
+static AckResult await_ack(MqttTransport *t, int mid, int64_t timeout_ns)
 {
     int64_t deadline = now_ns() + timeout_ns;
-    int rc = 0;
+    AckResult r = ACK_TIMEOUT;
     pthread_mutex_lock(&t->mu);
     for (;;) {
         bool found = false;
-        for (int i = 0; i < ACK_RING; i++) {
+        for (int i = 0; i < ACK_RING && !found; i++) {
             if (t->st.acked[i] == mid) {
                 t->st.acked[i] = 0; /* ids are 1..65535: 0 is never one */
                 found = true;
-                break;
             }
         }
-        if (found)
+        if (found) {
+            r = ACK_OK;
             break;
+        }
         if (t->st.lost) {
-            rc = lost_error(t, doing);
+            r = ACK_LOST;
             break;
         }
-        if (!wait_until(t, deadline)) {
-            t->stalled = true;
-            rc = fp_error(FP_ETIMEOUT, "%s: %s: no acknowledgement from the broker within %lld ms", t->where,
-                          doing, (long long)(timeout_ns / 1000000));
+        if (!wait_until(t, deadline))
             break;
-        }
     }
+    pthread_mutex_unlock(&t->mu);
+    if (r == ACK_TIMEOUT)
+        t->stalled = true;
+    return r;
+}
+
+/* Waits (timeout_ns) for the broker's acknowledgement of mid. 0, FP_EIO (lost) or FP_ETIMEOUT. */
+static int wait_ack(MqttTransport *t, int mid, int64_t timeout_ns, const char *doing)
+{
+    AckResult r = await_ack(t, mid, timeout_ns);
+    if (r == ACK_OK)
+        return 0;
+    if (r == ACK_TIMEOUT)
+        return fp_error(FP_ETIMEOUT, "%s: %s: no acknowledgement from the broker within %lld ms", t->where, doing,
+                        (long long)(timeout_ns / 1000000));
+    pthread_mutex_lock(&t->mu);
+    int rc = lost_error(t, doing);
     pthread_mutex_unlock(&t->mu);
     return rc;
 }
@@ -532,10 +548,11 @@ static void teardown(MqttTransport *t, bool graceful)
     pthread_mutex_lock(&t->mu);
     bool healthy = t->st.connack == 0 && !t->st.lost && !t->stalled;
     pthread_mutex_unlock(&t->mu);
-    if (graceful && healthy && build_topic(t, NULL, NULL, "availability") == 0) {
-        int64_t wait = t->timeout_ns < OFFLINE_WAIT_NS ? t->timeout_ns : OFFLINE_WAIT_NS;
-        (void)publish(t, "offline", 7, 1, true, wait, "offline");
-    }
+    /* no fp_error from here on: FpDelivery may read the message of the failure that led to this call after it */
+    int mid = 0;
+    if (graceful && healthy && build_topic(t, NULL, NULL, "availability") == 0 &&
+        mosquitto_publish(t->mosq, &mid, t->topic, 7, "offline", 1, true) == MOSQ_ERR_SUCCESS)
+        (void)await_ack(t, mid, t->timeout_ns < OFFLINE_WAIT_NS ? t->timeout_ns : OFFLINE_WAIT_NS);
     mosquitto_disconnect(t->mosq);
     if (t->loop_running) {
         /* A clean DISCONNECT ends the loop at once (on_disconnect follows it); a stalled one gets a grace. */
