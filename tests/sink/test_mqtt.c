@@ -797,3 +797,39 @@ FP_TEST(tls_with_a_ca_file_connects_and_without_it_the_certificate_is_refused)
     tr.ops->destroy(tr.t);
     broker_stop(&b);
 }
+
+FP_TEST(counts_are_bounded_and_a_frame_without_detections_has_none)
+{
+    Broker b;
+    broker_start(&b, 0, NULL);
+    Sub *s = sub_open(b.port, "fp/#");
+    FpMqttConfig cfg = config_for(b.port);
+    cfg.counts = true;
+    Tr tr;
+    tr_open(&tr, &cfg);
+    /* a frame that is not JSON, or has no "detections": delivered, and no counts */
+    send_ok(&tr, FP_RECORD_FRAME, "cam", 1, "not json");
+    send_ok(&tr, FP_RECORD_FRAME, "cam", 2, "{\"seq\":2}");
+    CHECK(sub_wait(s, "fp/cam/detections", "{\"seq\":2}", 1, 5000));
+    /* 300 classes in one frame: the first 256 get a topic, the rest none (the table is bounded) */
+    enum { N = 300 };
+    static char json[N * 40 + 64];
+    size_t pos = (size_t)snprintf(json, sizeof(json), "{\"detections\":[");
+    for (int i = 0; i < N; i++)
+        pos += (size_t)snprintf(json + pos, sizeof(json) - pos, "%s{\"class\":\"k%d\",\"class_id\":%d}", i ? "," : "",
+                                i, i);
+    snprintf(json + pos, sizeof(json) - pos, "]}");
+    send_ok(&tr, FP_RECORD_FRAME, "cam", 3, json);
+    CHECK(sub_wait(s, "fp/cam/k255/count", "1", 1, 5000));
+    usleep(200000);
+    int counts = 0;
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < s->n; i++)
+        counts += strstr(s->msgs[i].topic, "/count") != NULL;
+    pthread_mutex_unlock(&s->mu);
+    CHECK_EQ(counts, 256);
+    CHECK_EQ(sub_count(s, "fp/cam/k256/count", NULL), 0);
+    tr_close(&tr);
+    sub_close(&s);
+    broker_stop(&b);
+}
