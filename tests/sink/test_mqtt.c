@@ -352,8 +352,15 @@ FP_TEST(frames_of_two_cameras_arrive_complete_and_in_order)
     broker_start(&b, 0, NULL);
     Sub *s = sub_open(b.port, "fp/#");
     FpMqttConfig cfg = config_for(b.port);
+    char prefix[8] = "fp", host[16] = "127.0.0.1"; /* copied by create: changed before connecting */
+    cfg.prefix = prefix;
+    cfg.host = host;
     Tr tr;
-    tr_open(&tr, &cfg);
+    tr_create(&tr, &cfg);
+    strcpy(prefix, "zz");
+    strcpy(host, "10.255.255.1");
+    int crc = tr.ops->connect(tr.t);
+    CHECK_MSG(crc == 0, "connect: %s", fp_error_detail(crc));
     enum { N = 100 };
     char json[256];
     for (uint64_t seq = 0; seq < N; seq++) {
