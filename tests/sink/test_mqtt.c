@@ -409,10 +409,12 @@ FP_TEST(events_go_to_the_camera_topic_and_to_the_common_one)
     CHECK(sub_wait(s, "fp/yard/events", NULL, 1, 5000));
     char buf[1024];
     CHECK_MSG(strcmp(sub_payloads(s, "fp/door/events", buf, sizeof(buf)),
-                     "{\"id\":1,\"type\":\"enter\",\"camera\":\"door\"}|{\"id\":2,\"type\":\"leave\",\"camera\":\"door\"}") == 0,
+                     "{\"id\":1,\"type\":\"enter\",\"camera\":\"door\"}|"
+                     "{\"id\":2,\"type\":\"leave\",\"camera\":\"door\"}") == 0,
               "door: %s", buf);
     CHECK_MSG(strcmp(sub_payloads(s, "fp/events", buf, sizeof(buf)),
-                     "{\"id\":1,\"type\":\"enter\",\"camera\":\"door\"}|{\"id\":1,\"type\":\"leave\",\"camera\":\"yard\"}|"
+                     "{\"id\":1,\"type\":\"enter\",\"camera\":\"door\"}|"
+                     "{\"id\":1,\"type\":\"leave\",\"camera\":\"yard\"}|"
                      "{\"id\":2,\"type\":\"leave\",\"camera\":\"door\"}") == 0,
               "all: %s", buf);
     CHECK_EQ(sub_count(s, "fp/door/detections", NULL), 0);
@@ -791,8 +793,8 @@ FP_TEST(tls_with_a_ca_file_connects_and_without_it_the_certificate_is_refused)
     CHECK_MSG(rc < 0, "a certificate of an unknown CA was accepted");
     /* at once, not after the 2 s timeout: libmosquitto only logs a failed handshake */
     CHECK_MSG(took < 1500, "took %lld ms", (long long)took);
-    CHECK_MSG(strstr(fp_error_detail(rc), "mqtt 127.0.0.1:") && strstr(fp_error_detail(rc), "certificate verify failed"),
-              "message: %s", fp_error_detail(rc));
+    const char *msg = fp_error_detail(rc);
+    CHECK_MSG(strstr(msg, "mqtt 127.0.0.1:") && strstr(msg, "certificate verify failed"), "message: %s", msg);
     tr.ops->destroy(tr.t);
 
     /* plain MQTT to a TLS listener fails too, within the timeout */
