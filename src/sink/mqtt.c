@@ -101,6 +101,7 @@ typedef struct MqttTransport {
         int lost_errno;     /* errno in the loop thread at that time */
         int acked[ACK_RING];
         unsigned acked_next;
+        char log_error[200]; /* libmosquitto's last error line (a TLS handshake failure: "OpenSSL Error...") */
     } st;
 
     CountCamera *cams;
@@ -152,6 +153,23 @@ static void on_publish(struct mosquitto *mosq, void *obj, int mid)
     MqttTransport *t = obj;
     pthread_mutex_lock(&t->mu);
     t->st.acked[t->st.acked_next++ % ACK_RING] = mid;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/*
+ * Keeps libmosquitto's error lines. A TLS handshake that fails (an unknown CA, a wrong host name) is only
+ * logged: the loop thread ends without on_disconnect, so connect watches for this line rather than waiting
+ * out its timeout.
+ */
+static void on_log(struct mosquitto *mosq, void *obj, int level, const char *str)
+{
+    (void)mosq;
+    if (level != MOSQ_LOG_ERR || !str)
+        return;
+    MqttTransport *t = obj;
+    pthread_mutex_lock(&t->mu);
+    snprintf(t->st.log_error, sizeof(t->st.log_error), "%s", str);
     pthread_cond_broadcast(&t->cv);
     pthread_mutex_unlock(&t->mu);
 }
@@ -280,44 +298,69 @@ static int build_topic(MqttTransport *t, const char *level1, const char *level2,
 
 /* ---- publishing ---- */
 
+/* Why the connection ended, from on_disconnect's code and the loop thread's errno then (mu held). */
+static const char *loss_reason(const MqttTransport *t)
+{
+    int rc = t->st.lost_rc, err = t->st.lost_errno;
+    if ((rc == MOSQ_ERR_ERRNO || rc == MOSQ_ERR_CONN_LOST) && err && err != EAGAIN && err != EINTR)
+        return strerror(err);
+    if (rc == MOSQ_ERR_CONN_LOST)
+        return "closed by the broker or the network";
+    if (t->st.log_error[0])
+        return t->st.log_error;
+    return rc ? mosquitto_strerror(rc) : "disconnected";
+}
+
 /* The error for a connection found lost (mu held). */
 static int lost_error(MqttTransport *t, const char *doing)
 {
-    int rc = t->st.lost_rc, err = t->st.lost_errno;
-    if (rc == MOSQ_ERR_ERRNO && err)
-        return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing, strerror(err));
-    return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing,
-                    rc ? mosquitto_strerror(rc) : "closed by the broker");
+    return fp_error(FP_EIO, "%s: %s: the connection was lost (%s)", t->where, doing, loss_reason(t));
+}
+
+typedef enum AckResult { ACK_OK, ACK_LOST, ACK_TIMEOUT } AckResult;
+
+/* Waits until the broker acknowledged mid, the connection is lost, or timeout_ns passes. Records no error. */
+static AckResult await_ack(MqttTransport *t, int mid, int64_t timeout_ns)
+{
+    int64_t deadline = now_ns() + timeout_ns;
+    AckResult r = ACK_TIMEOUT;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        bool found = false;
+        for (int i = 0; i < ACK_RING && !found; i++) {
+            if (t->st.acked[i] == mid) {
+                t->st.acked[i] = 0; /* ids are 1..65535: 0 is never one */
+                found = true;
+            }
+        }
+        if (found) {
+            r = ACK_OK;
+            break;
+        }
+        if (t->st.lost) {
+            r = ACK_LOST;
+            break;
+        }
+        if (!wait_until(t, deadline))
+            break;
+    }
+    pthread_mutex_unlock(&t->mu);
+    if (r == ACK_TIMEOUT)
+        t->stalled = true;
+    return r;
 }
 
 /* Waits (timeout_ns) for the broker's acknowledgement of mid. 0, FP_EIO (lost) or FP_ETIMEOUT. */
 static int wait_ack(MqttTransport *t, int mid, int64_t timeout_ns, const char *doing)
 {
-    int64_t deadline = now_ns() + timeout_ns;
-    int rc = 0;
+    AckResult r = await_ack(t, mid, timeout_ns);
+    if (r == ACK_OK)
+        return 0;
+    if (r == ACK_TIMEOUT)
+        return fp_error(FP_ETIMEOUT, "%s: %s: no acknowledgement from the broker within %lld ms", t->where, doing,
+                        (long long)(timeout_ns / 1000000));
     pthread_mutex_lock(&t->mu);
-    for (;;) {
-        bool found = false;
-        for (int i = 0; i < ACK_RING; i++) {
-            if (t->st.acked[i] == mid) {
-                t->st.acked[i] = 0; /* ids are 1..65535: 0 is never one */
-                found = true;
-                break;
-            }
-        }
-        if (found)
-            break;
-        if (t->st.lost) {
-            rc = lost_error(t, doing);
-            break;
-        }
-        if (!wait_until(t, deadline)) {
-            t->stalled = true;
-            rc = fp_error(FP_ETIMEOUT, "%s: %s: no acknowledgement from the broker within %lld ms", t->where,
-                          doing, (long long)(timeout_ns / 1000000));
-            break;
-        }
-    }
+    int rc = lost_error(t, doing);
     pthread_mutex_unlock(&t->mu);
     return rc;
 }
@@ -505,10 +548,11 @@ static void teardown(MqttTransport *t, bool graceful)
     pthread_mutex_lock(&t->mu);
     bool healthy = t->st.connack == 0 && !t->st.lost && !t->stalled;
     pthread_mutex_unlock(&t->mu);
-    if (graceful && healthy && build_topic(t, NULL, NULL, "availability") == 0) {
-        int64_t wait = t->timeout_ns < OFFLINE_WAIT_NS ? t->timeout_ns : OFFLINE_WAIT_NS;
-        (void)publish(t, "offline", 7, 1, true, wait, "offline");
-    }
+    /* no fp_error from here on: FpDelivery may read the message of the failure that led to this call after it */
+    int mid = 0;
+    if (graceful && healthy && build_topic(t, NULL, NULL, "availability") == 0 &&
+        mosquitto_publish(t->mosq, &mid, t->topic, 7, "offline", 1, true) == MOSQ_ERR_SUCCESS)
+        (void)await_ack(t, mid, t->timeout_ns < OFFLINE_WAIT_NS ? t->timeout_ns : OFFLINE_WAIT_NS);
     mosquitto_disconnect(t->mosq);
     if (t->loop_running) {
         /* A clean DISCONNECT ends the loop at once (on_disconnect follows it); a stalled one gets a grace. */
@@ -545,13 +589,12 @@ static int connect_error(MqttTransport *t)
         return fp_error(code, "%s: the broker refused the connection: %s", t->where,
                         mosquitto_connack_string(connack));
     }
-    int rc = t->st.lost_rc, err = t->st.lost_errno;
-    if (rc == MOSQ_ERR_ERRNO && err == ECONNREFUSED)
+    if (!t->st.lost && t->st.log_error[0])
+        return fp_error(FP_EIO, "%s: the connection failed: %s", t->where, t->st.log_error);
+    if (t->st.lost_rc == MOSQ_ERR_ERRNO && t->st.lost_errno == ECONNREFUSED)
         return fp_error(-ECONNREFUSED, "%s: connection refused (is the broker running?)", t->where);
-    if (rc == MOSQ_ERR_ERRNO && err)
-        return fp_error(-err, "%s: the connection failed: %s", t->where, strerror(err));
     return fp_error(FP_EIO, "%s: the connection was closed before the broker answered (%s)", t->where,
-                    rc ? mosquitto_strerror(rc) : "closed");
+                    loss_reason(t));
 }
 
 /*
@@ -581,6 +624,7 @@ static int mqtt_connect(void *p)
     mosquitto_connect_callback_set(t->mosq, on_connect);
     mosquitto_disconnect_callback_set(t->mosq, on_disconnect);
     mosquitto_publish_callback_set(t->mosq, on_publish);
+    mosquitto_log_callback_set(t->mosq, on_log);
 
     int rc = build_topic(t, NULL, NULL, "availability");
     if (rc < 0)
@@ -619,6 +663,8 @@ static int mqtt_connect(void *p)
             rc = fp_error(-err, "%s: cannot connect: %s", t->where, strerror(err));
         else if (mrc == MOSQ_ERR_EAI)
             rc = fp_error(FP_EIO, "%s: cannot resolve the host name", t->where);
+        else if (t->st.log_error[0]) /* a TLS handshake that failed at once: OpenSSL's reason */
+            rc = fp_error(FP_EIO, "%s: cannot connect: %s", t->where, t->st.log_error);
         else
             rc = fp_error(FP_EIO, "%s: cannot connect: %s", t->where, mosquitto_strerror(mrc));
         goto fail;
@@ -632,10 +678,10 @@ static int mqtt_connect(void *p)
     t->loop_running = true;
 
     pthread_mutex_lock(&t->mu);
-    while (t->st.connack < 0 && !t->st.lost && wait_until(t, deadline)) {
+    while (t->st.connack < 0 && !t->st.lost && !t->st.log_error[0] && wait_until(t, deadline)) {
     }
     if (t->st.connack != 0 || t->st.lost) {
-        if (t->st.connack < 0 && !t->st.lost) {
+        if (t->st.connack < 0 && !t->st.lost && !t->st.log_error[0]) {
             t->stalled = true;
             rc = fp_error(FP_ETIMEOUT, "%s: no answer (CONNACK) from the broker within %lld ms", t->where,
                           (long long)(t->timeout_ns / 1000000));
