@@ -213,7 +213,7 @@ int fp_redis_transport_create(const FpTransportOps **ops, void **t, const FpRedi
  */
 typedef struct FpMqttConfig {
     const char *host;        /* default "127.0.0.1" */
-    int port;                /* default 1883 (8883 with tls) */
+    int port;                /* 0 (the default): 1883, or 8883 with tls */
     const char *client_id;   /* default "framepipe-<pid>" */
     const char *username, *password;
     const char *prefix;      /* default "framepipe" */
@@ -227,14 +227,17 @@ typedef struct FpMqttConfig {
 
 void fp_mqtt_config_init(FpMqttConfig *cfg);
 
-/* Creates the MQTT transport. Returns 0, FP_ECONFIG (qos out of range, empty prefix, bad port), FP_EUNSUPPORTED
- * in a build without libmosquitto, -ENOMEM. Any thread. */
+/* Creates the MQTT transport. Returns 0, FP_ECONFIG (qos out of range; an empty prefix, one with '+' or '#', or
+ * not UTF-8; a bad port; a keepalive of 1..4 s; an unreadable ca_file), FP_EUNSUPPORTED in a build without
+ * libmosquitto, -ENOMEM. Any thread. */
 int fp_mqtt_transport_create(const FpTransportOps **ops, void **t, const FpMqttConfig *cfg);
 
 /*
  * Webhook (libcurl): each record is one POST of its JSON (Content-Type: application/json) to `url`, with the
- * configured headers and "Authorization: Bearer <token>". A 2xx answer delivers it; anything else (another
- * status, a timeout, a refused connection) fails it, and FpDelivery retries with backoff.
+ * configured headers, "Authorization: Bearer <token>" and X-Framepipe-Kind, X-Framepipe-Camera, X-Framepipe-Seq
+ * (for deduplication). A 2xx answer delivers it; anything else (another status, a timeout, a refused
+ * connection) fails it, and FpDelivery retries with backoff. connect only prepares the handle (no I/O); the
+ * connection is opened by the first send and kept alive.
  */
 #define FP_WEBHOOK_MAX_HEADERS 16
 typedef struct FpWebhookConfig {
