@@ -67,6 +67,9 @@ typedef struct FpOutputSection {
     const char *events;       /* NULL: none; "-": stdout; else a file path: events as JSON lines (docs/events.md) */
     const char *snapshots;    /* NULL: none; else a folder: a JPEG of the frame of every event, box drawn */
     int snapshots_max_mb;     /* the snapshot folder's cap in MiB, oldest removed first (default 256) */
+    double preview_fps;       /* the web view's live picture: frames per second per watched camera (default 10) */
+    int preview_width;        /* ... its width in pixels (default 640; the height keeps the aspect) */
+    const char *http_token;   /* NULL: none; else every HTTP request but /healthz needs it (docs/webview.md) */
 } FpOutputSection;
 
 /* YAML `tracker:`: one FpTracker per camera, plus the rules engines' smoothing (docs/events.md). */

@@ -435,6 +435,9 @@ static const KeyDef output_keys[] = {
     {"events", K_PATH, OUT(events), .allow_dash = true, .expect = "'-' (stdout) or a file path"},
     {"snapshots", K_PATH, OUT(snapshots), .expect = "a folder for the events' JPEG snapshots"},
     {"snapshots_max_mb", K_INT, OUT(snapshots_max_mb), 1, 1048576, .expect = "an integer in 1..1048576 (MiB)"},
+    {"preview_fps", K_DOUBLE, OUT(preview_fps), 0, 60, .min_open = true, .expect = "a number in (0, 60]"},
+    {"preview_width", K_INT, OUT(preview_width), 16, 4096, .expect = "an integer in 16..4096 (pixels)"},
+    {"http_token", K_STRING, OUT(http_token), .expect = "a non-empty token string"},
 };
 
 enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES };
@@ -1284,6 +1287,8 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     cfg->batch.per_camera = 1;
     cfg->batch.latency_budget_ns = 0;
     cfg->output.snapshots_max_mb = 256;
+    cfg->output.preview_fps = 10.0;
+    cfg->output.preview_width = 640;
     cfg->tracker.enabled = false;
     fp_tracker_config_init(&cfg->tracker.tracker);
     FpRulesConfig rc;
