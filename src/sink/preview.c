@@ -168,6 +168,8 @@ static void draw_overlay(const FpRgbCanvas *pic, const FpFrame *f, const Preview
 {
     int thick, scale;
     fp__canvas_style(pic, &thick, &scale);
+    if (pic->width >= 480 && scale < 2)
+        scale = 2; /* a browser shows the picture small: labels legible at 640 px wide */
     float sx = (float)pic->width / (float)f->width, sy = (float)pic->height / (float)f->height;
     for (int z = 0; z < cam->n_zones; z++) {
         const FpZoneConfig *zc = &cam->zones[z];
