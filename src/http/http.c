@@ -216,6 +216,14 @@ static const char INDEX_TXT[] =
 #define CT_JSON "application/json"
 #define CT_HTML "text/html; charset=utf-8"
 
+/*
+ * The Set-Cookie header for a request that authenticated with ?token= (NULL
+ * otherwise): on_request sets it around the dispatch, and every reply on
+ * that connection's thread adds it. Thread-local because a connection's
+ * replies are built on its own thread.
+ */
+static _Thread_local const char *tl_set_cookie;
+
 /* Queues `len` bytes of `body` (taken over when `owned`, else static) with a status and type. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              char *body, size_t len, bool owned, const char *allow)
@@ -231,7 +239,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
+        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES) ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
         ok = MHD_NO;
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, r);
@@ -412,7 +421,7 @@ static enum MHD_Result reply_unauthorized(struct MHD_Connection *c)
 /* ---- static page files and snapshots ------------------------------------ */
 
 /* Queues one embedded page file (web/, see embed_web.py), byte for byte. */
-static enum MHD_Result reply_web_file(struct MHD_Connection *c, const FpWebFile *f, const char *cookie)
+static enum MHD_Result reply_web_file(struct MHD_Connection *c, const FpWebFile *f)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
     if (!r)
@@ -421,7 +430,7 @@ static enum MHD_Result reply_web_file(struct MHD_Connection *c, const FpWebFile 
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type) != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, cookie) != MHD_YES))
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
         ok = MHD_NO;
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, MHD_HTTP_OK, r);
@@ -465,7 +474,8 @@ static enum MHD_Result reply_snapshot(struct MHD_Connection *c, FpHttpServer *s,
     enum MHD_Result ok = MHD_YES;
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg") != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
         ok = MHD_NO;
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, MHD_HTTP_OK, r);
@@ -617,7 +627,8 @@ static enum MHD_Result queue_stream(struct MHD_Connection *c, Stream *st, const 
     enum MHD_Result ok = MHD_YES;
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES)
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
         ok = MHD_NO;
     /* a stream may be quiet longer than the idle timeout (an event stream between keepalives) */
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
@@ -713,8 +724,10 @@ static bool camera_path(const char *url, const char *leaf, char *name, size_t ca
     return strchr(name, '/') == NULL;
 }
 
+static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const char *url);
+
 /*
- * libmicrohttpd's access handler, on the server thread. Called once the
+ * libmicrohttpd's access handler, on the connection's own thread. Called once the
  * request headers are in; every answer is queued on that first call (no
  * request here has a body worth reading), so a request with a body gets its
  * 405 at once and libmicrohttpd closes the connection instead of reading it.
@@ -738,11 +751,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (s->token && !token_ok(c, s, &set_cookie))
         return reply_unauthorized(c);
     char cookie[512];
-    if (set_cookie)
+    if (set_cookie) {
         snprintf(cookie, sizeof(cookie), "fp_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
+        tl_set_cookie = cookie;
+    }
+    enum MHD_Result res = dispatch(c, s, url);
+    tl_set_cookie = NULL;
+    return res;
+}
+
+/* Routes an authorised GET/HEAD to its handler. */
+static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const char *url)
+{
     const FpWebFile *wf = fp__web_file(strcmp(url, "/") == 0 ? "/index.html" : url);
     if (wf)
-        return reply_web_file(c, wf, set_cookie ? cookie : NULL);
+        return reply_web_file(c, wf);
     if (strcmp(url, "/index.txt") == 0)
         return reply_static(c, MHD_HTTP_OK, CT_TEXT, INDEX_TXT, NULL);
     if (strcmp(url, "/metrics") == 0 && s->h.metrics)

@@ -366,6 +366,9 @@ FP_TEST_TIMED(http_token_required_except_healthz, 30)
     CHECK_EQ(status_of(&b), 200);
     CHECK_MSG(strstr(b.p, "Set-Cookie: fp_token=s3cret-T; HttpOnly; SameSite=Strict"), "headers: %.600s", b.p);
     free(b.p);
+    get(port, "/api/events?token=s3cret-T", NULL, &b); /* any path: the cookie comes with the answer */
+    CHECK(strstr(b.p, "Set-Cookie: fp_token=s3cret-T;"));
+    free(b.p);
     get(port, "/index.txt", "Cookie: other=1; fp_token=s3cret-T\r\n", &b);
     CHECK_EQ(status_of(&b), 200);
     free(b.p);

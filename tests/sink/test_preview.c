@@ -221,3 +221,35 @@ FP_TEST(preview_zones_drawn_and_bad_arguments)
     fp_frame_unref(&f);
     free(p.mem);
 }
+
+FP_TEST(preview_stats_count_encode_time)
+{
+    FpPreview *pv = NULL;
+    FpPreviewConfig cfg = {.fps = 1000};
+    CHECK_OK(fp_preview_create(&pv, &cfg));
+    Pic p;
+    pic_make(&p, 1280, 720, 90); /* to 640x360, the default width */
+    FpDetection det = {.box = {100, 100, 300, 300}, .score = 0.9f};
+    FpFrameResult r = result_of(&p, "cam1", &det, 1, NULL);
+    CHECK_OK(fp_preview_set_zones(pv, "cam1", NULL, 0));
+    CHECK_EQ(fp_preview_watch(pv, "cam1", +1), 1);
+    uint64_t seq = 0;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    for (int i = 0; i < 10; i++) {
+        CHECK_OK(fp_preview_write(pv, &r));
+        CHECK_EQ(fp_preview_next(pv, "cam1", &seq, 2000000000LL, &buf, &cap, &len), 1);
+        sleep_ms(2);
+    }
+    FpPreviewStats st;
+    CHECK_OK(fp_preview_get_stats(pv, &st));
+    CHECK_EQ(st.frames_encoded, 10);
+    CHECK(st.encode_ns_total > 0 && st.encode_ns_last > 0 && st.encode_ns_last <= st.encode_ns_total);
+    printf("1280x720 -> 640x360: %.2f ms per preview frame (scale, draw, encode)\n",
+           (double)st.encode_ns_total / 10 / 1e6);
+    free(buf);
+    fp_preview_destroy(&pv);
+    FpFrame *f = &p.f;
+    fp_frame_unref(&f);
+    free(p.mem);
+}
