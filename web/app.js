@@ -89,7 +89,13 @@ function addEvent(ev) {
   const li = el('li', { class: 'event' });
   if (ev.snapshot) {
     const href = 'snapshots/' + encodeURIComponent(ev.snapshot.split('/').pop());
-    li.append(el('a', { href: href, target: '_blank' }, el('img', { src: href, alt: 'snapshot', loading: 'lazy' })));
+    const img = el('img', { src: href, alt: 'snapshot' });
+    // the event can arrive before its snapshot is written (the writer has its own thread): retry a few times
+    let tries = 0;
+    img.addEventListener('error', () => {
+      if (++tries <= 5) setTimeout(() => { img.src = href + '?retry=' + tries; }, 400 * tries);
+    });
+    li.append(el('a', { href: href, target: '_blank' }, img));
   }
   li.append(text);
   const ul = $('#events');

@@ -144,6 +144,8 @@ try {
     page.locator('#events li.event img').first().evaluate((e) => e.complete && e.naturalWidth > 0), 5000);
 
   await sleep(1500); // a frame with boxes, thumbnails loaded
+  await waitFor('every snapshot thumbnail to load', () => page.locator('#events li.event img').evaluateAll(
+    (imgs) => imgs.every((e) => e.complete && e.naturalWidth > 0)), 8000);
   const shot = path.join(buildDir, 'web-view.png');
   await page.screenshot({ path: shot, fullPage: true });
   console.log(`screenshot: ${shot}`);
