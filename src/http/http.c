@@ -27,6 +27,7 @@
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -503,6 +504,7 @@ typedef struct Stream {
     char *out; /* bytes to send: out[off..len) */
     size_t out_len, out_off, out_cap;
     int64_t last_sent_ns;
+    int fd; /* the connection's socket (libmicrohttpd's), polled for a hang-up while quiet; -1: unknown */
 } Stream;
 
 static int out_reserve(Stream *st, size_t n)
@@ -579,6 +581,19 @@ static int next_event(Stream *st)
     }
 }
 
+/*
+ * True when the client has closed its side: a quiet stream (a camera with no
+ * new frame, no event) would otherwise notice only at its next write, and
+ * hold its thread and its viewer count until then.
+ */
+static bool peer_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 /* libmicrohttpd's content reader, on the connection's thread; blocks at most ~1 s per call. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -599,7 +614,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
         int rc = st->kind == STREAM_MJPEG ? next_mjpeg_part(st) : next_event(st);
         if (rc < 0)
             return MHD_CONTENT_READER_END_WITH_ERROR;
-        if (rc == 0 && atomic_load(&st->s->stopping))
+        if (rc == 0 && (atomic_load(&st->s->stopping) || peer_gone(st->fd)))
             return MHD_CONTENT_READER_END_OF_STREAM;
         /* rc == 0: nothing new within ~1 s; loop (the thread is this connection's own, so blocking is
          * fine; returning 0 would make libmicrohttpd call again at once) */
@@ -618,6 +633,8 @@ static void stream_free(void *cls)
 
 static enum MHD_Result queue_stream(struct MHD_Connection *c, Stream *st, const char *type)
 {
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    st->fd = ci ? (int)ci->connect_fd : -1;
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st,
                                                                stream_free);
     if (!r) {

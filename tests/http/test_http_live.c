@@ -292,6 +292,20 @@ FP_TEST_TIMED(http_frame_jpg_one_picture_404_and_503, 30)
     CHECK_MSG(took > 1.5 && took < 4, "503 after %.2f s", took);
     free(b.p);
     CHECK_EQ(viewers(fd.pv), 0);
+
+    /* a camera with no frames: the stream is quiet, yet a client that leaves is noticed within ~1 s */
+    Buf q = {0};
+    int c = open_get(port, "/api/cameras/idle/stream.mjpg", NULL);
+    CHECK(read_until(c, &q, "\r\n\r\n", 5));
+    CHECK_EQ(status_of(&q), 200);
+    CHECK_EQ(viewers(fd.pv), 1);
+    close(c);
+    t0 = fp_clock_ns();
+    while (viewers(fd.pv) != 0 && fp_clock_ns() - t0 < 3000000000LL)
+        usleep(20000);
+    CHECK_MSG(viewers(fd.pv) == 0, "the quiet stream still counts its viewer %.1f s after the client left",
+              (double)(fp_clock_ns() - t0) / 1e9);
+    free(q.p);
     fp_http_server_destroy(&s);
     feeder_stop(&fd);
 }
