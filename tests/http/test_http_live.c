@@ -462,3 +462,27 @@ FP_TEST_TIMED(http_destroy_with_open_streams_is_prompt, 30)
     fp_event_log_destroy(&log);
     feeder_stop(&fd);
 }
+
+FP_TEST(event_log_next_copies_the_entry_after_a_seq)
+{
+    FpEventLog *log = NULL;
+    CHECK_OK(fp_event_log_create(&log, 3));
+    char buf[FP_EVENT_LOG_SLOT + 64];
+    uint64_t seq = 99;
+    CHECK_EQ(fp_event_log_next(log, 0, &seq, buf, sizeof(buf)), 0); /* empty */
+    CHECK_EQ(seq, 99);
+    for (uint64_t i = 1; i <= 5; i++) { /* capacity 3: 1 and 2 are overwritten */
+        FpEvent e = event_of(i);
+        CHECK(fp_event_log_add(log, &e) == (int64_t)i);
+    }
+    int n = fp_event_log_next(log, 0, &seq, buf, sizeof(buf)); /* the oldest kept: 3 */
+    CHECK(n > 0 && (size_t)n == strlen(buf));
+    CHECK_EQ(seq, 3);
+    CHECK_MSG(strncmp(buf, "{\"seq\":3,\"id\":3,", 16) == 0 && buf[n - 1] == '}', "entry: %s", buf);
+    CHECK(fp_event_log_next(log, 3, &seq, buf, sizeof(buf)) > 0 && seq == 4);
+    CHECK(fp_event_log_next(log, 4, &seq, buf, sizeof(buf)) > 0 && seq == 5);
+    CHECK_EQ(fp_event_log_next(log, 5, &seq, buf, sizeof(buf)), 0);
+    CHECK_EQ(fp_event_log_next(log, 4, &seq, buf, 10), FP_ETOO_LARGE);
+    CHECK_EQ(fp_event_log_next(NULL, 0, &seq, buf, sizeof(buf)), FP_EINVALID);
+    fp_event_log_destroy(&log);
+}
