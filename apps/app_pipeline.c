@@ -11,6 +11,7 @@
 #include "framepipe/error.h"
 #include "framepipe/http.h"
 #include "framepipe/log.h"
+#include "framepipe/preview.h"
 #include "framepipe/sink.h"
 
 #include <cjson/cJSON.h>
@@ -45,15 +46,83 @@ static void install_signals(void)
     signal(SIGPIPE, SIG_IGN); /* a closed stdout is an error the JSON sink reports, not a kill */
 }
 
+/* The network outputs `run` opened (docs/outputs.md). */
+#define APP_MAX_OUTPUTS 3
+
+typedef struct AppOutputs {
+    FpDelivery *d[APP_MAX_OUTPUTS];
+    int n;
+} AppOutputs;
+
+/*
+ * What the HTTP handlers reach: the pipeline and the live view's preview.
+ * The server runs a thread per connection, so these callbacks may run
+ * concurrently; each only reads thread-safe state (the pipeline's cameras
+ * json and summaries are taken under the sources' locks; FpPreview is
+ * thread-safe) and keeps nothing between calls.
+ */
+typedef struct AppHttp {
+    FpPipeline *p;
+    FpPreview *preview;         /* NULL: no live view */
+    const AppOutputs *outputs;  /* /api/sinks (FpDelivery's stats are thread-safe) */
+} AppHttp;
+
+/* GET /api/sinks: one object per network output (fp_delivery_write_json). */
+static int http_sinks(void *opaque, FILE *out)
+{
+    const AppHttp *a = opaque;
+    if (fputc('[', out) == EOF)
+        return -EIO;
+    for (int i = 0; i < a->outputs->n; i++) {
+        if (i && fputc(',', out) == EOF)
+            return -EIO;
+        int rc = fp_delivery_write_json(a->outputs->d[i], out);
+        if (rc < 0)
+            return rc;
+    }
+    return fputc(']', out) == EOF ? -EIO : 0;
+}
+
 static int http_cameras(void *opaque, FILE *out)
 {
-    return fp_pipeline_write_cameras_json(opaque, out);
+    const AppHttp *a = opaque;
+    return fp_pipeline_write_cameras_json(a->p, out);
+}
+
+static int http_preview_watch(void *opaque, const char *camera, int delta)
+{
+    const AppHttp *a = opaque;
+    return fp_preview_watch(a->preview, camera, delta);
+}
+
+static int http_preview_next(void *opaque, const char *camera, uint64_t *seq, int64_t timeout_ns, uint8_t **buf,
+                             size_t *cap, size_t *len)
+{
+    const AppHttp *a = opaque;
+    return fp_preview_next(a->preview, camera, seq, timeout_ns, buf, cap, len);
+}
+
+/* The live view: a preview sink fed by the pipeline, every camera declared with its zones. */
+static int open_preview(FpPipeline *p, const FpPipelineConfig *cfg, FpPreview **out)
+{
+    FpPreviewConfig pc;
+    fp_preview_config_init(&pc);
+    if (cfg->output.preview_fps > 0)
+        pc.fps = cfg->output.preview_fps;
+    if (cfg->output.preview_width > 0)
+        pc.width = cfg->output.preview_width;
+    int rc = fp_preview_create(out, &pc);
+    for (int i = 0; rc >= 0 && i < cfg->n_cameras; i++)
+        rc = fp_preview_set_zones(*out, cfg->cameras[i].name, cfg->cameras[i].zones, cfg->cameras[i].n_zones);
+    if (rc >= 0)
+        rc = fp_pipeline_add_sink(p, fp_preview_write, *out);
+    return rc;
 }
 
 /* Healthy unless a camera has failed for good, or every live camera is reconnecting. */
 static int http_healthy(void *opaque, char *why, size_t why_len)
 {
-    FpPipeline *p = opaque;
+    FpPipeline *p = ((const AppHttp *)opaque)->p;
     int n = fp_pipeline_camera_count(p), live = 0, down = 0;
     why[0] = 0;
     for (int i = 0; i < n; i++) {
@@ -281,13 +350,6 @@ static int open_event_log(FpPipeline *p, const FpPipelineConfig *cfg, FpHttpServ
 
 /* ---- network outputs (docs/outputs.md) ---- */
 
-#define APP_MAX_OUTPUTS 3
-
-typedef struct AppOutputs {
-    FpDelivery *d[APP_MAX_OUTPUTS];
-    int n;
-} AppOutputs;
-
 /* Creates the transport of network output `i` (0 redis, 1 mqtt, 2 webhook) when it is configured: 1 and ops, t;
  * 0 when it is not, or a negative code with a message (a configuration the transport refuses). */
 static int open_transport(const FpOutputSection *o, int i, const FpNetOutputSection **net,
@@ -428,6 +490,8 @@ int fp_app_run_pipeline(const FpAppRun *run)
     FpHttpServer *http = NULL;
     FpEventLog *event_log = NULL;
     AppOutputs outputs = {0};
+    FpPreview *preview = NULL;
+    AppHttp app_http = {0};
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);
@@ -457,11 +521,19 @@ int fp_app_run_pipeline(const FpAppRun *run)
     if ((rc = open_outputs(p, cfg, &outputs)) < 0)
         goto out_error;
     if (cfg->output.http) {
+        if ((rc = open_preview(p, cfg, &preview)) < 0)
+            goto out_error;
+        app_http = (AppHttp){.p = p, .preview = preview, .outputs = &outputs};
         FpHttpHandlers h = {
             .metrics = fp_pipeline_metrics(p),
             .write_cameras = http_cameras,
             .healthy = http_healthy,
-            .opaque = p,
+            .write_sinks = http_sinks,
+            .preview_watch = http_preview_watch,
+            .preview_next = http_preview_next,
+            .snapshot_dir = cfg->output.snapshots,
+            .token = run->http_token ? run->http_token : cfg->output.http_token,
+            .opaque = &app_http,
         };
         rc = fp_http_server_create(&http, cfg->output.http, &h);
         if (rc < 0 || (rc = open_event_log(p, cfg, http, &event_log)) < 0)
@@ -517,8 +589,9 @@ out_error:
     fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
-    fp_http_server_destroy(&http);
-    fp_pipeline_stop(p, false);
+    fp_pipeline_stop(p, false);    /* no sink call runs after this */
+    fp_http_server_destroy(&http); /* no preview_next/watch call runs after this */
+    fp_preview_destroy(&preview);  /* drops its frame references: before the pipeline's pool goes */
     close_outputs(&outputs);
     fp_pipeline_destroy(&p);
     fp_event_log_destroy(&event_log);

@@ -14,6 +14,7 @@ typedef struct FpAppRun {
     int progress;                /* 1: a progress line on stderr (when stderr is a terminal) */
     int progress_total;          /* 1: the line is a bar to the sum of the sources' frames_expected */
     int quiet;                   /* no human summary on stderr */
+    const char *http_token;      /* NULL, or the HTTP token (overrides cfg->output.http_token) */
 } FpAppRun;
 
 /*

@@ -21,17 +21,19 @@ static void run_usage(FILE *out)
             "  --check            validate the config (and load the model) without running; exit 0 when good\n"
             "  --duration S       stop (draining) after S seconds\n"
             "  --summary FILE     write the run's summary as JSON at the end\n"
+            "  --http-token T     every HTTP request but /healthz needs this token (overrides output.http_token)\n"
             "  -q, --quiet        no summary on stderr\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }
 
-enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY };
+enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY, OPT_HTTP_TOKEN };
 
 static const struct option run_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"check", no_argument, NULL, OPT_CHECK},
     {"duration", required_argument, NULL, OPT_DURATION},
     {"summary", required_argument, NULL, OPT_SUMMARY},
+    {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
     {"quiet", no_argument, NULL, 'q'},
     {NULL, 0, NULL, 0},
 };
@@ -60,6 +62,11 @@ static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, cons
         case OPT_CHECK: *check = 1; break;
         case 'q': run->quiet = 1; break;
         case OPT_SUMMARY: run->summary_path = optarg; break;
+        case OPT_HTTP_TOKEN:
+            if (!optarg[0])
+                return fp_app_bad_value(&o, "expected a non-empty token");
+            run->http_token = optarg;
+            break;
         case OPT_DURATION:
             if (parse_seconds(optarg, &run->duration_s) < 0)
                 return fp_app_bad_value(&o, "expected seconds > 0");

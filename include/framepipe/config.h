@@ -81,6 +81,9 @@ typedef struct FpOutputSection {
     FpRedisConfig redis_cfg;     /* output.redis: url or host/port/password/db, streams, maxlen, timeout */
     FpMqttConfig mqtt_cfg;       /* output.mqtt */
     FpWebhookConfig webhook_cfg; /* output.webhook (frames off by default) */
+    double preview_fps;       /* the web view's live picture: frames per second per watched camera (default 10) */
+    int preview_width;        /* ... its width in pixels (default 640; the height keeps the aspect) */
+    const char *http_token;   /* NULL: none; else every HTTP request but /healthz needs it (docs/webview.md) */
 } FpOutputSection;
 
 /* YAML `tracker:`: one FpTracker per camera, plus the rules engines' smoothing (docs/events.md). */

@@ -48,6 +48,7 @@
 #include "framepipe/http.h"
 #include "framepipe/sink.h"
 #include "framepipe/snapshot.h"
+#include "framepipe/preview.h"
 #include "framepipe/deliver.h"
 
 /* layer 7: pipeline */

@@ -18,29 +18,50 @@ extern "C" {
  * FpHttpServer: a small HTTP/1.1 server (libmicrohttpd) that knows nothing of
  * the pipeline; every body is produced by the handlers below, per request.
  *
- *   GET /             200 text/html        an index linking the endpoints
+ *   GET /             200 the web view's page (web/index.html, embedded at build time; docs/webview.md)
+ *   GET /app.js, /style.css   the page's other files (embedded too, served byte for byte)
+ *   GET /index.txt    200 text/plain       a list of the endpoints
  *   GET /metrics      200 text/plain; version=0.0.4   fp_metrics_write_prometheus
- *   GET /healthz      200 "ok" or 503 + the reason    healthy()
+ *   GET /healthz      200 "ok" or 503 + the reason    healthy() (never needs the token)
  *   GET /api/cameras  200 application/json            write_cameras()
+ *   GET /api/sinks    200 application/json            write_sinks() (404 when NULL)
  *   GET /api/events   200 application/json            the FpEventLog set with fp_http_server_set_event_log
  *                     (?since=SEQ: only newer entries; a bad SEQ: 400)
+ *   GET /api/events/stream   text/event-stream: "id: SEQ\ndata: {event}\n\n" per new entry after
+ *                     Last-Event-ID or ?since= (default: the newest entry at connect), ": keepalive"
+ *                     every FP_HTTP_KEEPALIVE_S seconds
+ *   GET /api/cameras/NAME/stream.mjpg   multipart/x-mixed-replace; boundary=fpframe: a JPEG part per
+ *                     new preview frame (preview_watch +1 while open, -1 when it ends)
+ *   GET /api/cameras/NAME/frame.jpg     one preview JPEG (waits up to 2 s; 503 when none came)
+ *                     (both: 404 for an unknown camera or without preview_next)
+ *   GET /snapshots/NAME   a file of snapshot_dir as image/jpeg; NAME only [A-Za-z0-9._-], no ".."; else 404
  *   other paths       404;  methods other than GET/HEAD: 405 with "Allow: GET, HEAD"
  *   a handler failing 500 with the error text
  *
- * Threads: the handlers run on the server's own thread (libmicrohttpd's
- * internal polling thread), one request at a time, while the rest of the
- * program keeps running; so they must be thread-safe with respect to
- * whatever they read (FpMetrics is), and quick, because a slow handler delays
- * the other requests. An idle or stalled connection is closed after
- * FP_HTTP_CONNECTION_TIMEOUT_S seconds without traffic; a slow client never
- * blocks the others (the server is event-driven and bodies are built in
- * memory before they are sent).
+ * Token: when h->token is set, every request except /healthz must carry it
+ * as "Authorization: Bearer TOKEN", as ?token=TOKEN (the reply then sets the
+ * cookie "fp_token=TOKEN; HttpOnly; SameSite=Strict; Path=/" so the page's
+ * own requests pass) or as that cookie; else 401 with a JSON error. Compared
+ * in constant time.
+ *
+ * Threads: a thread per connection (libmicrohttpd's
+ * MHD_USE_THREAD_PER_CONNECTION, plus its internal thread accepting
+ * connections), so handlers of different connections run CONCURRENTLY and
+ * must be thread-safe with respect to whatever they read (FpMetrics is;
+ * write_cameras, write_sinks and healthy may run at the same time as each
+ * other). The streams block their connection's thread in preview_next (1 s
+ * at a time) or polling the event log, never another connection's. At most
+ * FP_HTTP_MAX_CONNECTIONS connections (so threads) are open at once. An idle
+ * or stalled connection is closed after FP_HTTP_CONNECTION_TIMEOUT_S seconds
+ * without traffic (the streams are exempt; they end when the client goes or
+ * the server stops).
  */
 typedef struct FpHttpServer FpHttpServer;
 
 #define FP_HTTP_DEFAULT_LISTEN "127.0.0.1:9090"
 #define FP_HTTP_CONNECTION_TIMEOUT_S 10
 #define FP_HTTP_MAX_CONNECTIONS 64
+#define FP_HTTP_KEEPALIVE_S 15 /* the event stream's comment line while no event comes */
 
 typedef struct FpHttpHandlers {
     /* /metrics: written with fp_metrics_write_prometheus. NULL: /metrics answers 404. */
@@ -52,6 +73,21 @@ typedef struct FpHttpHandlers {
      * reason written to `why`, at most why_len bytes), or a negative code (-> 500).
      * NULL: always healthy (the server answering is the health signal). */
     int (*healthy)(void *opaque, char *why, size_t why_len);
+    /* /api/sinks: writes a JSON array to `out` (the app's outputs and their figures); 0 or a
+     * negative code (-> 500). NULL: /api/sinks answers 404. */
+    int (*write_sinks)(void *opaque, FILE *out);
+    /* The live view (the app adapts an FpPreview; see framepipe/preview.h for the contracts):
+     * preview_watch adds (+1) or removes (-1) a viewer of `camera`, returning the viewers left
+     * or FP_ENOT_FOUND; preview_next waits up to timeout_ns for a JPEG newer than *seq and
+     * copies it into the growable *buf (1: a frame, 0: timeout, FP_ENOT_FOUND, another negative
+     * code). Both NULL: the camera streams answer 404. Called on connection threads. */
+    int (*preview_watch)(void *opaque, const char *camera, int delta);
+    int (*preview_next)(void *opaque, const char *camera, uint64_t *seq, int64_t timeout_ns, uint8_t **buf,
+                        size_t *cap, size_t *len);
+    /* GET /snapshots/NAME serves NAME from this folder (copied); NULL: 404. */
+    const char *snapshot_dir;
+    /* Not NULL and not empty: the token every request but /healthz must carry (copied). */
+    const char *token;
     void *opaque; /* passed to the callbacks */
 } FpHttpHandlers;
 
@@ -65,7 +101,7 @@ typedef struct FpHttpHandlers {
  * The server is reachable from other machines only when asked explicitly
  * ("0.0.0.0:PORT", "[::]:PORT" or an interface's address).
  *
- * `h` is copied; h->metrics and h->opaque must stay valid until
+ * `h` is copied (with its strings); h->metrics and h->opaque must stay valid until
  * fp_http_server_destroy() returns. On success *out owns the server (release
  * it with fp_http_server_destroy) and it is already serving. On failure *out
  * is untouched and nothing is left listening; the return value is
@@ -82,8 +118,10 @@ int fp_http_server_port(const FpHttpServer *s);
 
 /*
  * Stops the server: closes the listening socket and every open connection
- * (a client holding a connection open does not delay it), waits for a
- * handler that is running to return, frees the server and sets *s to NULL.
+ * (a client holding a connection open does not delay it; an open stream
+ * sees the server's stopping flag within about a second, the longest a
+ * stream waits in preview_next or between event-log polls), waits for the
+ * handlers that are running to return, frees the server and sets *s to NULL.
  * After it returns no handler runs again, so h->metrics and h->opaque may be
  * freed. NULL or *s == NULL: no-op. Any thread except a handler's (it would
  * wait for itself), once per server, with no other call on the server
@@ -136,6 +174,16 @@ int64_t fp_event_log_add(FpEventLog *log, const FpEvent *ev);
  * arguments), -ENOMEM, or -EIO when writing to `out` fails. Any thread.
  */
 int fp_event_log_write_json(FpEventLog *log, uint64_t since, FILE *out);
+
+/*
+ * Copies the oldest stored entry with seq > after (its JSON as
+ * fp_event_log_write_json writes an element, with "seq" first) into
+ * buf[0..cap) with a NUL and its seq into *seq. Returns the length (> 0),
+ * 0 when there is none, FP_ETOO_LARGE when cap is too small (nothing
+ * copied) or FP_EINVALID. Entries overwritten since `after` are skipped.
+ * Any thread; the lock is held for the copy only.
+ */
+int fp_event_log_next(FpEventLog *log, uint64_t after, uint64_t *seq, char *buf, size_t cap);
 
 /* The seq of the newest entry (0 when none was added). Any thread. */
 uint64_t fp_event_log_last_seq(const FpEventLog *log);

@@ -121,6 +121,33 @@ int fp_event_log_write_json(FpEventLog *log, uint64_t since, FILE *out)
     return rc;
 }
 
+int fp_event_log_next(FpEventLog *log, uint64_t after, uint64_t *seq, char *buf, size_t cap)
+{
+    if (!log || !seq || !buf)
+        return fp_error(FP_EINVALID, "event log: fp_event_log_next: log, seq and buf are required");
+    int rc = 0;
+    pthread_mutex_lock(&log->lock);
+    if (log->count > 0 && after < log->last_seq) {
+        uint64_t oldest = log->slots[log->head].seq;
+        int i = after < oldest ? 0 : (int)(after - oldest + 1);
+        const Slot *s = &log->slots[(log->head + i) % log->capacity];
+        char head[40];
+        int k = snprintf(head, sizeof(head), "{\"seq\":%" PRIu64 ",", s->seq);
+        size_t need = (size_t)k + s->len - 1;
+        if (need + 1 > cap) {
+            rc = FP_ETOO_LARGE;
+        } else {
+            memcpy(buf, head, (size_t)k);
+            memcpy(buf + k, s->json + 1, s->len - 1);
+            buf[need] = '\0';
+            *seq = s->seq;
+            rc = (int)need;
+        }
+    }
+    pthread_mutex_unlock(&log->lock);
+    return rc == FP_ETOO_LARGE ? fp_error(rc, "event log: an entry needs more than %zu bytes", cap) : rc;
+}
+
 uint64_t fp_event_log_last_seq(const FpEventLog *clog)
 {
     if (!clog)

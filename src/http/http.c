@@ -1,33 +1,44 @@
 // SPDX-License-Identifier: MIT
-// The HTTP endpoint (libmicrohttpd): /metrics, /healthz, /api/cameras, /api/events and an index, bodies from callbacks and the event log.
+// The HTTP endpoint (libmicrohttpd): the web view's page, /metrics, /healthz, the JSON API, the live MJPEG and event streams, snapshots, the token.
 //
 // Design: we parse the listen string and create, bind and listen on the
 // socket ourselves, then hand it to libmicrohttpd (MHD_OPTION_LISTEN_SOCKET).
 // That way a taken port or a foreign address is reported with its errno and
 // the address named, a ":0" port can be read back with getsockname, and no
 // name is ever resolved (a host is a literal address or "localhost").
-// libmicrohttpd runs one internal, event-driven thread (epoll/poll): every
-// handler runs there, serialised, and every body is built in memory with
-// open_memstream before it is queued, so a client that reads slowly only
-// holds its own connection, which the connection timeout eventually closes.
+// libmicrohttpd runs a thread per connection (plus its accepting thread):
+// the streams (MJPEG, Server-Sent Events) are responses from a callback that
+// blocks its own connection's thread, at most ~1 s at a time so that it sees
+// `stopping` and fp_http_server_destroy stays prompt. Ordinary bodies are
+// built in memory with open_memstream before they are queued, so a client
+// that reads slowly only holds its own connection, which the connection
+// timeout eventually closes (streams are exempt from the timeout).
 // This is not a per-frame path; allocating per request is fine.
 #include "framepipe/http.h"
 
+#include "framepipe/clock.h"
 #include "framepipe/error.h"
 #include "framepipe/log.h"
+#include "web_files.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ADDR_MAX 80 /* "[" + INET6_ADDRSTRLEN + "]:65535" */
@@ -39,6 +50,9 @@ struct FpHttpServer {
     char addr[ADDR_MAX]; /* canonical "host:port" with the bound port */
     pthread_mutex_t events_lock; /* `events`, held while a request reads it */
     FpEventLog *events;          /* borrowed; NULL: /api/events is 404 */
+    char *snapshot_dir;          /* owned copy of h.snapshot_dir */
+    char *token;                 /* owned copy of h.token; NULL: no token needed */
+    atomic_bool stopping;        /* set by destroy: the streams end */
 };
 
 /* ---- listen string ------------------------------------------------------ */
@@ -185,22 +199,31 @@ static int open_listener(const char *spec, const ListenAddr *a)
 
 /* ---- requests ----------------------------------------------------------- */
 
-static const char INDEX_HTML[] =
-    "<!DOCTYPE html>\n"
-    "<html><head><meta charset=\"utf-8\"><title>framepipe</title></head><body>\n"
-    "<h1>framepipe</h1>\n"
-    "<ul>\n"
-    "<li><a href=\"metrics\">/metrics</a> (Prometheus)</li>\n"
-    "<li><a href=\"healthz\">/healthz</a></li>\n"
-    "<li><a href=\"api/cameras\">/api/cameras</a> (JSON)</li>\n"
-    "<li><a href=\"api/events\">/api/events</a> (JSON, recent events)</li>\n"
-    "</ul>\n"
-    "</body></html>\n";
+static const char INDEX_TXT[] =
+    "framepipe endpoints\n"
+    "/                               the live web view (HTML)\n"
+    "/metrics                        Prometheus metrics\n"
+    "/healthz                        ok, or 503 and the reason\n"
+    "/api/cameras                    cameras (JSON)\n"
+    "/api/sinks                      outputs (JSON)\n"
+    "/api/events                     recent events (JSON; ?since=SEQ)\n"
+    "/api/events/stream              events as Server-Sent Events\n"
+    "/api/cameras/NAME/stream.mjpg   live MJPEG of a camera\n"
+    "/api/cameras/NAME/frame.jpg     the latest JPEG of a camera\n"
+    "/snapshots/NAME                 an event's snapshot\n";
 
 #define CT_TEXT "text/plain; charset=utf-8"
 #define CT_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
 #define CT_JSON "application/json"
 #define CT_HTML "text/html; charset=utf-8"
+
+/*
+ * The Set-Cookie header for a request that authenticated with ?token= (NULL
+ * otherwise): on_request sets it around the dispatch, and every reply on
+ * that connection's thread adds it. Thread-local because a connection's
+ * replies are built on its own thread.
+ */
+static _Thread_local const char *tl_set_cookie;
 
 /* Queues `len` bytes of `body` (taken over when `owned`, else static) with a status and type. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
@@ -217,7 +240,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
     if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
         MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES))
+        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES) ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
         ok = MHD_NO;
     if (ok == MHD_YES)
         ok = MHD_queue_response(c, status, r);
@@ -268,6 +292,12 @@ static int fill_cameras(FpHttpServer *s, FILE *out)
 {
     fp_error_clear();
     return s->h.write_cameras(s->h.opaque, out);
+}
+
+static int fill_sinks(FpHttpServer *s, FILE *out)
+{
+    fp_error_clear();
+    return s->h.write_sinks(s->h.opaque, out);
 }
 
 static enum MHD_Result reply_health(struct MHD_Connection *c, FpHttpServer *s)
@@ -343,8 +373,378 @@ static enum MHD_Result reply_events(struct MHD_Connection *c, FpHttpServer *s)
     return reply(c, MHD_HTTP_OK, CT_JSON, buf, len, true, NULL);
 }
 
+/* ---- token -------------------------------------------------------------- */
+
+/* a == b without an early exit on the first difference (the length is not secret). */
+static bool token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < lb; i++)
+        d |= (unsigned char)((unsigned char)(i < la ? a[i] : 0) ^ (unsigned char)b[i]);
+    return d == 0;
+}
+
+/* 1: the request carries the token (*set_cookie when it came as ?token=), 0: it does not. */
+static bool token_ok(struct MHD_Connection *c, const FpHttpServer *s, bool *set_cookie)
+{
+    *set_cookie = false;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0 && token_equal(auth + 7, s->token))
+        return true;
+    const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+    if (q && token_equal(q, s->token)) {
+        *set_cookie = true;
+        return true;
+    }
+    const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "fp_token");
+    return cookie && token_equal(cookie, s->token);
+}
+
+static enum MHD_Result reply_unauthorized(struct MHD_Connection *c)
+{
+    static const char body[] =
+        "{\"error\":\"unauthorized: send Authorization: Bearer TOKEN, ?token=TOKEN or the fp_token cookie\"}\n";
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_YES;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CT_JSON) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"framepipe\"") != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES)
+        ok = MHD_NO;
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ---- static page files and snapshots ------------------------------------ */
+
+/* Queues one embedded page file (web/, see embed_web.py), byte for byte. */
+static enum MHD_Result reply_web_file(struct MHD_Connection *c, const FpWebFile *f)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    enum MHD_Result ok = MHD_YES;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
+        ok = MHD_NO;
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A snapshot's file name: [A-Za-z0-9._-]{1,200}, not starting with '.', without "..". */
+static bool snapshot_name_ok(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 200 || n[0] == '.' || strstr(n, ".."))
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+              *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+static enum MHD_Result reply_snapshot(struct MHD_Connection *c, FpHttpServer *s, const char *name)
+{
+    if (!s->snapshot_dir || !snapshot_name_ok(name))
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/%s", s->snapshot_dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
+    }
+    struct MHD_Response *r = MHD_create_response_from_fd((uint64_t)st.st_size, fd); /* closes fd */
+    if (!r) {
+        close(fd);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_YES;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg") != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600") != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
+        ok = MHD_NO;
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ---- streams: MJPEG and Server-Sent Events ------------------------------- */
+
+#define STREAM_WAIT_NS 1000000000LL /* the longest a reader blocks before it looks at `stopping` */
+#define EVENT_POLL_NS 100000000LL   /* the event stream's poll of the log */
+#define MJPEG_BOUNDARY "fpframe"
+
+typedef enum StreamKind { STREAM_MJPEG, STREAM_EVENTS } StreamKind;
+
+/* One open stream: what was fetched and not yet handed to libmicrohttpd. Its connection's thread only. */
+typedef struct Stream {
+    FpHttpServer *s;
+    StreamKind kind;
+    char camera[256];
+    bool watching;
+    uint64_t seq;  /* the last frame or event sent */
+    uint8_t *jpeg; /* preview_next's buffer */
+    size_t jpeg_cap, jpeg_len;
+    char *out; /* bytes to send: out[off..len) */
+    size_t out_len, out_off, out_cap;
+    int64_t last_sent_ns;
+    int fd; /* the connection's socket (libmicrohttpd's), polled for a hang-up while quiet; -1: unknown */
+} Stream;
+
+static int out_reserve(Stream *st, size_t n)
+{
+    if (n <= st->out_cap)
+        return 0;
+    char *b = realloc(st->out, n);
+    if (!b)
+        return -ENOMEM;
+    st->out = b;
+    st->out_cap = n;
+    return 0;
+}
+
+/* The next MJPEG part into st->out: 1 ready, 0 nothing new yet, negative: end the stream. */
+static int next_mjpeg_part(Stream *st)
+{
+    FpHttpServer *s = st->s;
+    int rc = s->h.preview_next(s->h.opaque, st->camera, &st->seq, STREAM_WAIT_NS, &st->jpeg, &st->jpeg_cap,
+                               &st->jpeg_len);
+    if (rc <= 0)
+        return rc;
+    char head[160];
+    int hn = snprintf(head, sizeof(head),
+                      "--" MJPEG_BOUNDARY "\r\nContent-Type: image/jpeg\r\nContent-Length: %zu\r\n\r\n", st->jpeg_len);
+    if (out_reserve(st, (size_t)hn + st->jpeg_len + 2) < 0)
+        return -ENOMEM;
+    memcpy(st->out, head, (size_t)hn);
+    memcpy(st->out + hn, st->jpeg, st->jpeg_len);
+    memcpy(st->out + (size_t)hn + st->jpeg_len, "\r\n", 2);
+    st->out_len = (size_t)hn + st->jpeg_len + 2;
+    st->out_off = 0;
+    return 1;
+}
+
+/* The next event (or a keepalive comment) into st->out: 1 ready, 0 nothing yet, negative: end. */
+static int next_event(Stream *st)
+{
+    FpHttpServer *s = st->s;
+    int64_t until = fp_clock_ns() + STREAM_WAIT_NS;
+    char json[FP_EVENT_LOG_SLOT + 64];
+    for (;;) {
+        int n = 0;
+        uint64_t seq = 0;
+        pthread_mutex_lock(&s->events_lock);
+        if (!s->events)
+            n = FP_ENOT_FOUND;
+        else
+            n = fp_event_log_next(s->events, st->seq, &seq, json, sizeof(json));
+        pthread_mutex_unlock(&s->events_lock);
+        if (n < 0)
+            return n;
+        if (n > 0) {
+            if (out_reserve(st, (size_t)n + 64) < 0)
+                return -ENOMEM;
+            int k = snprintf(st->out, st->out_cap, "id: %" PRIu64 "\ndata: %s\n\n", seq, json);
+            st->out_len = (size_t)k;
+            st->out_off = 0;
+            st->seq = seq;
+            return 1;
+        }
+        int64_t now = fp_clock_ns();
+        if (now - st->last_sent_ns >= (int64_t)FP_HTTP_KEEPALIVE_S * 1000000000LL) {
+            if (out_reserve(st, 32) < 0)
+                return -ENOMEM;
+            st->out_len = (size_t)snprintf(st->out, st->out_cap, ": keepalive\n\n");
+            st->out_off = 0;
+            return 1;
+        }
+        if (now >= until || atomic_load(&s->stopping))
+            return 0;
+        struct timespec ts = {0, EVENT_POLL_NS};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /*
- * libmicrohttpd's access handler, on the server thread. Called once the
+ * True when the client has closed its side: a quiet stream (a camera with no
+ * new frame, no event) would otherwise notice only at its next write, and
+ * hold its thread and its viewer count until then.
+ */
+static bool peer_gone(int fd)
+{
+    if (fd < 0)
+        return false;
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
+/* libmicrohttpd's content reader, on the connection's thread; blocks at most ~1 s per call. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    Stream *st = cls;
+    for (;;) {
+        if (atomic_load(&st->s->stopping))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        if (st->out_off < st->out_len) {
+            size_t n = st->out_len - st->out_off;
+            if (n > max)
+                n = max;
+            memcpy(buf, st->out + st->out_off, n);
+            st->out_off += n;
+            st->last_sent_ns = fp_clock_ns();
+            return (ssize_t)n;
+        }
+        int rc = st->kind == STREAM_MJPEG ? next_mjpeg_part(st) : next_event(st);
+        if (rc < 0)
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        if (rc == 0 && (atomic_load(&st->s->stopping) || peer_gone(st->fd)))
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        /* rc == 0: nothing new within ~1 s; loop (the thread is this connection's own, so blocking is
+         * fine; returning 0 would make libmicrohttpd call again at once) */
+    }
+}
+
+static void stream_free(void *cls)
+{
+    Stream *st = cls;
+    if (st->watching)
+        st->s->h.preview_watch(st->s->h.opaque, st->camera, -1);
+    free(st->jpeg);
+    free(st->out);
+    free(st);
+}
+
+static enum MHD_Result queue_stream(struct MHD_Connection *c, Stream *st, const char *type)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    st->fd = ci ? (int)ci->connect_fd : -1;
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, stream_read, st,
+                                                               stream_free);
+    if (!r) {
+        stream_free(st);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_YES;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
+        ok = MHD_NO;
+    /* a stream may be quiet longer than the idle timeout (an event stream between keepalives) */
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* GET /api/cameras/NAME/stream.mjpg */
+static enum MHD_Result reply_mjpeg(struct MHD_Connection *c, FpHttpServer *s, const char *camera)
+{
+    if (!s->h.preview_next || !s->h.preview_watch)
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found: no live view\n", NULL);
+    Stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_TEXT, "out of memory\n", NULL);
+    st->s = s;
+    st->kind = STREAM_MJPEG;
+    snprintf(st->camera, sizeof(st->camera), "%s", camera);
+    if (s->h.preview_watch(s->h.opaque, st->camera, +1) < 0) {
+        free(st);
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found: no such camera\n", NULL);
+    }
+    st->watching = true;
+    return queue_stream(c, st, "multipart/x-mixed-replace; boundary=" MJPEG_BOUNDARY);
+}
+
+/* GET /api/cameras/NAME/frame.jpg: one JPEG, waiting up to 2 s for the first. */
+static enum MHD_Result reply_frame(struct MHD_Connection *c, FpHttpServer *s, const char *camera)
+{
+    if (!s->h.preview_next || !s->h.preview_watch)
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found: no live view\n", NULL);
+    if (s->h.preview_watch(s->h.opaque, camera, +1) < 0)
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found: no such camera\n", NULL);
+    uint64_t seq = 0;
+    uint8_t *buf = NULL;
+    size_t cap = 0, len = 0;
+    int rc = s->h.preview_next(s->h.opaque, camera, &seq, 2 * STREAM_WAIT_NS, &buf, &cap, &len);
+    s->h.preview_watch(s->h.opaque, camera, -1);
+    if (rc <= 0) {
+        free(buf);
+        return reply_static(c, MHD_HTTP_SERVICE_UNAVAILABLE, CT_TEXT, "no frame yet\n", NULL);
+    }
+    return reply(c, MHD_HTTP_OK, "image/jpeg", (char *)buf, len, true, NULL);
+}
+
+/* GET /api/events/stream: from Last-Event-ID, else ?since=, else the newest entry now. */
+static enum MHD_Result reply_event_stream(struct MHD_Connection *c, FpHttpServer *s)
+{
+    uint64_t since = 0;
+    const char *last = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
+    const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+    if ((last && !parse_since(last, &since)) || (!last && v && !parse_since(v, &since)))
+        return reply_static(c, MHD_HTTP_BAD_REQUEST, CT_TEXT,
+                            "bad Last-Event-ID or since: expected a decimal event seq\n", NULL);
+    pthread_mutex_lock(&s->events_lock);
+    bool have = s->events != NULL;
+    if (have && !last && !v)
+        since = fp_event_log_last_seq(s->events);
+    pthread_mutex_unlock(&s->events_lock);
+    if (!have)
+        return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
+    Stream *st = calloc(1, sizeof(*st));
+    if (!st)
+        return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_TEXT, "out of memory\n", NULL);
+    st->s = s;
+    st->kind = STREAM_EVENTS;
+    st->seq = since;
+    /* a first comment so the client sees the stream open at once */
+    if (out_reserve(st, 32) < 0) {
+        free(st);
+        return reply_static(c, MHD_HTTP_INTERNAL_SERVER_ERROR, CT_TEXT, "out of memory\n", NULL);
+    }
+    st->out_len = (size_t)snprintf(st->out, st->out_cap, ": stream\n\n");
+    st->last_sent_ns = fp_clock_ns();
+    return queue_stream(c, st, "text/event-stream");
+}
+
+/* "/api/cameras/NAME/LEAF" -> NAME into `name` when LEAF matches; false otherwise. */
+static bool camera_path(const char *url, const char *leaf, char *name, size_t cap)
+{
+    static const char prefix[] = "/api/cameras/";
+    size_t pl = sizeof(prefix) - 1, ll = strlen(leaf), ul = strlen(url);
+    if (ul <= pl + ll + 1 || strncmp(url, prefix, pl) != 0 || strcmp(url + ul - ll, leaf) != 0 ||
+        url[ul - ll - 1] != '/')
+        return false;
+    size_t n = ul - ll - 1 - pl;
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(name, url + pl, n);
+    name[n] = '\0';
+    return strchr(name, '/') == NULL;
+}
+
+static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const char *url);
+
+/*
+ * libmicrohttpd's access handler, on the connection's own thread. Called once the
  * request headers are in; every answer is queued on that first call (no
  * request here has a body worth reading), so a request with a body gets its
  * 405 at once and libmicrohttpd closes the connection instead of reading it.
@@ -354,20 +754,54 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls)
 {
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)con_cls;
     FpHttpServer *s = cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
                             "method not allowed (use GET or HEAD)\n", "GET, HEAD");
-    if (strcmp(url, "/") == 0)
-        return reply_static(c, MHD_HTTP_OK, CT_HTML, INDEX_HTML, NULL);
-    if (strcmp(url, "/metrics") == 0 && s->h.metrics)
-        return reply_built(c, s, CT_PROMETHEUS, fill_metrics, "metrics");
     if (strcmp(url, "/healthz") == 0)
         return reply_health(c, s);
+    bool set_cookie = false;
+    if (s->token && !token_ok(c, s, &set_cookie))
+        return reply_unauthorized(c);
+    char cookie[512];
+    if (set_cookie) {
+        snprintf(cookie, sizeof(cookie), "fp_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
+        tl_set_cookie = cookie;
+    }
+    enum MHD_Result res = dispatch(c, s, url);
+    tl_set_cookie = NULL;
+    return res;
+}
+
+/* Routes an authorised GET/HEAD to its handler. */
+static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const char *url)
+{
+    const FpWebFile *wf = fp__web_file(strcmp(url, "/") == 0 ? "/index.html" : url);
+    if (wf)
+        return reply_web_file(c, wf);
+    if (strcmp(url, "/index.txt") == 0)
+        return reply_static(c, MHD_HTTP_OK, CT_TEXT, INDEX_TXT, NULL);
+    if (strcmp(url, "/metrics") == 0 && s->h.metrics)
+        return reply_built(c, s, CT_PROMETHEUS, fill_metrics, "metrics");
     if (strcmp(url, "/api/cameras") == 0 && s->h.write_cameras)
         return reply_built(c, s, CT_JSON, fill_cameras, "cameras");
+    if (strcmp(url, "/api/sinks") == 0 && s->h.write_sinks)
+        return reply_built(c, s, CT_JSON, fill_sinks, "sinks");
     if (strcmp(url, "/api/events") == 0)
         return reply_events(c, s);
+    if (strcmp(url, "/api/events/stream") == 0)
+        return reply_event_stream(c, s);
+    if (strncmp(url, "/snapshots/", 11) == 0)
+        return reply_snapshot(c, s, url + 11);
+    char name[256];
+    if (camera_path(url, "stream.mjpg", name, sizeof(name)))
+        return reply_mjpeg(c, s, name);
+    if (camera_path(url, "frame.jpg", name, sizeof(name)))
+        return reply_frame(c, s, name);
     return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
 }
 
@@ -390,6 +824,12 @@ static bool same_socket(int fd, ino_t ino)
     return fstat(fd, &st) == 0 && st.st_ino == ino;
 }
 
+static void free_strings(FpHttpServer *s)
+{
+    free(s->snapshot_dir);
+    free(s->token);
+}
+
 int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpHttpHandlers *h)
 {
     if (!out || !h)
@@ -404,11 +844,23 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
     if (!s)
         return fp_error(-ENOMEM, "http: \"%s\": out of memory", spec);
     s->h = *h;
+    s->snapshot_dir = h->snapshot_dir ? strdup(h->snapshot_dir) : NULL;
+    s->token = h->token && h->token[0] ? strdup(h->token) : NULL;
+    if ((h->snapshot_dir && !s->snapshot_dir) || (h->token && h->token[0] && !s->token)) {
+        free(s->snapshot_dir);
+        free(s->token);
+        free(s);
+        return fp_error(-ENOMEM, "http: \"%s\": out of memory", spec);
+    }
+    s->h.snapshot_dir = s->snapshot_dir;
+    s->h.token = s->token;
+    atomic_init(&s->stopping, false);
     pthread_mutex_init(&s->events_lock, NULL);
 
     int fd = open_listener(spec, &a);
     if (fd < 0) {
         pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
         free(s);
         return fd;
     }
@@ -418,6 +870,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         int err = errno;
         close(fd);
         pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
         free(s);
         return fp_error(-err, "http: \"%s\": getsockname: %s", spec, fp_strerror(-err));
     }
@@ -436,11 +889,12 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
             close(mhd_fd);
         close(fd);
         pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
         free(s);
         return fp_error(-err, "http: \"%s\": %s", spec, fp_strerror(-err));
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+                     MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (a.family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
@@ -453,6 +907,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
             close(mhd_fd);
         close(fd);
         pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
         free(s);
         return fp_error(FP_EINTERNAL, "http: libmicrohttpd could not start a server on \"%s\"",
                         spec);
@@ -467,7 +922,8 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         fp_log_warn("http", "serving http://%s/ on every interface (reachable from other machines)",
                     s->addr);
     else
-        fp_log_info("http", "serving http://%s/ (/metrics, /healthz, /api/cameras, /api/events)", s->addr);
+        fp_log_info("http", "serving http://%s/ (the live view; /index.txt lists the endpoints)%s", s->addr,
+                    s->token ? "; a token is required" : "");
     *out = s;
     return 0;
 }
@@ -492,11 +948,13 @@ void fp_http_server_destroy(FpHttpServer **sp)
     if (!sp || !*sp)
         return;
     FpHttpServer *s = *sp;
-    /* Joins the server thread (a running handler finishes first) and closes every connection
-     * and the listening socket. */
+    /* The streams see `stopping` within a second and end; MHD_stop_daemon then joins the
+     * connection threads and the accepting thread and closes every socket. */
+    atomic_store(&s->stopping, true);
     MHD_stop_daemon(s->daemon);
     fp_log_debug("http", "stopped http://%s/", s->addr);
     pthread_mutex_destroy(&s->events_lock);
+    free_strings(s);
     free(s);
     *sp = NULL;
 }

@@ -440,6 +440,9 @@ static const KeyDef output_keys[] = {
     {"redis", K_SECTION, 0, .expect = "a mapping (url, streams, maxlen, ...)"},
     {"mqtt", K_SECTION, 0, .expect = "a mapping (host, port, prefix, qos, ...)"},
     {"webhook", K_SECTION, 0, .expect = "a mapping (url, headers, bearer_token, timeout)"},
+    {"preview_fps", K_DOUBLE, OUT(preview_fps), 0, 60, .min_open = true, .expect = "a number in (0, 60]"},
+    {"preview_width", K_INT, OUT(preview_width), 16, 4096, .expect = "an integer in 16..4096 (pixels)"},
+    {"http_token", K_STRING, OUT(http_token), .expect = "a non-empty token string"},
 };
 
 /* output.redis / output.mqtt / output.webhook: what they share, then the transport's own keys */
@@ -1452,6 +1455,8 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     fp_redis_config_init(&cfg->output.redis_cfg);
     fp_mqtt_config_init(&cfg->output.mqtt_cfg);
     fp_webhook_config_init(&cfg->output.webhook_cfg);
+    cfg->output.preview_fps = 10.0;
+    cfg->output.preview_width = 640;
     cfg->tracker.enabled = false;
     fp_tracker_config_init(&cfg->tracker.tracker);
     FpRulesConfig rc;

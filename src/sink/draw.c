@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Drawing boxes, keypoint discs and labels into packed RGB pictures: the one drawing code of the annotation sink and the snapshot writer.
+// Drawing boxes, lines, keypoint discs and labels into packed RGB pictures: the one drawing code of the annotation sink and the snapshot writer.
 #include "sink_internal.h"
 
 #include <math.h>
@@ -70,6 +70,26 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
     *x1o = x1;
     *y1o = y1;
     return true;
+}
+
+void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3])
+{
+    if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
+        return;
+    /* keep the step count bounded for far-away points: clamp into a margin around the picture */
+    float lo = -(float)thick - 1.0f, hx = (float)pic->width + (float)thick + 1.0f, hy = (float)pic->height + (float)thick + 1.0f;
+    float dx = x1 - x0, dy = y1 - y0;
+    float len = fabsf(dx) > fabsf(dy) ? fabsf(dx) : fabsf(dy);
+    int steps = len > 8192.0f ? 8192 : (int)ceilf(len);
+    int half = thick / 2;
+    for (int i = 0; i <= steps; i++) {
+        float t = steps ? (float)i / (float)steps : 0.0f;
+        float x = x0 + dx * t, y = y0 + dy * t;
+        if (x < lo || y < lo || x > hx || y > hy)
+            continue;
+        int xi = (int)floorf(x) - half, yi = (int)floorf(y) - half;
+        fp__canvas_fill(pic, xi, yi, xi + thick, yi + thick, c);
+    }
 }
 
 static void draw_text(const FpRgbCanvas *pic, int x, int y, int scale, const char *text, const uint8_t c[3])

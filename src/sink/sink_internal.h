@@ -77,6 +77,13 @@ int fp__canvas_floor(float v, int size, int margin);
  */
 bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const uint8_t c[3], int *x1, int *y1);
 
+/*
+ * Draws the segment (x0, y0)-(x1, y1) (pixel coordinates, any values:
+ * clipped; non-finite ones draw nothing) as `thick`-pixel squares stepped
+ * along its longer axis, in colour c. The zone outlines of the preview.
+ */
+void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3]);
+
 /* Draws `label` on a filled background of colour c above (x1, y1), inside the picture at its top edge. */
 void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3]);
 

@@ -411,8 +411,13 @@ FP_TEST(http_index_links_the_endpoints)
     CHECK(strstr(r.body, "<html"));
     CHECK(strstr(r.body, "href=\"metrics\""));
     CHECK(strstr(r.body, "href=\"healthz\""));
-    CHECK(strstr(r.body, "href=\"api/cameras\""));
-    CHECK(strstr(r.body, "href=\"api/events\""));
+    CHECK(strstr(r.body, "src=\"app.js\""));
+    reply_free(&r);
+    fetch(fp_http_server_port(s), "GET", "/index.txt", &r);
+    CHECK_EQ(r.status, 200);
+    check_type(&r, "text/plain; charset=utf-8");
+    CHECK(strstr(r.body, "/api/cameras"));
+    CHECK(strstr(r.body, "/api/events/stream"));
     reply_free(&r);
     fp_http_server_destroy(&s);
     fixture_deinit(&f);
@@ -518,7 +523,8 @@ FP_TEST(http_unknown_paths_404)
     FpHttpServer *s = start(&f, "127.0.0.1:0");
     int port = fp_http_server_port(s);
     const char *paths[] = {"/nope", "/metrics/", "/api", "/api/cameras/x", "/healthz.json",
-                           "/index.html"};
+                           "/index.htm", "/snapshots/x.jpg", "/api/events/stream", "/api/sinks",
+                           "/api/cameras/cam1/stream.mjpg", "/api/cameras/cam1/frame.jpg"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         Reply r;
         fetch(port, "GET", paths[i], &r);

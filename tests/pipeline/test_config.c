@@ -869,4 +869,29 @@ FP_TEST(config_error_network_outputs_name_line_and_key)
                  7, "output.webhook.headers");
     EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  kafka: {url: x}\n", 5, "output",
                  "kafka");
+/* ---- the web view's keys (docs/webview.md) ---- */
+
+FP_TEST(config_output_preview_and_http_token)
+{
+    FpConfigFile *cf = NULL;
+    const char *text = "cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL
+                       "output:\n  http: 127.0.0.1:8080\n  preview_fps: 2.5\n  preview_width: 320\n"
+                       "  http_token: s3cret\n";
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "web.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_NEAR(c->output.preview_fps, 2.5, 1e-9);
+    CHECK_EQ(c->output.preview_width, 320);
+    CHECK_STR(c->output.http_token, "s3cret");
+    fp_config_destroy(&cf);
+    const char *min = "cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL;
+    CHECK_OK(fp_config_parse(&cf, min, strlen(min), "min.yaml"));
+    c = fp_config_get(cf);
+    CHECK_NEAR(c->output.preview_fps, 10.0, 1e-9);
+    CHECK_EQ(c->output.preview_width, 640);
+    CHECK(c->output.http_token == NULL);
+    fp_config_destroy(&cf);
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  preview_fps: 0\n", 5, "output.preview_fps");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  preview_width: 8\n", 5,
+                 "output.preview_width", "16..4096");
+    EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  http_token: \"\"\n", 5, "output.http_token");
 }
