@@ -869,6 +869,8 @@ FP_TEST(config_error_network_outputs_name_line_and_key)
                  7, "output.webhook.headers");
     EXPECT_ERROR("cameras: [{name: a, url: /a.mp4}]\n" GOOD_MODEL "output:\n  kafka: {url: x}\n", 5, "output",
                  "kafka");
+}
+
 /* ---- the web view's keys (docs/webview.md) ---- */
 
 FP_TEST(config_output_preview_and_http_token)
