@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,16 +52,46 @@ def med(xs):
     return statistics.median(xs), min(xs), max(xs)
 
 
+def thread_cpu(pid):
+    """CPU seconds per thread name (comm) of a running process, from /proc/PID/task/*/stat."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            stat = open(f"/proc/{pid}/task/{tid}/stat").read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[(comm, tid)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 def run_rusage(argv):
-    """Runs argv, returns (returncode, cpu seconds user+sys of the child, wall seconds)."""
+    """Runs argv; returns (CPU seconds user+sys of the child, wall seconds, stderr, CPU seconds by thread name)."""
     t0 = time.time()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
+    err_file = tempfile.TemporaryFile()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err_file)
+    seen = {}
+    while True:
+        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            break
+        seen.update(thread_cpu(p.pid))  # the last reading of each thread before it ends
+        time.sleep(0.05)
     p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode()
+    err_file.seek(0)
+    err = err_file.read().decode("utf-8", "replace")
     if p.returncode != 0:
         raise SystemExit(f"{argv[0]} failed ({p.returncode}): {err[-2000:]}")
-    return ru.ru_utime + ru.ru_stime, time.time() - t0, err
+    by_name = {}
+    for (comm, _), v in seen.items():
+        by_name[comm] = by_name.get(comm, 0.0) + v
+    return ru.ru_utime + ru.ru_stime, time.time() - t0, err, by_name
 
 
 def main():
@@ -118,19 +149,52 @@ def main():
                        f"  webhook: {{url: 'http://127.0.0.1:{wport}/hook'}}\n")
         summary = os.path.join(work, "summary.json")
         per = {"off": [], "on": []}
+        out_threads = []
         frames = {}
         for _ in range(reps):
             for name, path in (("off", off), ("on", on)):
-                cpu, wall, _ = run_rusage([os.path.join(build, "apps", "framepipe"), "run", "--quiet", "--summary",
-                                           summary, path])
+                cpu, wall, _, threads = run_rusage([os.path.join(build, "apps", "framepipe"), "run", "--quiet",
+                                                    "--summary", summary, path])
                 s = json.load(open(summary))
                 n = s.get("frames") or s.get("frames_processed") or sum(c.get("frames", 0) for c in s.get("cameras", []))
                 frames[name] = n
                 per[name].append(cpu / n * 1e3)
+                if name == "on":
+                    out_threads.append(sum(v for k, v in threads.items() if k.startswith("fp-out-")) / n * 1e3)
                 print(f"run {name:3}: {n} frames, {cpu:.2f} s CPU, {wall:.2f} s wall, {cpu / n * 1e3:.3f} ms CPU/frame",
                       flush=True)
         m_off, m_on = med(per["off"]), med(per["on"])
         added = (m_on[0] / m_off[0] - 1) * 100
+
+        # 3. the live view: CPU of the preview thread per watched camera (640 px wide, 10 fps)
+        hport = free_port()
+        view = os.path.join(work, "view.yaml")
+        open(view, "w").write(f"cameras:\n  - name: cam\n    url: {MEGAMIND}\n    loop: true\n"
+                              f"model: {{path: {MODEL}}}\noutput:\n  http: 127.0.0.1:{hport}\n"
+                              "  preview_fps: 10\n  preview_width: 640\n")
+        live = {}
+        for watchers in (0, 1, 4):
+            xs, parts = [], []
+            for _ in range(reps):
+                argv = [os.path.join(build, "apps", "framepipe"), "run", "--quiet", "--duration", "10", view]
+                clients = []
+
+                def watch(k):
+                    time.sleep(2)
+                    out = os.path.join(work, f"w{k}.mjpg")
+                    subprocess.run(["curl", "-s", "-N", "--max-time", "6", "-o", out,
+                                    f"http://127.0.0.1:{hport}/api/cameras/cam/stream.mjpg"], check=False)
+                    parts.append(open(out, "rb").read().count(b"Content-Type: image/jpeg"))
+                for k in range(watchers):
+                    clients.append(threading.Thread(target=watch, args=(k,)))
+                    clients[-1].start()
+                _, _, _, threads = run_rusage(argv)
+                for c in clients:
+                    c.join()
+                xs.append(threads.get("fp-preview", 0.0) / 6.0 * 100)  # % of one core over the 6 s watched
+            live[watchers] = (med(xs), statistics.median(parts) / 6.0 if parts else 0.0)
+            print(f"live view, {watchers} watcher(s): preview thread {live[watchers][0][0]:.2f}% of a core, "
+                  f"{live[watchers][1]:.1f} pictures/s per watcher", flush=True)
 
         cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
         lines = [
@@ -166,9 +230,24 @@ def main():
             f"| off | {m_off[0]:.3f} ({m_off[1]:.3f}-{m_off[2]:.3f}) | |",
             f"| redis + mqtt + webhook | {m_on[0]:.3f} ({m_on[1]:.3f}-{m_on[2]:.3f}) | **{added:+.1f}%** "
             f"(target: under +2%) |",
+            f"| of which the 3 output threads (fp-out-*) | {med(out_threads)[0]:.3f} | "
+            f"{med(out_threads)[0] / m_off[0] * 100:.1f}% of the frame's CPU (libmosquitto's network thread not included) |",
             "",
             "The frames here come faster than 4 x 30 fps (the files are read at full speed), so every output "
             "thread is busier than at 30 fps; the cost per frame is the figure that carries over.",
+            "",
+            "### 3. The live view: CPU per watched camera (640 px wide, 10 fps)",
+            "",
+            "One camera (Megamind.avi 720x528, looped at full speed), `preview_fps: 10`, `preview_width: 640`; "
+            "N clients (curl) read `/api/cameras/cam/stream.mjpg` for 6 s. CPU = the preview thread "
+            "(`fp-preview`: scale, draw, JPEG-encode) over those 6 s, from /proc/PID/task/*/stat.",
+            "",
+            "| watchers | preview thread, % of one core | pictures/s each watcher got |",
+            "|---:|---:|---:|",
+        ] + [f"| {w} | {live[w][0][0]:.2f} ({live[w][0][1]:.2f}-{live[w][0][2]:.2f}) | {live[w][1]:.1f} |"
+             for w in (0, 1, 4)] + [
+            "",
+            "Nobody watching costs nothing; watchers of one camera share its one JPEG.",
         ]
         body = "\n".join(lines) + "\n"
         print(body)

@@ -745,6 +745,9 @@ int fp_delivery_create(FpDelivery **out, const FpTransportOps *ops, void *t, con
         rc = fp_error(-rc, "output %s: cannot start its thread: %s", name, strerror(rc));
         goto fail;
     }
+    char tname[16];
+    snprintf(tname, sizeof(tname), "fp-out-%.8s", ops->kind ? ops->kind : "?");
+    pthread_setname_np(d->thread, tname); /* top, /proc/PID/task/TID/comm; bench_outputs.py reads its CPU */
     d->started = true;
     *out = d;
     return 0;

@@ -377,6 +377,7 @@ int fp_preview_create(FpPreview **out, const FpPreviewConfig *cfg)
         free(p);
         return fp_error(-rc, "preview: cannot start the encoder thread: %s", fp_strerror(-rc));
     }
+    pthread_setname_np(p->thread, "fp-preview"); /* top, /proc/PID/task/TID/comm; bench_outputs.py reads its CPU */
     *out = p;
     return 0;
 }
