@@ -103,34 +103,6 @@ static PreviewCam *get_cam(FpPreview *p, const char *name)
 
 /* ---- drawing ---- */
 
-static uint8_t clamp_u8(int v)
-{
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* BT.601 limited range, 16.16 fixed point (as snapshot.c). */
-static void yuv_px(int y, int u, int v, uint8_t *o)
-{
-    int c = (y - 16) * 76309, d = u - 128, e = v - 128;
-    o[0] = clamp_u8((c + 104597 * e + 32768) >> 16);
-    o[1] = clamp_u8((c - 25675 * d - 53279 * e + 32768) >> 16);
-    o[2] = clamp_u8((c + 132201 * d + 32768) >> 16);
-}
-
-static bool format_ok(const FpFrame *f)
-{
-    if (f->width < 1 || f->height < 1 || !f->data[0])
-        return false;
-    switch (f->format) {
-    case FP_PIX_YUV420P: return f->data[1] && f->data[2];
-    case FP_PIX_NV12: return f->data[1] != NULL;
-    case FP_PIX_RGB24:
-    case FP_PIX_BGR24:
-    case FP_PIX_GRAY8: return true;
-    default: return false;
-    }
-}
-
 /* Nearest-neighbour scale of any FpPixelFormat into a w x h RGB picture. */
 static void scale_to_rgb(const FpFrame *f, uint8_t *dst, int w, int h)
 {
@@ -142,12 +114,12 @@ static void scale_to_rgb(const FpFrame *f, uint8_t *dst, int w, int h)
             int sx = (int)((int64_t)x * f->width / w);
             switch (f->format) {
             case FP_PIX_YUV420P:
-                yuv_px(s0[sx], f->data[1][(ptrdiff_t)(sy / 2) * f->linesize[1] + sx / 2],
+                fp__yuv_px(s0[sx], f->data[1][(ptrdiff_t)(sy / 2) * f->linesize[1] + sx / 2],
                        f->data[2][(ptrdiff_t)(sy / 2) * f->linesize[2] + sx / 2], o);
                 break;
             case FP_PIX_NV12: {
                 const uint8_t *uv = f->data[1] + (ptrdiff_t)(sy / 2) * f->linesize[1] + sx / 2 * 2;
-                yuv_px(s0[sx], uv[0], uv[1], o);
+                fp__yuv_px(s0[sx], uv[0], uv[1], o);
                 break;
             }
             case FP_PIX_RGB24: o[0] = s0[3 * sx], o[1] = s0[3 * sx + 1], o[2] = s0[3 * sx + 2]; break;
@@ -219,7 +191,7 @@ typedef struct EncoderScratch {
 static long encode(FpPreview *p, EncoderScratch *s, const PreviewCam *cam_copy, const char *name)
 {
     const FpFrame *f = s->pd.frame;
-    if (!format_ok(f))
+    if (!fp__frame_convertible(f))
         return FP_EUNSUPPORTED;
     int w = f->width < p->cfg.width ? f->width : p->cfg.width;
     int h = (int)lround((double)f->height * w / f->width);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framepipe/frame.h"
 #include "framepipe/geometry.h"
 
 #define FP__FONT_FIRST 32 /* ' ' */
@@ -86,5 +87,40 @@ void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float
 
 /* Draws `label` on a filled background of colour c above (x1, y1), inside the picture at its top edge. */
 void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3]);
+
+/* ---- pixels (the snapshot writer and the preview convert frames to RGB) ---- */
+
+static inline uint8_t fp__clamp_u8(int v)
+{
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+/* One BT.601 limited-range YUV pixel to RGB, 16.16 fixed point (the decoders' default). */
+static inline void fp__yuv_px(int y, int u, int v, uint8_t *o)
+{
+    int c = (y - 16) * 76309, d = u - 128, e = v - 128;
+    o[0] = fp__clamp_u8((c + 104597 * e + 32768) >> 16);
+    o[1] = fp__clamp_u8((c - 25675 * d - 53279 * e + 32768) >> 16);
+    o[2] = fp__clamp_u8((c + 132201 * d + 32768) >> 16);
+}
+
+/* True when f has a size and the planes its pixel format needs. */
+static inline bool fp__frame_convertible(const FpFrame *f)
+{
+    if (f->width < 1 || f->height < 1 || !f->data[0])
+        return false;
+    switch (f->format) {
+    case FP_PIX_YUV420P:
+        return f->data[1] && f->data[2];
+    case FP_PIX_NV12:
+        return f->data[1] != NULL;
+    case FP_PIX_RGB24:
+    case FP_PIX_BGR24:
+    case FP_PIX_GRAY8:
+        return true;
+    default:
+        return false;
+    }
+}
 
 #endif

@@ -102,38 +102,6 @@ static void draw_job(const FpRgbCanvas *pic, const SnapJob *j)
 
 /* ---- conversion to RGB ---- */
 
-static uint8_t clamp_u8(int v)
-{
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
-
-/* BT.601 limited range, 16.16 fixed point (the decoders' default). */
-static void yuv_px(int y, int u, int v, uint8_t *o)
-{
-    int c = (y - 16) * 76309, d = u - 128, e = v - 128;
-    o[0] = clamp_u8((c + 104597 * e + 32768) >> 16);
-    o[1] = clamp_u8((c - 25675 * d - 53279 * e + 32768) >> 16);
-    o[2] = clamp_u8((c + 132201 * d + 32768) >> 16);
-}
-
-static bool format_ok(const FpFrame *f)
-{
-    if (f->width < 1 || f->height < 1 || !f->data[0])
-        return false;
-    switch (f->format) {
-    case FP_PIX_YUV420P:
-        return f->data[1] && f->data[2];
-    case FP_PIX_NV12:
-        return f->data[1] != NULL;
-    case FP_PIX_RGB24:
-    case FP_PIX_BGR24:
-    case FP_PIX_GRAY8:
-        return true;
-    default:
-        return false;
-    }
-}
-
 static void to_rgb(const FpFrame *f, uint8_t *dst)
 {
     int w = f->width, h = f->height;
@@ -145,13 +113,13 @@ static void to_rgb(const FpFrame *f, uint8_t *dst)
             const uint8_t *su = f->data[1] + (ptrdiff_t)(y / 2) * f->linesize[1];
             const uint8_t *sv = f->data[2] + (ptrdiff_t)(y / 2) * f->linesize[2];
             for (int x = 0; x < w; x++, o += 3)
-                yuv_px(s0[x], su[x / 2], sv[x / 2], o);
+                fp__yuv_px(s0[x], su[x / 2], sv[x / 2], o);
             break;
         }
         case FP_PIX_NV12: {
             const uint8_t *suv = f->data[1] + (ptrdiff_t)(y / 2) * f->linesize[1];
             for (int x = 0; x < w; x++, o += 3)
-                yuv_px(s0[x], suv[x / 2 * 2], suv[x / 2 * 2 + 1], o);
+                fp__yuv_px(s0[x], suv[x / 2 * 2], suv[x / 2 * 2 + 1], o);
             break;
         }
         case FP_PIX_RGB24:
@@ -518,7 +486,7 @@ int fp_snapshot_write(FpSnapshotWriter *w, const FpFrame *frame, const FpBox *bo
     if (!name_ok(name))
         return fp_error(FP_EINVALID, "snapshot %s: bad name \"%.*s\" (1..%d bytes, no '/', not . or ..)",
                         w->dir, SNAP_NAME_MAX, name, SNAP_NAME_MAX);
-    if (!format_ok(frame))
+    if (!fp__frame_convertible(frame))
         return fp_error(FP_EINVALID, "snapshot %s/%s%s.jpg: frame %dx%d of format %s cannot be written", w->dir,
                         w->prefix, name, frame->width, frame->height, fp_pixel_format_name(frame->format));
     char file[NAME_MAX + 1];
