@@ -805,6 +805,33 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const
     return reply_static(c, MHD_HTTP_NOT_FOUND, CT_TEXT, "not found\n", NULL);
 }
 
+/*
+ * libmicrohttpd's unescaping of the path and the query arguments, with one
+ * change: a text whose unescaped form holds a NUL ("%00") is left as sent, so
+ * "/metrics%00.txt" stays that (and is 404) instead of reading as "/metrics"
+ * to every strcmp after it.
+ */
+static size_t unescape_keep_nul(void *cls, struct MHD_Connection *c, char *text)
+{
+    (void)cls;
+    (void)c;
+    size_t len = strlen(text);
+    if (!memchr(text, '%', len))
+        return len;
+    char *orig = strdup(text);
+    size_t n = MHD_http_unescape(text);
+    if (memchr(text, '\0', n)) {
+        if (!orig) { /* cannot restore: make the text match nothing */
+            text[0] = '\0';
+            return 0;
+        }
+        memcpy(text, orig, len + 1);
+        n = len;
+    }
+    free(orig);
+    return n;
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -901,7 +928,8 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_END);
+        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
+        MHD_OPTION_END);
     if (!s->daemon) {
         if (same_socket(mhd_fd, st.st_ino))
             close(mhd_fd);

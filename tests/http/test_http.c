@@ -524,7 +524,9 @@ FP_TEST(http_unknown_paths_404)
     int port = fp_http_server_port(s);
     const char *paths[] = {"/nope", "/metrics/", "/api", "/api/cameras/x", "/healthz.json",
                            "/index.htm", "/snapshots/x.jpg", "/api/events/stream", "/api/sinks",
-                           "/api/cameras/cam1/stream.mjpg", "/api/cameras/cam1/frame.jpg"};
+                           "/api/cameras/cam1/stream.mjpg", "/api/cameras/cam1/frame.jpg",
+                           /* an encoded NUL does not end the path (issue 16, fault 6) */
+                           "/metrics%00.txt", "/healthz%00anything", "/api/cameras%00"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         Reply r;
         fetch(port, "GET", paths[i], &r);
@@ -534,6 +536,10 @@ FP_TEST(http_unknown_paths_404)
     /* A query string does not change the resource. */
     Reply r;
     fetch(port, "GET", "/metrics?x=1", &r);
+    CHECK_EQ(r.status, 200);
+    reply_free(&r);
+    /* other escapes still decode: %6D is 'm' */
+    fetch(port, "GET", "/%6Detrics", &r);
     CHECK_EQ(r.status, 200);
     reply_free(&r);
     fp_http_server_destroy(&s);
