@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -312,25 +313,14 @@ static int spool_append(FpDelivery *d, const Slot *s)
     uint32_t crc = crc32_update(crc32_update(0, s->buf, s->cam_len), s->buf + s->cam_len + 1, s->json_len);
     int hl = snprintf(hdr, sizeof(hdr), SPOOL_MAGIC "%zu %zu %08x E %" PRIu64 "\n", s->cam_len, s->json_len,
                       (unsigned)crc, s->seq);
-    struct iovec_like {
-        const char *p;
-        size_t n;
-    } parts[4] = {{hdr, (size_t)hl}, {s->buf, s->cam_len}, {s->buf + s->cam_len + 1, s->json_len}, {"\n", 1}};
-    size_t total = 0;
-    for (int i = 0; i < 4; i++)
-        total += parts[i].n;
-    /* one write(2) of the whole record, so a crash tears at most this record */
-    char *rec = malloc(total);
-    if (!rec)
-        return fp_error(-ENOMEM, "output %s: out of memory spooling an event", d->name);
-    size_t at = 0;
-    for (int i = 0; i < 4; i++) {
-        memcpy(rec + at, parts[i].p, parts[i].n);
-        at += parts[i].n;
-    }
-    ssize_t n = write(d->spool_fd, rec, total);
+    struct iovec parts[4] = {{hdr, (size_t)hl},
+                             {s->buf, s->cam_len},
+                             {s->buf + s->cam_len + 1, s->json_len},
+                             {(char *)"\n", 1}};
+    size_t total = (size_t)hl + s->cam_len + s->json_len + 1;
+    /* one writev(2) of the whole record (O_APPEND), so a crash tears at most this record */
+    ssize_t n = writev(d->spool_fd, parts, 4);
     int err = n < 0 ? errno : 0;
-    free(rec);
     if (n != (ssize_t)total) {
         /* cut a partial record off so the file stays readable */
         if (n > 0 && ftruncate(d->spool_fd, d->spool_end) != 0)
