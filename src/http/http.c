@@ -225,6 +225,27 @@ static const char INDEX_TXT[] =
  */
 static _Thread_local const char *tl_set_cookie;
 
+/*
+ * Adds the headers every answer carries (Content-Type, Cache-Control,
+ * nosniff, the token cookie when this request set one, Allow when given),
+ * queues `r` with `status` and releases our reference to it.
+ */
+static enum MHD_Result queue_response(struct MHD_Connection *c, struct MHD_Response *r, unsigned status,
+                                      const char *type, const char *cache, const char *allow)
+{
+    enum MHD_Result ok = MHD_YES;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cache) != MHD_YES ||
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES) ||
+        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
+        ok = MHD_NO;
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 /* Queues `len` bytes of `body` (taken over when `owned`, else static) with a status and type. */
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
                              char *body, size_t len, bool owned, const char *allow)
@@ -236,17 +257,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
             free(body);
         return MHD_NO; /* MHD closes the connection */
     }
-    enum MHD_Result ok = MHD_YES;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (allow && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES) ||
-        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
-        ok = MHD_NO;
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue_response(c, r, status, type, "no-store", allow);
 }
 
 static enum MHD_Result reply_static(struct MHD_Connection *c, unsigned status, const char *type,
@@ -427,16 +438,7 @@ static enum MHD_Result reply_web_file(struct MHD_Connection *c, const FpWebFile 
     struct MHD_Response *r = MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return MHD_NO;
-    enum MHD_Result ok = MHD_YES;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->content_type) != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
-        ok = MHD_NO;
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue_response(c, r, MHD_HTTP_OK, f->content_type, "no-cache", NULL);
 }
 
 /* A snapshot's file name: [A-Za-z0-9._-]{1,200}, not starting with '.', without "..". */
@@ -472,16 +474,7 @@ static enum MHD_Result reply_snapshot(struct MHD_Connection *c, FpHttpServer *s,
         close(fd);
         return MHD_NO;
     }
-    enum MHD_Result ok = MHD_YES;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg") != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "max-age=3600") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
-        ok = MHD_NO;
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue_response(c, r, MHD_HTTP_OK, "image/jpeg", "max-age=3600", NULL);
 }
 
 /* ---- streams: MJPEG and Server-Sent Events ------------------------------- */
@@ -641,18 +634,9 @@ static enum MHD_Result queue_stream(struct MHD_Connection *c, Stream *st, const 
         stream_free(st);
         return MHD_NO;
     }
-    enum MHD_Result ok = MHD_YES;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
-        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff") != MHD_YES ||
-        (tl_set_cookie && MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, tl_set_cookie) != MHD_YES))
-        ok = MHD_NO;
     /* a stream may be quiet longer than the idle timeout (an event stream between keepalives) */
     MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned int)0);
-    if (ok == MHD_YES)
-        ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-    MHD_destroy_response(r);
-    return ok;
+    return queue_response(c, r, MHD_HTTP_OK, type, "no-store", NULL);
 }
 
 /* GET /api/cameras/NAME/stream.mjpg */
