@@ -36,7 +36,7 @@
  * the ring; while the spool has records the ring is not sent from.
  *
  * Spool file (docs/outputs.md "## Spool"): records appended with one
- * write(2) each, then fdatasync:
+ * writev(2) each, then fdatasync:
  *     "FPR1 <camera bytes> <json bytes> <crc32 hex> <E|F> <seq>\n" camera json "\n"
  * The CRC-32 covers camera and json. "<spool>.pos" holds the offset of the
  * first record not yet delivered (a decimal, rewritten after each delivered
