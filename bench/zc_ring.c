@@ -147,10 +147,13 @@ int main(int argc, char **argv)
             ssize_t got = read(res[0], line + n, sizeof(line) - 1 - n);
             if (got <= 0) {
                 fprintf(stderr, "zc_ring: the processing process stopped answering at frame %d\n", k);
-                return 1;
+                failed = 1;
+                break;
             }
             n += (size_t)got;
         }
+        if (failed)
+            break;
         line[n] = '\0';
         int64_t t1 = fp_clock_ns();
         /* the producer parses the JSON result and checks it */
@@ -166,8 +169,10 @@ int main(int argc, char **argv)
     fp_ring_destroy(&w); /* readers see the end of the stream */
     int st = 0;
     waitpid(pid, &st, 0);
-    if (failed)
+    if (failed) {
+        free(ms);
         return 1;
+    }
     printf("{\"path\":\"ring\",\"width\":%d,\"height\":%d,\"frames\":%d,\"ms\":[", width, height, frames);
     for (int i = 0; i < frames; i++)
         printf("%s%.4f", i ? "," : "", ms[i]);
