@@ -10,6 +10,7 @@
   --only LIST         parts to run, any of zerocopy,memory,video,latency,batching,distributed
   --reps N            repetitions per measurement (default 5, --quick 3)
   --provider P        cpu (default), cuda or tensorrt: the execution provider of the model runs
+  --threads N         ORT intra-op threads of part 5 (default 0: one per core)
   --tiny              tiny inputs (320x240 frames, short clips): for the test, not for numbers
 
 Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run):
@@ -22,7 +23,8 @@ Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run
                bench/alloc_preload.c), page faults per frame, pool hit rate
   3 video      300-frame 720p / 1080p / 4K clips through face detection: per-frame time, fps, 30 fps?
   4 latency    a live-paced 1080p RTSP camera (the test RTSP server): per-stage p50/p99 from /metrics
-  5 batching   not measured yet (skipped with a note)
+  5 batching   images/s vs batch size 1..32 through FpModel (bench/batch_infer): the YOLOv8 test model, the
+               dynamic-batch BlazeFace copy (scripts/setup.d/35-dynamic-batch.sh) and the batch-1 original
   6 distributed  not measured yet (skipped with a note)
 
 Every figure is a median over the repetitions with min-max; the programs compared in one part take
@@ -536,6 +538,101 @@ def part_latency(args, out, say):
     return "\n".join(md), ["latency_stages.png", "latency_cdf.png"]
 
 
+# ---------------------------------------------------------------- part 5: batching
+
+def part_batching(args, out, say):
+    batches = [1, 2, 4] if args.tiny else [1, 2, 4, 8, 16, 32]
+    block_ms = 30 if args.tiny else (150 if args.quick else 400)
+    tool = os.path.join(args.build, "bench", "batch_infer")
+    dyn = os.path.join(CACHE, "models", "blazeface-dynamic", os.path.basename(MODEL))
+    models = [("YOLOv8 test model 320x320 (models/yolov8_test_320.onnx, dynamic batch)",
+               os.path.join(ROOT, "models", "yolov8_test_320.onnx")),
+              ("BlazeFace front 128, dynamic-batch copy (scripts/setup.d/35-dynamic-batch.sh)", dyn),
+              ("BlazeFace front 128, npm original (batch fixed at 1: N items run one by one)", MODEL)]
+    res = {label: {b: [] for b in batches} for label, _ in models}
+    fail, argv_of = {}, {}
+    for label, path in models:
+        if not os.path.exists(path):
+            fail[label] = f"not available: {bp.rel(path).replace(CACHE, '$FP_CACHE_DIR')} missing (run " \
+                          f"scripts/setup.d/35-dynamic-batch.sh)"
+    for rep in range(args.reps):
+        for label, path in rotate(models, rep):
+            if label in fail:
+                continue
+            say("5 batching", f"repetition {rep + 1}/{args.reps}: {label.split(' (')[0]}, batch "
+                f"{','.join(map(str, batches))}")
+            argv = [tool, "--batches", ",".join(map(str, batches)), "--blocks", "1", "--block-ms", str(block_ms),
+                    "--threads", str(args.threads), "--provider", args.provider, path]
+            argv_of[label] = argv
+            r = bp.run(argv, timeout=600)
+            j = bp.last_json(r["stdout"]) if r["rc"] == 0 else None
+            if not j:
+                fail[label] = bp.why(r)
+                continue
+            for b in batches:
+                res[label][b] += j["ips"][str(b)]
+    head = ["model"] + [f"batch {b}" for b in batches] + [f"best / batch 1"]
+    rows = []
+    for label, _ in models:
+        if label in fail:
+            rows.append([label, f"failed: {fail[label]}" if not fail[label].startswith("not available")
+                         else fail[label]] + ["-"] * len(batches))
+            continue
+        r = res[label]
+        b1 = med(r[1])
+        best = max(batches, key=lambda b: med(r[b]))
+        rows.append([label] + [fig(r[b], "{:.0f}", bold=(b == best)) for b in batches]
+                    + [f"{med(r[best]) / b1:.2f}x (batch {best})"])
+    thr = "one per core (ORT's default)" if args.threads == 0 else str(args.threads)
+    md = [f"Images per second through FpModel (ONNX Runtime, provider {args.provider}, intra-op threads: {thr}) at "
+          f"each batch size, the input a fixed pattern, no decode or pre-processing: `bench/batch_infer` loads the "
+          f"model once and runs every batch size for {block_ms} ms in a rotating order, one block each per "
+          f"invocation; median (min-max) over {args.reps} invocations, the models taking turns. The npm BlazeFace "
+          f"declares batch 1, so FpModel runs a batch of N as N runs: that row is the sequential baseline for the "
+          f"dynamic-batch copy (made at setup by `scripts/dynamic_batch.py` with python3-onnx, checked against the "
+          f"original with onnxruntime-node by `scripts/verify_dynamic_batch.js`).", "",
+          table(head, rows), "",
+          "- seed: batching gives ~400 % throughput vs sequential, on a GPU. On a CPU a batch only amortises the "
+          "per-run overhead (session call, thread-pool wake-ups) and may help or hurt cache use; a GPU needs "
+          "large batches to fill its cores. "
+          + ("No GPU was used for these numbers." if args.provider == "cpu" else
+             f"Provider {args.provider} was asked for (FpModel fails rather than fall back)."),
+          "- On a GPU: `/usr/bin/python3 bench/run.py --only batching --provider cuda` (or `tensorrt`), with an "
+          "ONNX Runtime GPU build (docs/inference.md).", "", "Commands (one repetition):", "", "```",
+          *[cmdline(a) for a in argv_of.values()], "```"]
+    plot_batching(out, models, batches, res, fail, args.provider)
+    return "\n".join(md), ["batching.png"]
+
+
+def plot_batching(out, models, batches, res, fail, provider):
+    plt = plt_mod()
+    fig_, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for k, (label, _) in enumerate(models):
+        if label in fail:
+            continue
+        r = res[label]
+        m = [med(r[b]) for b in batches]
+        err = [[m[i] - min(r[b]) for i, b in enumerate(batches)], [max(r[b]) - m[i] for i, b in enumerate(batches)]]
+        short = label.split(" (")[0]
+        ax.errorbar(batches, m, yerr=err, marker="o", capsize=3, label=short)
+        ax2.plot(batches, [x / m[0] for x in m], marker="o", label=short)
+    for a in (ax, ax2):
+        a.set_xscale("log", base=2)
+        a.set_xticks(batches, [str(b) for b in batches])
+        a.set_xlabel("batch size")
+        a.grid(alpha=0.3)
+    ax.set_yscale("log")
+    ax.set_ylabel("images per second (log scale)")
+    ax.set_title(f"Inference throughput vs batch size ({provider})")
+    ax2.axhline(1, color="#888", ls="--")
+    ax2.set_ylabel("throughput relative to batch 1")
+    ax2.set_title("What batching buys on this machine")
+    ax.legend(fontsize=8)
+    fig_.tight_layout()
+    fig_.savefig(os.path.join(out, "batching.png"), dpi=90)
+    plt.close(fig_)
+
+
 # ---------------------------------------------------------------- plots
 
 def plt_mod():
@@ -652,8 +749,6 @@ def plot_latency(out, per, stages, q, title):
 # ---------------------------------------------------------------- main
 
 SKIPPED = {
-    "batching": "Skipped: images/s vs batch size 1..32 (dynamic-batch YOLO and BlazeFace, `--provider "
-                "cuda|tensorrt` on a GPU) is not measured by this driver yet. No GPU numbers are measured here.",
     "distributed": "Skipped: capture -> result latency through redis-server needs the camera/worker/logic roles, "
                    "which are being built on another branch.",
 }
@@ -674,6 +769,7 @@ def parse_args(argv):
     ap.add_argument("--reps", type=int)
     ap.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"])
     ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args(argv)
     a.build = os.path.abspath(a.build)
     a.framepipe = os.path.abspath(a.framepipe or os.path.join(a.build, "apps", "framepipe"))
@@ -703,7 +799,8 @@ def main():
     mach = machine(args)
     invocation = "/usr/bin/python3 bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sections, pngs = [], []
-    fns = {"zerocopy": part_zerocopy, "memory": part_memory, "video": part_video, "latency": part_latency}
+    fns = {"zerocopy": part_zerocopy, "memory": part_memory, "video": part_video, "latency": part_latency,
+           "batching": part_batching}
     t0 = time.monotonic()
     for part in PARTS:
         if part not in args.only:

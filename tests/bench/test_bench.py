@@ -6,7 +6,7 @@
 Runs the benchmark driver on tiny inputs (320x240 frames, 30-60 frame clips) with the build's own
 framepipe, bench/zc_ring and RTSP test server, then checks DIR/RESULTS.md: the six parts in order, every
 Markdown table rectangular with a header and a separator, no "failed:" cell, parts 1-3 measured (4 measured
-or skipped with a reason, 5-6 skipped with a reason), numbers where numbers belong, and every plot it
+or skipped with a reason, 5 measured for the models present, 6 skipped with a reason), numbers where numbers belong, and every plot it
 references a valid PNG (signature, chunk CRCs, IHDR, IDAT inflating to exactly the image's bytes).
 Never checks how fast anything was.
 """
@@ -110,7 +110,7 @@ def main():
                 check(set("".join(t[1])) <= set("-: "), f"part {k}: no separator row: {t[1]}")
                 for row in t[2:]:
                     check(not any(c.startswith("failed") for c in row), f"part {k}: {row}")
-            if k in "123":
+            if k in "1235":
                 check(len(ts) == 1, f"part {k}: {len(ts)} tables, want 1")
                 check("```" in body, f"part {k}: no commands")
             elif k == "4":
@@ -125,6 +125,10 @@ def main():
                 ms, fps = number(row[1]), number(row[2])
                 check(ms is not None and ms > 0 and fps is not None and fps > 0, f"part 1: no numbers in {row}")
             check("(d) `POST /api/detect`" in parts["1"], "part 1: no word on (d)")
+        t5 = tables(parts.get("5", ""))
+        if t5:
+            yolo = [row for row in t5[0][2:] if row[0].startswith("YOLOv8")]
+            check(len(yolo) == 1 and all(number(c) for c in yolo[0][1:-1]), f"part 5: YOLO row {yolo}")
         t3 = tables(parts.get("3", ""))
         if t3:
             for row in t3[0][2:]:
