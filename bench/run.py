@@ -535,7 +535,8 @@ def part_latency(args, out, say):
           f"-> output done, per frame; decode = the source thread's time inside libavcodec per frame (with "
           f"decoder threads, part of the work runs on libavcodec's threads: not seen), before the total's "
           f"origin. A stage's p99 and the total's come from different frames, so the stages' p99s need not "
-          f"add up to the total's. Median (min-max) over {reps} run(s).", "", table(["stage", "p50 ms", "p99 ms"], rows), "",
+          f"add up to the total's. Median (min-max) over {reps} run(s).", "",
+          table(["stage", "p50 ms", "p99 ms"], rows), "",
           f"- {SEED['latency']} (end to end).", "", "Command:", "", "```", cmd or "", "```"]
     plot_latency(out, per, stages, q, f"{w}x{h}")
     return "\n".join(md), ["latency_stages.png", "latency_cdf.png"]
@@ -656,7 +657,8 @@ def plot_zerocopy(out, paths, reps_med, fail, w, h):
     ms = [med(reps_med[k]) for k in ks]
     lo = [med(reps_med[k]) - min(reps_med[k]) for k in ks]
     hi = [max(reps_med[k]) - med(reps_med[k]) for k in ks]
-    ax.barh([paths[k][0].split(": ")[0].replace(" (", "\n(") for k in ks], ms, xerr=[lo, hi], color=["#c44", "#e93", "#2a7"][:len(ks)], capsize=4)
+    ax.barh([paths[k][0].split(": ")[0].replace(" (", "\n(") for k in ks], ms, xerr=[lo, hi],
+            color=["#c44", "#e93", "#2a7"][:len(ks)], capsize=4)
     ax.set_xscale("log")
     ax.set_xlabel("ms per frame, round trip (log scale; median, bars = min-max over repetitions)")
     ax.set_title(f"One {w}x{h} RGB frame to another process and a JSON result back (lower is better)")
@@ -737,6 +739,12 @@ def plot_latency(out, per, stages, q, title):
             continue
         pts = [(le * 1e3, c / b[-1][1]) for le, c in b if le != float("inf")]
         ax.step([p[0] for p in pts], [p[1] for p in pts], where="post", label=st, color=colors[k])
+    # up to the first bucket where every stage has all its frames, times 2
+    ends = [next((le for le, c in b if c >= b[-1][1]), float("inf")) * 1e3
+            for b in per[0].values() if b and b[-1][1] > 0] if per else []
+    finite = [e for e in ends if e != float("inf")]
+    if finite:
+        ax.set_xlim(right=max(finite) * 2)
     ax.set_xscale("log")
     ax.set_xlabel("latency, ms (log scale; histogram bucket bounds)")
     ax.set_ylabel("fraction of frames (batches) at or below")

@@ -6,8 +6,9 @@
 Runs the benchmark driver on tiny inputs (320x240 frames, 30-60 frame clips) with the build's own
 framepipe, bench/zc_ring and RTSP test server, then checks DIR/RESULTS.md: the six parts in order, every
 Markdown table rectangular with a header and a separator, no "failed:" cell, parts 1-3 measured (4 measured
-or skipped with a reason, 5 measured for the models present, 6 skipped with a reason), numbers where numbers belong, and every plot it
-references a valid PNG (signature, chunk CRCs, IHDR, IDAT inflating to exactly the image's bytes).
+or skipped with a reason, 5 measured for the models present, 6 skipped with a reason), numbers where
+numbers belong, and every plot it references a valid PNG (signature, chunk CRCs, IHDR, IDAT inflating to
+exactly the image's bytes).
 Never checks how fast anything was.
 """
 import os
