@@ -37,6 +37,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -106,8 +107,17 @@ def table(head, rows):
 
 
 def cmdline(argv):
-    return " ".join(shlex.quote(bp.rel(a)) if a.startswith(ROOT) else shlex.quote(a) for a in argv) \
-        .replace(CACHE, "$FP_CACHE_DIR")
+    text = " ".join(shlex.quote(bp.rel(a)) if a.startswith(ROOT) else shlex.quote(a) for a in argv)
+    return re.sub(r"/tmp/fp-bench-[a-z]+-[A-Za-z0-9_]+/", "TMP/", text.replace(CACHE, "$FP_CACHE_DIR"))
+
+
+TMPDIRS = []
+
+
+def tmpdir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    TMPDIRS.append(d)
+    return d
 
 
 def rotate(items, k):
@@ -287,7 +297,7 @@ def part_memory(args, out, say):
     data = {m: [] for m in modes}
     fail = {}
     curves = {}
-    tmp = tempfile.mkdtemp(prefix="fp-bench-mem-")
+    tmp = tmpdir("fp-bench-mem-")
     for rep in range(args.reps):
         for m in rotate(list(modes), rep):
             if m in fail:
@@ -390,7 +400,7 @@ def part_video(args, out, say):
         clips[name] = bp.make_clip(w, h, n, False)
     res = {name: [] for name, _, _ in sizes}
     fail = {}
-    tmp = tempfile.mkdtemp(prefix="fp-bench-video-")
+    tmp = tmpdir("fp-bench-video-")
     argv_of = {}
     for rep in range(args.reps):
         for name, w, h in rotate(sizes, rep):
@@ -478,7 +488,7 @@ def part_latency(args, out, say):
     dur = 4 if args.tiny else (12 if args.quick else 30)
     server = os.path.join(args.build, "tests", "ingest", "fp_rtsp_server")
     clip = bp.make_clip(w, h, 150 if args.tiny else 1050, True)
-    tmp = tempfile.mkdtemp(prefix="fp-bench-lat-")
+    tmp = tmpdir("fp-bench-lat-")
     reps = 1 if args.tiny else max(1, args.reps // 2)
     per = []
     fail = None
@@ -491,7 +501,7 @@ def part_latency(args, out, say):
         port = bp.free_port()
         cfg = os.path.join(tmp, "live.yaml")
         with open(cfg, "w") as f:
-            f.write("\n".join(["cameras:", "  - name: cam0", f"    url: {url}", "    policy: latest",
+            f.write("\n".join(cfg_lines := ["cameras:", "  - name: cam0", f"    url: {url}", "    policy: latest",
                                "model:", f"  path: {MODEL}", "  threads: 1", f"  provider: {args.provider}",
                                "batch:", "  max_batch: 1", "  max_wait: 5ms", "output:", "  jsonl: /dev/null",
                                f"  http: 127.0.0.1:{port}", ""]))
@@ -537,7 +547,10 @@ def part_latency(args, out, say):
           f"origin. A stage's p99 and the total's come from different frames, so the stages' p99s need not "
           f"add up to the total's. Median (min-max) over {reps} run(s).", "",
           table(["stage", "p50 ms", "p99 ms"], rows), "",
-          f"- {SEED['latency']} (end to end).", "", "Command:", "", "```", cmd or "", "```"]
+          f"- {SEED['latency']} (end to end).", "", "Command and config (PORT: a free port per run):", "", "```",
+          cmd or "", "```", "", "```yaml",
+          *[re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", ln).replace(CACHE, "$FP_CACHE_DIR") for ln in cfg_lines if ln],
+          "```"]
     plot_latency(out, per, stages, q, f"{w}x{h}")
     return "\n".join(md), ["latency_stages.png", "latency_cdf.png"]
 
@@ -833,6 +846,8 @@ def main():
     print(f"bench/run.py: wrote {os.path.join(args.out, 'RESULTS.md')} and {len(pngs)} PNG plot(s): "
           + ", ".join(pngs), file=sys.stderr)
     bp.stop_all()
+    for d in TMPDIRS:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
