@@ -12,6 +12,8 @@
   --provider P        cpu (default), cuda or tensorrt: the execution provider of the model runs
   --threads N         ORT intra-op threads of part 5 (default 0: one per core)
   --tiny              tiny inputs (320x240 frames, short clips): for the test, not for numbers
+  --no-update         a full run leaves bench/RESULTS.md alone (else a full run of every part replaces
+                      its section "run" there)
 
 Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run):
   1 zerocopy   one RGB frame producer -> processing process -> JSON result back: (a) the seed's traditional
@@ -793,6 +795,7 @@ def parse_args(argv):
     ap.add_argument("--provider", default="cpu", choices=["cpu", "cuda", "tensorrt"])
     ap.add_argument("--tiny", action="store_true")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--no-update", action="store_true")
     a = ap.parse_args(argv)
     a.build = os.path.abspath(a.build)
     a.framepipe = os.path.abspath(a.framepipe or os.path.join(a.build, "apps", "framepipe"))
@@ -845,6 +848,15 @@ def main():
         f.write(head + "\n" + "\n".join(sections))
     print(f"bench/run.py: wrote {os.path.join(args.out, 'RESULTS.md')} and {len(pngs)} PNG plot(s): "
           + ", ".join(pngs), file=sys.stderr)
+    if not (args.quick or args.tiny or args.no_update) and args.only == PARTS:
+        # a full run also replaces its section of bench/RESULTS.md: the tables, the plots stay in --out
+        body = f"## The seed's claims (`bench/run.py`; plots: docs/BENCHMARKS.md)\n\n" + head.split("\n", 2)[2] \
+            + "\n" + "\n".join(re.sub(r"^## ", "### ", ln, flags=re.M) for ln in sections)
+        body = re.sub(r"\n!\[[^]]*\]\([^)]*\)\n", "\n", body)
+        path = os.path.join(tmpdir("fp-bench-md-"), "run.md")
+        with open(path, "w") as f:
+            f.write(body)
+        subprocess.run([sys.executable, os.path.join(HERE, "update_results.py"), "run", path], check=False)
     bp.stop_all()
     for d in TMPDIRS:
         shutil.rmtree(d, ignore_errors=True)
