@@ -18,8 +18,8 @@
 Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run):
   1 zerocopy   one RGB frame producer -> processing process -> JSON result back: (a) the seed's traditional
                path (base64 + JSON + HTTP POST, Node.js), (b) raw bytes over a child's stdin (Node.js),
-               (c) framepipe's shared-memory ring (bench/zc_ring), (d) POST /api/detect of `framepipe serve`
-               (only when that command exists)
+               (c) framepipe's shared-memory ring (bench/zc_ring), (d) a raw-body POST /api/detect to
+               `framepipe serve --http 127.0.0.1:PORT MODEL` (only when that command exists)
   2 memory     1,000 1080p frames through `framepipe detect` with the pool vs FP_POOL_BYPASS=1 (malloc/free
                per buffer): peak RSS, RSS over time, allocator calls per frame (LD_PRELOAD counter
                bench/alloc_preload.c), page faults per frame, pool hit rate
@@ -41,6 +41,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -174,9 +175,19 @@ def part_zerocopy(args, out, say):
     }
     serve_note = serve_available(args)
     notes = []
+    server, serve_argv = None, None
     if serve_note is None:
-        notes.append("(d) `POST /api/detect` of `framepipe serve`: `framepipe serve` exists, but this driver does "
-                     "not yet know its command line: not measured.")
+        frames["api"] = frames["stdin"]
+        server, port, serve_argv, why_not = start_serve(args, say)
+        serve_cmd = cmdline(serve_argv).replace(f"127.0.0.1:{port}", "127.0.0.1:PORT")
+        if server is None:
+            notes.append(f"(d) `POST /api/detect` raw body: not measured, `{serve_cmd}` did not start: "
+                         f"{why_not}.")
+        else:
+            paths["api"] = ("(d) framepipe serve: raw body POST /api/detect (detection included)",
+                            ["node", os.path.join(HERE, "zc_node.js"), "api", "--port", str(port)])
+            notes.append("(d) does more than (a)-(c): framepipe serve also runs face detection on the frame "
+                         "(prep, BlazeFace, post) and answers its detections; server: `" + serve_cmd + "`.")
     else:
         notes.append(f"(d) `POST /api/detect` raw body: skipped, {serve_note}.")
     res = {k: [] for k in paths}
@@ -195,6 +206,11 @@ def part_zerocopy(args, out, say):
                 fail[k] = bp.why(r)
                 continue
             res[k].append(j["ms"])
+    if server is not None:
+        bp.stop(server.pid)
+    if "api" in fail:  # the other branch's service: reported beside the table, not as a broken path of this one
+        notes.append(f"(d) failed while measured: {fail.pop('api')}.")
+        paths.pop("api")
     reps_med = {k: [med(v) for v in res[k]] for k in res}
     base = med(reps_med["traditional"]) if reps_med["traditional"] else float("nan")
     rows = []
@@ -224,6 +240,26 @@ def part_zerocopy(args, out, say):
                          str(h)]) for k, (_, a) in paths.items()], "```"]
     plot_zerocopy(out, paths, reps_med, fail, w, h)
     return "\n".join(md), ["zerocopy.png"]
+
+
+def start_serve(args, say):
+    """Starts `framepipe serve` on a free 127.0.0.1 port: (Popen, port, argv, None) or (None, 0, argv, why)."""
+    port = bp.free_port()
+    argv = [args.framepipe, "serve", "--http", f"127.0.0.1:{port}", MODEL]
+    say("1 zero-copy", "starting framepipe serve for (d)")
+    with tempfile.TemporaryFile() as err:
+        p = bp.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and p.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return p, port, argv, None
+            except OSError:
+                time.sleep(0.2)
+        bp.stop(p.pid)
+        err.seek(0)
+        tail = [ln for ln in err.read().decode(errors="replace").splitlines() if ln.strip()]
+        return None, port, argv, (tail[-1][:160] if tail else "no answer on 127.0.0.1:%d within 30 s" % port)
 
 
 def serve_available(args):
@@ -551,7 +587,8 @@ def part_latency(args, out, say):
           table(["stage", "p50 ms", "p99 ms"], rows), "",
           f"- {SEED['latency']} (end to end).", "", "Command and config (PORT: a free port per run):", "", "```",
           cmd or "", "```", "", "```yaml",
-          *[re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", ln).replace(CACHE, "$FP_CACHE_DIR") for ln in cfg_lines if ln],
+          *[re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", ln).replace(CACHE, "$FP_CACHE_DIR")
+            for ln in cfg_lines if ln],
           "```"]
     plot_latency(out, per, stages, q, f"{w}x{h}")
     return "\n".join(md), ["latency_stages.png", "latency_cdf.png"]
@@ -673,7 +710,7 @@ def plot_zerocopy(out, paths, reps_med, fail, w, h):
     lo = [med(reps_med[k]) - min(reps_med[k]) for k in ks]
     hi = [max(reps_med[k]) - med(reps_med[k]) for k in ks]
     ax.barh([paths[k][0].split(": ")[0].replace(" (", "\n(") for k in ks], ms, xerr=[lo, hi],
-            color=["#c44", "#e93", "#2a7"][:len(ks)], capsize=4)
+            color=[{"traditional": "#c44", "stdin": "#e93", "ring": "#2a7", "api": "#47c"}[k] for k in ks], capsize=4)
     ax.set_xscale("log")
     ax.set_xlabel("ms per frame, round trip (log scale; median, bars = min-max over repetitions)")
     ax.set_title(f"One {w}x{h} RGB frame to another process and a JSON result back (lower is better)")

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: MIT
-// bench/run.py part 1, paths (a) and (b): the seed's traditional path and its stdin "zero-copy", Node.js built-ins only.
+// bench/run.py part 1, paths (a), (b), (d): the seed's traditional path, its stdin "zero-copy", POST /api/detect.
 //
-// usage: node bench/zc_node.js traditional|stdin [--frames N] [--warmup N] [--width W] [--height H]
+// usage: node bench/zc_node.js traditional|stdin|api [--frames N] [--warmup N] [--width W] [--height H]
+//                              [--port P]
 //
 // Same round trip as bench/zc_ring.c: the producer fills one RGB frame (every byte = frame number), hands
 // it to a processing process (a child node), which computes the shared checksum (the byte at every 64th
@@ -11,6 +12,9 @@
 //                127.0.0.1, the server JSON.parse()s and Buffer.from(b64, 'base64')s, answers
 //                JSON.stringify(result); the client JSON.parse()s the answer.
 //   stdin:       the raw frame written to the child's stdin; the child answers one JSON line on stdout.
+//   api:         (d) the raw frame POSTed to /api/detect?width=&height=&format=rgb24 of a `framepipe serve`
+//                already listening on 127.0.0.1:--port; its answer is that frame's detections (real work:
+//                decode of the body, prep, the model, post), not the checksum.
 // Per-frame time: from the start of the fill to the parsed result. Prints one JSON object on stdout:
 // {"path":...,"width":W,"height":H,"frames":N,"ms":[...]}.
 'use strict';
@@ -24,7 +28,7 @@ function checksum(buf) {
 }
 
 function parseArgs(argv) {
-  const o = { mode: argv[0], frames: 200, warmup: 10, width: 1920, height: 1080 };
+  const o = { mode: argv[0], frames: 200, warmup: 10, width: 1920, height: 1080, port: 0 };
   for (let i = 1; i < argv.length; i += 2) {
     const k = argv[i].replace(/^--/, '');
     const v = Number(argv[i + 1]);
@@ -34,8 +38,8 @@ function parseArgs(argv) {
     }
     o[k] = v;
   }
-  if (!['traditional', 'stdin', 'serve-http', 'serve-stdin'].includes(o.mode)) {
-    process.stderr.write(`zc_node: mode '${o.mode}': want traditional or stdin\n`);
+  if (!['traditional', 'stdin', 'api', 'serve-http', 'serve-stdin'].includes(o.mode)) {
+    process.stderr.write(`zc_node: mode '${o.mode}': want traditional, stdin or api\n`);
     process.exit(2);
   }
   return o;
@@ -95,6 +99,28 @@ function postFrame(port, frame, k) {
 }
 const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
+// (d): the raw frame as the body of POST /api/detect?width=&height=&format=rgb24 of a running `framepipe serve`
+function postRaw(o, frame) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: o.port, method: 'POST', agent: keepAlive,
+      path: `/api/detect?width=${o.width}&height=${o.height}&format=rgb24`,
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': frame.length } }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode !== 200) {
+          reject(new Error(`POST /api/detect: HTTP ${res.statusCode}: ${text.slice(0, 160)}`));
+        } else {
+          resolve(JSON.parse(text));
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(frame);
+  });
+}
+
 function lineReader(stream) {
   let buf = '';
   const waiting = [];
@@ -112,7 +138,24 @@ function lineReader(stream) {
   return () => new Promise((resolve) => (lines.length ? resolve(lines.shift()) : waiting.push(resolve)));
 }
 
+async function produceApi(o) {
+  const frame = Buffer.allocUnsafe(o.width * o.height * 3);
+  const ms = [];
+  for (let k = 0; k < o.warmup + o.frames; k++) {
+    const t0 = process.hrtime.bigint();
+    frame.fill(k & 0xff);
+    const result = await postRaw(o, frame);
+    const t1 = process.hrtime.bigint();
+    if (typeof result !== 'object' || result === null) throw new Error(`frame ${k}: not a JSON object`);
+    if (k >= o.warmup) ms.push(Number(t1 - t0) / 1e6);
+  }
+  keepAlive.destroy();
+  process.stdout.write(JSON.stringify({ path: 'api', width: o.width, height: o.height, frames: o.frames,
+    ms: ms.map((x) => Math.round(x * 1e4) / 1e4) }) + '\n');
+}
+
 async function produce(o) {
+  if (o.mode === 'api') return produceApi(o);
   const frameBytes = o.width * o.height * 3;
   const child = spawn(process.execPath, [__filename, o.mode === 'traditional' ? 'serve-http' : 'serve-stdin',
     '--width', String(o.width), '--height', String(o.height)], { stdio: ['pipe', 'pipe', 'inherit'] });
