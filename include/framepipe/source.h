@@ -94,6 +94,11 @@ typedef struct FpSourceConfig {
     int raw_width, raw_height;   /* FP_SOURCE_RAW */
     FpPixelFormat raw_format;
     double raw_fps;              /* pts spacing of raw frames and images (default 25 / 1) */
+
+    /* NULL, or a histogram each decoded frame's time inside libavcodec (ns, on the source thread:
+       the send_packet and receive_frame calls since the previous frame came out) is recorded into;
+       the pipeline's stage="decode". Not owned: must outlive the source. */
+    FpHistogram *decode_hist;
 } FpSourceConfig;
 
 /* Fills a caller-owned config with the defaults above (url NULL). Any thread; never fails. */

@@ -57,6 +57,7 @@ struct FpLav {
     int draining;
     int image;
     int64_t forced_pts;
+    int64_t dec_ns;    /* time inside libavcodec since the last frame came out (decode_hist only) */
     int64_t open_deadline;
     int opening;
     uint64_t frames;     /* this session */
@@ -716,7 +717,16 @@ static int receive_all(FpLav *c)
 {
     for (;;) {
         check_logged_errors(c);
+        FpHistogram *hist = fp__source_cfg(c->src)->decode_hist;
+        int64_t t0 = hist ? fp_clock_ns() : 0;
         int err = avcodec_receive_frame(c->dec, c->frm);
+        if (hist) {
+            c->dec_ns += fp_clock_ns() - t0;
+            if (err >= 0) {
+                fp_histogram_record(hist, (uint64_t)c->dec_ns);
+                c->dec_ns = 0;
+            }
+        }
         if (err == AVERROR(EAGAIN))
             return 0;
         if (err == AVERROR_EOF)
@@ -776,7 +786,11 @@ int fp__lav_pump(FpLav *c)
                 av_packet_unref(c->pkt);
                 return 0;
             }
+            FpHistogram *hist = fp__source_cfg(c->src)->decode_hist;
+            int64_t t0 = hist ? fp_clock_ns() : 0;
             err = avcodec_send_packet(c->dec, c->pkt);
+            if (hist)
+                c->dec_ns += fp_clock_ns() - t0;
             av_packet_unref(c->pkt);
             if (err == AVERROR_EXIT && fp__source_stopping(c->src))
                 return FP_EFLUSHING;

@@ -548,13 +548,20 @@ int fp_pool_create(FpPool **out, const FpPoolConfig *cfg)
     p->grow_below = cfg->grow_below_hit_rate;
     p->shrink_idle = cfg->shrink_idle_fraction;
     p->window = cfg->tune_window ? cfg->tune_window : 256;
+    /* The benchmark's baseline (bench/run.py, docs/pool.md): every acquire allocates, every last unref frees. */
+    const char *bypass = getenv("FP_POOL_BYPASS");
+    p->bypass = !cfg->shm_name && bypass && strcmp(bypass, "1") == 0;
+    if (p->bypass) {
+        p->grow_below = 0;
+        fp_log_info(LOG_COMPONENT, "pool '%s': FP_POOL_BYPASS=1: no reuse, each buffer is allocated and freed", name);
+    }
 
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
-    unsigned per_class = umax(cfg->prealloc, cfg->min_buffers);
-    unsigned min = cfg->min_buffers ? cfg->min_buffers : cfg->prealloc;
+    unsigned per_class = p->bypass ? 0 : umax(cfg->prealloc, cfg->min_buffers);
+    unsigned min = p->bypass ? 0 : cfg->min_buffers ? cfg->min_buffers : cfg->prealloc;
     for (unsigned i = 0; i < p->n_classes; i++) {
         FpPoolClass *c = &p->cls[i];
         c->size = cfg->class_size[i];
@@ -792,8 +799,10 @@ static void pool_return(FpBuffer *b)
     p->in_use--;
     p->bytes_in_use -= c->size;
     int freed = 0;
-    if (p->destroyed) {
+    if (p->destroyed || p->bypass) {
         retire(p, b, &chain);
+        if (p->bypass)
+            wake_for_room(p); /* the freed buffer is room for a waiter of any class */
     } else {
         b->idle_since_ns = now;
         idle_push_head(c, b);

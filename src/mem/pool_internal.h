@@ -61,6 +61,7 @@ struct FpPool {
     size_t bytes_total, bytes_in_use;
     uint64_t hits, misses, waits, timeouts, evictions, grows, shrinks;
     int flushing, destroyed;
+    int bypass;             /* FP_POOL_BYPASS=1 (heap pools): no reuse, malloc/free per buffer (bench/run.py) */
 
     /* shm backing */
     char shm_name[256];

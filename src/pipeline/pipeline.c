@@ -133,7 +133,7 @@ struct FpPipeline {
     FpLabels *labels;
     int max_det;
 
-    FpHistogram h_queue, h_prep, h_infer, h_post, h_total, h_batch;
+    FpHistogram h_decode, h_queue, h_prep, h_infer, h_post, h_output, h_total, h_batch;
     FpCounter frames, dets_total, batches, sink_errors;
 
     /* results are delivered in the order batches were formed, whichever worker ran them */
@@ -358,17 +358,19 @@ static int pipeline_metrics(FpPipeline *p)
         const char *stage;
         size_t off;
     } stages[] = {
-        {"queue", offsetof(FpPipeline, h_queue)}, {"prep", offsetof(FpPipeline, h_prep)},
+        {"decode", offsetof(FpPipeline, h_decode)}, {"queue", offsetof(FpPipeline, h_queue)},
+        {"prep", offsetof(FpPipeline, h_prep)},
         {"infer", offsetof(FpPipeline, h_infer)}, {"post", offsetof(FpPipeline, h_post)},
-        {"total", offsetof(FpPipeline, h_total)},
+        {"output", offsetof(FpPipeline, h_output)}, {"total", offsetof(FpPipeline, h_total)},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof(stages) / sizeof(stages[0]) && !rc; i++) {
         char labels[64];
         snprintf(labels, sizeof(labels), "stage=\"%s\"", stages[i].stage);
         rc = fp_metrics_add_histogram(p->metrics, "fp_stage_latency_seconds", labels,
-                                      "per-stage latency (queue: decoded to batched; total: decoded "
-                                      "to delivered)",
+                                      "per-stage latency (decode: in libavcodec per frame; queue: "
+                                      "decoded to batched; output: the sinks of one frame; total: "
+                                      "decoded to delivered)",
                                       (FpHistogram *)((char *)p + stages[i].off), 1, p);
     }
     rc = rc ? rc : fp_metrics_add_histogram(p->metrics, "fp_batch_size", NULL,
@@ -632,6 +634,7 @@ static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
             r.queue_ns = 0;
         if (c->tracker)
             track_frame(c, &r);
+        int64_t t_out = fp_clock_ns();
         for (int s = 0; s < p->n_sinks; s++) {
             int rc = p->sinks[s].fn(p->sinks[s].opaque, &r);
             if (rc < 0) {
@@ -640,7 +643,9 @@ static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
                 fp_counter_add(&p->sink_errors, 1);
             }
         }
-        int64_t total = fp_clock_ns() - frames[i]->decoded_ns;
+        int64_t t_done = fp_clock_ns();
+        int64_t total = t_done - frames[i]->decoded_ns;
+        fp_histogram_record(&p->h_output, (uint64_t)(t_done - t_out));
         fp_histogram_record(&p->h_queue, (uint64_t)r.queue_ns);
         fp_histogram_record(&p->h_total, (uint64_t)(total > 0 ? total : 0));
         fp_histogram_record(&c->latency, (uint64_t)(total > 0 ? total : 0));
@@ -824,7 +829,8 @@ static int pipeline_alloc(FpPipeline **out, const FpPipelineConfig *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->done_cond, &ca);
     pthread_condattr_destroy(&ca);
-    FpHistogram *hs[] = {&p->h_queue, &p->h_prep, &p->h_infer, &p->h_post, &p->h_total, &p->h_batch};
+    FpHistogram *hs[] = {&p->h_decode, &p->h_queue, &p->h_prep, &p->h_infer,
+                         &p->h_post,   &p->h_output, &p->h_total, &p->h_batch};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
         fp_histogram_init(hs[i]);
     p->model_path = dup_str(cfg->model.path);
@@ -930,6 +936,7 @@ static int open_camera(FpPipeline *p, const FpCameraConfig *cc, int i)
     FpSourceConfig sc = cc->source;
     sc.name = c->name;
     sc.camera = i;
+    sc.decode_hist = &p->h_decode;
     if (sc.queue_depth == 0 && p->batch.per_camera > 4)
         sc.queue_depth = (unsigned)p->batch.per_camera;
     int rc = fp_source_open(&c->src, &sc, NULL);

@@ -754,6 +754,48 @@ FP_TEST(pool_shm_steady_state_makes_no_allocations_or_mappings)
     fp_pool_destroy(&p);
 }
 
+FP_TEST(pool_bypass_env_allocates_and_frees_every_buffer)
+{
+    /* FP_POOL_BYPASS=1 (the benchmark's malloc/free baseline): no buffer is reused, each acquire allocates
+       and each last unref frees; bounds still hold. This case runs in its own forked child. */
+    CHECK(setenv("FP_POOL_BYPASS", "1", 1) == 0);
+    FpPoolConfig cfg = one_class(6220800, 2, 4);
+    FpPool *p = NULL;
+    unsigned long c0 = allocator_calls();
+    CHECK_OK(fp_pool_create(&p, &cfg));
+    CHECK_EQ(stats_of(p).bytes_total, 0); /* nothing preallocated */
+    unsigned long c1 = allocator_calls();
+    CHECK(c1 > c0);
+    for (int i = 0; i < 100; i++) {
+        FpBuffer *a = NULL;
+        CHECK_OK(fp_pool_acquire(p, 6220800, 0, &a));
+        fp_buffer_data(a)[0] = (uint8_t)i;
+        fp_buffer_unref(&a);
+    }
+    unsigned long calls = allocator_calls() - c1;
+    CHECK_MSG(calls >= 200, "%lu allocator calls for 100 bypassed buffers (want an allocation and a free each)",
+              calls);
+    FpPoolStats s = stats_of(p);
+    CHECK_EQ(s.hits, 0);
+    CHECK_EQ(s.misses, 100);
+    CHECK_EQ(s.bytes_total, 0);
+    /* the bounds still apply */
+    FpBuffer *held[4] = {NULL}, *extra = NULL;
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(fp_pool_acquire(p, 1, 0, &held[i]));
+    CHECK_EQ(fp_pool_acquire(p, 1, 0, &extra), FP_EWOULD_BLOCK);
+    for (int i = 0; i < 4; i++)
+        fp_buffer_unref(&held[i]);
+    fp_pool_destroy(&p);
+
+    /* "0" or unset: the pool reuses its buffers (no allocation per cycle) */
+    CHECK(setenv("FP_POOL_BYPASS", "0", 1) == 0);
+    CHECK_OK(fp_pool_create(&p, &cfg));
+    steady_state_cycles(p, 6220800);
+    fp_pool_destroy(&p);
+    unsetenv("FP_POOL_BYPASS");
+}
+
 /* ---- frame helpers ---- */
 
 FP_TEST(pixel_format_names)

@@ -171,6 +171,10 @@ FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
     fclose(m);
     CHECK(strstr(text, "fp_camera_processed_total{camera=\"b\"} 21"));
     CHECK(strstr(text, "fp_stage_latency_seconds_bucket{stage=\"infer\""));
+    /* the output stage (the sinks) is timed once per frame: 30 + 21 + 12 */
+    CHECK_MSG(strstr(text, "fp_stage_latency_seconds_count{stage=\"output\"} 63\n"), "%s", text);
+    /* and decoding once per decoded frame (all of them were kept) */
+    CHECK_MSG(strstr(text, "fp_stage_latency_seconds_count{stage=\"decode\"} 63\n"), "%s", text);
     CHECK(strstr(text, "fp_batch_fill_ratio"));
     free(text);
     m = open_memstream(&text, &len);
