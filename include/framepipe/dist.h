@@ -10,6 +10,8 @@
 #include "framepipe/config.h"
 #include "framepipe/detect.h"
 #include "framepipe/geometry.h"
+#include "framepipe/metrics.h"
+#include "framepipe/sink.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -120,12 +122,23 @@ int fp_dist_encoding_parse(const char *name, FpDistEncoding *out);
  * a bad setting, AUTH refused), FP_EMODEL, the source's or the HTTP
  * server's error. Main thread; one role per process.
  */
+#define FP_DIST_MAX_SINKS 16
+
 typedef struct FpDistRoleOptions {
     const char *http;          /* NULL: no HTTP server */
     const char *consumer;      /* NULL: the config's redis.consumer, else "<host>-<pid>" */
     const char *results_jsonl; /* logic: NULL: the config's output.jsonl */
     volatile int *stop;        /* not NULL: polled; non-zero stops the role */
     int64_t connect_give_up_ns; /* > 0: fail with FP_EIO when the first connection is not made by then */
+    /* logic: the outputs, called on the role's thread, each camera's results in sequence, a frame's events
+     * before the frame (the contract of fp_pipeline_add_sink / add_event_sink; the FpFrame has no pixels) */
+    FpSinkFn sinks[FP_DIST_MAX_SINKS];
+    void *sink_opaque[FP_DIST_MAX_SINKS];
+    int n_sinks;
+    FpEventSinkFn event_sinks[FP_DIST_MAX_SINKS];
+    void *event_opaque[FP_DIST_MAX_SINKS];
+    int n_event_sinks;
+    FpMetrics *metrics;        /* not NULL: the role registers its series here (and serves it on `http`) */
 } FpDistRoleOptions;
 
 int fp_dist_camera_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt);
