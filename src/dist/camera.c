@@ -288,8 +288,9 @@ int fp_dist_camera_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     c->epoch = fp_wall_ns();
     FpHttpServer *http = NULL;
     FpFamily family;
-    int rc = fp__dist_model_geometry(cfg, &c->in_w, &c->in_h, &family);
-    if (rc < 0)
+    /* Redis first: a refused password or a stop while waiting ends the role before the model loads */
+    int rc = fp__broker_ensure(&c->broker);
+    if (rc < 0 || (rc = fp__dist_model_geometry(cfg, &c->in_w, &c->in_h, &family)) < 0)
         goto done;
     c->pad = family == FP_FAMILY_BLAZEFACE ? 0.f : 114.f;
     c->jpeg_cap = tjBufSize(c->in_w, c->in_h, TJSAMP_420);
@@ -316,12 +317,6 @@ int fp_dist_camera_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     }
     if ((rc = fp__role_http(&http, opt ? opt->http : NULL, c->metrics)) < 0)
         goto done;
-    /* connect first (a refused password is a config error before any decoding) */
-    if ((rc = fp__broker_ensure(&c->broker)) < 0) {
-        if (rc == FP_EFLUSHING)
-            rc = 0;
-        goto done;
-    }
     for (int i = 0; i < c->n; i++)
         if ((rc = fp_source_start(c->cams[i].src)) < 0)
             goto done;
@@ -330,6 +325,8 @@ int fp_dist_camera_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
                 (unsigned long long)fp_counter_get(&c->sent), (unsigned long long)fp_counter_get(&c->bytes),
                 gauge_skipped(c));
 done:
+    if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
+        rc = 0;
     fp_http_server_destroy(&http);
     for (int i = 0; i < c->n; i++) {
         fp_source_stop(c->cams[i].src);

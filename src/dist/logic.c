@@ -581,8 +581,9 @@ int fp_dist_logic_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt)
     fp__broker_init(&l->broker, &cfg->dist.redis, "logic", l->opt->stop);
     l->broker.give_up_ns = l->opt->connect_give_up_ns;
     FpHttpServer *http = NULL;
-    int rc = load_classes(l);
-    if (rc < 0)
+    /* Redis first: a refused password or a stop while waiting ends the role before the model loads */
+    int rc = fp__broker_ensure(&l->broker);
+    if (rc < 0 || (rc = load_classes(l)) < 0)
         goto done;
     for (int i = 0; i < cfg->n_rules; i++) { /* class names and cameras checked before any result comes */
         int id;
@@ -621,6 +622,8 @@ int fp_dist_logic_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt)
                 (unsigned long long)fp_counter_get(&l->duplicates), (unsigned long long)fp_counter_get(&l->gaps),
                 (unsigned long long)fp_counter_get(&l->dead));
 done:
+    if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
+        rc = 0;
     fp_http_server_destroy(&http);
     if (l->metrics)
         fp_metrics_remove_owner(l->metrics, l);

@@ -199,8 +199,9 @@ static int decode(Worker *w, const FpDistFrame *m, int s)
         memcpy(pic, m->payload, w->pic_bytes);
         return 0;
     }
-    int jw, jh, sub, cs;
-    if (tjDecompressHeader3(w->tj, m->payload, (unsigned long)m->payload_len, &jw, &jh, &sub, &cs) != 0)
+    int jw = 0, jh = 0, sub = -1, cs = -1;
+    if (tjDecompressHeader3(w->tj, m->payload, (unsigned long)m->payload_len, &jw, &jh, &sub, &cs) != 0 || jw <= 0 ||
+        jh <= 0)
         return fp_error(FP_ECORRUPT, "bad JPEG: %s", tjGetErrorStr2(w->tj));
     if (jw != w->in_w || jh != w->in_h)
         return fp_error(FP_ECORRUPT, "JPEG is %dx%d, the model's input is %dx%d", jw, jh, w->in_w, w->in_h);
@@ -436,8 +437,9 @@ int fp_dist_worker_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     fp__broker_init(&w->broker, &cfg->dist.redis, "worker", opt ? opt->stop : NULL);
     w->broker.give_up_ns = opt ? opt->connect_give_up_ns : 0;
     FpHttpServer *http = NULL;
-    int rc = worker_model(w);
-    if (rc < 0 || (rc = fp_metrics_create(&w->metrics)) < 0 || (rc = worker_metrics(w)) < 0 ||
+    /* Redis first: a refused password or a stop while waiting ends the role before the model loads */
+    int rc = fp__broker_ensure(&w->broker);
+    if (rc < 0 || (rc = worker_model(w)) < 0 || (rc = fp_metrics_create(&w->metrics)) < 0 || (rc = worker_metrics(w)) < 0 ||
         (rc = fp__role_http(&http, opt ? opt->http : NULL, w->metrics)) < 0)
         goto done;
     fp_log_info("dist", "worker %s: %s, batch up to %d, %dx%d", w->consumer, cfg->model.path, w->max_batch, w->in_w,
@@ -466,6 +468,8 @@ int fp_dist_worker_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
                 (unsigned long long)fp_counter_get(&w->batches), (unsigned long long)fp_counter_get(&w->claimed),
                 (unsigned long long)fp_counter_get(&w->late), (unsigned long long)fp_counter_get(&w->dead));
 done:
+    if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
+        rc = 0;
     fp_http_server_destroy(&http);
     fp_metrics_destroy(&w->metrics);
     fp__broker_deinit(&w->broker);
