@@ -57,6 +57,7 @@ typedef struct LCam {
     uint64_t *track_ids;
     int64_t t_last, t_offset;
     bool t_any;
+    bool hwm_known;       /* the high-water mark was read back from Redis (retried until it was) */
     const FpFrameResult *current;
 } LCam;
 
@@ -226,11 +227,36 @@ static int cam_tracking(Logic *l, LCam *c)
 }
 
 /* The camera named `name`, made on first sight (its high-water mark read back from Redis); NULL on failure. */
+/* The last delivered (epoch, seq) of camera c, if an earlier logic role delivered some. 0 or FP_EIO. */
+static int read_hwm(Logic *l, LCam *c)
+{
+    const char *argv[] = {"HGET", l->hwm_key, c->name};
+    redisReply *r = fp__broker_cmd(&l->broker, 3, argv, NULL);
+    if (!r)
+        return FP_EIO;
+    long long ep;
+    unsigned long long sq;
+    if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%lld %llu", &ep, &sq) == 2 &&
+        (ep > c->epoch || (ep == c->epoch && sq + 1 > c->next))) {
+        c->epoch = ep;
+        c->next = sq + 1;
+    }
+    int rc = r->type == REDIS_REPLY_ERROR ? FP_EIO : 0;
+    freeReplyObject(r);
+    c->hwm_known = rc == 0;
+    return rc;
+}
+
 static LCam *camera(Logic *l, const char *name, int *err)
 {
+    *err = 0;
     for (int i = 0; i < l->n_cams; i++)
-        if (!strcmp(l->cams[i]->name, name))
-            return l->cams[i];
+        if (!strcmp(l->cams[i]->name, name)) {
+            LCam *c = l->cams[i];
+            if (!c->hwm_known)
+                *err = read_hwm(l, c);
+            return c;
+        }
     if (l->n_cams == l->cap_cams) {
         int cap = l->cap_cams ? l->cap_cams * 2 : 16;
         LCam **n = realloc(l->cams, (size_t)cap * sizeof(LCam *));
@@ -260,21 +286,7 @@ static LCam *camera(Logic *l, const char *name, int *err)
     }
     if ((*err = cam_tracking(l, c)) < 0)
         return NULL;
-    /* the last delivered (epoch, seq) of this camera, if an earlier logic role delivered some */
-    const char *argv[] = {"HGET", l->hwm_key, name};
-    redisReply *r = fp__broker_cmd(&l->broker, 3, argv, NULL);
-    if (!r) {
-        *err = FP_EIO;
-        return c;
-    }
-    long long ep;
-    unsigned long long sq;
-    if (r->type == REDIS_REPLY_STRING && sscanf(r->str, "%lld %llu", &ep, &sq) == 2) {
-        c->epoch = ep;
-        c->next = sq + 1;
-    }
-    freeReplyObject(r);
-    *err = 0;
+    *err = read_hwm(l, c);
     return c;
 }
 
@@ -432,6 +444,8 @@ static int on_result(Logic *l, const char *id, const FpDistResult *r, const FpDe
     }
     Slot *s = &c->window[r->seq % FP_LOGIC_WINDOW];
     if (s->used && s->r.seq == r->seq && s->r.epoch == r->epoch) {
+        if (!strcmp(s->id, id)) /* our own waiting entry, claimed back after claim_idle: it stays pending */
+            return 0;
         fp_counter_add(&l->duplicates, 1);
         return ack(l, id);
     }
