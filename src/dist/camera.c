@@ -321,9 +321,13 @@ int fp_dist_camera_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
         if ((rc = fp_source_start(c->cams[i].src)) < 0)
             goto done;
     rc = camera_loop(c, opt);
-    fp_log_info("dist", "camera: sent %llu frames, %llu bytes, %.0f skipped",
+    FpHistogramSummary hp, he, hs;
+    fp_histogram_summary(&c->h_prep, &hp), fp_histogram_summary(&c->h_encode, &he);
+    fp_histogram_summary(&c->h_send, &hs);
+    fp_log_info("dist", "camera: sent %llu frames, %llu bytes, %.0f skipped; per frame: letterbox %.3f ms, "
+                "encode %.3f ms, XADD %.3f ms (means)",
                 (unsigned long long)fp_counter_get(&c->sent), (unsigned long long)fp_counter_get(&c->bytes),
-                gauge_skipped(c));
+                gauge_skipped(c), hp.mean / 1e6, he.mean / 1e6, hs.mean / 1e6);
 done:
     if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
         rc = 0;
