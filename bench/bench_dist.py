@@ -194,21 +194,33 @@ class Setup:
         return p, f"rtsp://127.0.0.1:{port}/clip"
 
 
+def iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - ix * iy
+    return ix * iy / u if u > 0 else 0.0
+
+
 def agreement(ref, got):
-    """(frames compared, frames whose detections agree: same count, each box within 2 px of the reference's)"""
+    """(frames compared, frames whose detections agree within 2 px, frames with the same count,
+    mean IoU of each detection with its best match in the reference)"""
     key = lambda r: (r["camera"], r["seq"])  # noqa: E731
     a = {key(r): r["detections"] for r in ref}
-    same = total = 0
+    same = count = total = 0
+    ious = []
     for r in got:
         if key(r) not in a:
             continue
         total += 1
         x, y = a[key(r)], r["detections"]
         ok = len(x) == len(y)
+        count += ok
         for d in y if ok else []:
             ok = ok and any(all(abs(d["box"][i] - e["box"][i]) <= 2.0 for i in range(4)) for e in x)
+        for d in y:
+            ious.append(max((iou(d["box"], e["box"]) for e in x), default=0.0))
         same += ok
-    return total, same
+    return total, same, count, (sum(ious) / len(ious) if ious else float("nan"))
 
 
 def pct(xs, q):
@@ -290,8 +302,10 @@ def report(runs, stats, agree, live, reps, live_s):
         L.append(f"| {k[5:]} | {m('bytes'):.0f} | {v[len(v) // 2]['camera_stages']} | {m('decode_ms'):.3f} ms | "
                  f"{m('infer_ms'):.3f} ms | {m('post_ms'):.3f} ms | {m('transit_ms'):.3f} ms | "
                  f"{m('redis_cpu_ms'):.3f} ms | {m('batch'):.2f} |")
-    L += ["", "Detections vs in-process (same count, every box within 2 px): " + "; ".join(
-        f"{k[5:]}: {s} of {t} frames ({100 * s / max(1, t):.1f} %)" for k, (t, s) in agree.items()), ""]
+    L += ["", "Detections vs in-process, per frame: " + "; ".join(
+        f"{k[5:]}: same count {c} of {t} ({100 * c / max(1, t):.1f} %), every box within 2 px {s} "
+        f"({100 * s / max(1, t):.1f} %), mean IoU with the in-process box {m:.3f}"
+        for k, (t, s, c, m) in agree.items()), ""]
     if live:
         L += [f"Live ({CAMS} RTSP clients of `tests/ingest/fp_rtsp_server`, real-time playback, {live_s:.0f} s, "
               "first second per camera left out), latency capture -> result (JSON lines `latency_ms.total`; "

@@ -554,7 +554,9 @@ static int logic_step(Logic *l)
         if (now - oldest > d->reorder_wait_ns && (rc = skip_gap(l, c)) < 0)
             return rc;
     }
-    snprintf(block, sizeof(block), "%lld", (long long)(d->block_ns / 1000000 > 0 ? d->block_ns / 1000000 : 1));
+    /* BLOCK stays under the command timeout, or every idle read would count as a lost connection */
+    int64_t block_ns = d->block_ns < d->redis.timeout_ns / 2 ? d->block_ns : d->redis.timeout_ns / 2;
+    snprintf(block, sizeof(block), "%lld", (long long)(block_ns / 1000000 > 0 ? block_ns / 1000000 : 1));
     const char *argv[] = {"XREADGROUP", "GROUP", d->logic_group, l->consumer, "COUNT", "256", "BLOCK", block,
                           "STREAMS", d->results, ">"};
     redisReply *r = fp__broker_cmd(&l->broker, 11, argv, NULL);
