@@ -6,6 +6,8 @@
 #include "framepipe/error.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const uint8_t jpeg_bytes[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 0xFF, 0xD9};
@@ -259,4 +261,61 @@ FP_TEST(encoders_refuse_bad_input)
     uint8_t b[8];
     FpDetection d[1];
     CHECK_EQ(fp_dist_result_encode(&r, d, b, sizeof(b), &f), FP_EINVALID);
+}
+
+/* Values with random bytes changed, cut or grown: the parsers answer 0 or FP_ECORRUPT, never read past a value. */
+FP_TEST(mutated_messages_are_parsed_or_refused)
+{
+    static char vals[FP_DIST_MAX_FIELDS][128];
+    uint32_t seed = 12345;
+    FpDetection dets[2], back[2];
+    memset(dets, 0, sizeof(dets));
+    dets[1].box = (FpBox){1, 2, 3, 4};
+    FpDistResult r = sample_result(2), rout;
+    uint8_t buf[2 * FP_DIST_DET_BYTES];
+    FpDistFrame m = sample_frame(), fout;
+    int accepted = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        FpDistFields f;
+        bool result = iter & 1;
+        if (result)
+            CHECK_OK(fp_dist_result_encode(&r, dets, buf, sizeof(buf), &f));
+        else
+            CHECK_OK(fp_dist_frame_encode(&m, &f));
+        char *copies[3];
+        for (int k = 0; k < 3; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            int i = (int)(seed >> 8) % f.n;
+            size_t len = f.value_len[i] < sizeof(vals[i]) ? f.value_len[i] : sizeof(vals[i]);
+            memcpy(vals[i], f.value[i], len);
+            seed = seed * 1664525u + 1013904223u;
+            switch ((seed >> 24) % 4) {
+            case 0: /* flip a byte */
+                if (len)
+                    vals[i][(seed >> 4) % len] ^= (char)(1 + ((seed >> 12) & 0x7f));
+                break;
+            case 1: /* cut */
+                len = len ? (seed >> 4) % len : 0;
+                break;
+            case 2: /* grow by a digit */
+                if (len < sizeof(vals[i]))
+                    vals[i][len++] = (char)('0' + (seed >> 4) % 10);
+                break;
+            default: /* an empty value */
+                len = 0;
+                break;
+            }
+            /* the value lives in its own exactly-sized heap block so ASan sees any read past it */
+            char *copy = copies[k] = malloc(len ? len : 1);
+            memcpy(copy, vals[i], len);
+            f.value[i] = copy;
+            f.value_len[i] = len;
+        }
+        int rc = result ? fp_dist_result_parse(&f, &rout, back, 2) : fp_dist_frame_parse(&f, &fout);
+        CHECK_MSG(rc == 0 || rc == FP_ECORRUPT, "rc %d", rc);
+        accepted += rc == 0;
+        for (int k = 0; k < 3; k++)
+            free(copies[k]);
+    }
+    CHECK(accepted > 0); /* some mutations are harmless (a changed pts digit) */
 }
