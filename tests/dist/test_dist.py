@@ -270,7 +270,6 @@ def case_four_cameras_two_workers_exactly_once_in_order():
     check_exactly_once(results(out), cams, frames)
     check_frame_pictures(rport, at_least=cams * frames)
     assert sum(metric(p, "fp_dist_frames_total") for p in wports) >= cams * frames
-    assert all(metric(p, "fp_dist_frames_total") > 0 for p in wports) or True  # one may have been faster
     assert metric(lport, "fp_dist_results_delivered_total") == cams * frames
     for p in ws + [lg]:
         assert stop(p) == 0
@@ -381,7 +380,8 @@ def case_poison_goes_to_the_dead_letter_stream():
     assert any(x.startswith("result message") for x in reasons), reasons
     assert metric(wports[0], "fp_dist_dead_lettered_total") == 3
     assert metric(lport, "fp_dist_dead_lettered_total") == 1
-    assert metric(wports[0], "fp_dist_group_pending") == 0 or True
+    # XPENDING as the worker reports it (refreshed every second): nothing left unacknowledged
+    wait_until("no pending frames", lambda: metric(wports[0], "fp_dist_group_pending") == 0, 30, (ws[0],))
     check_exactly_once(results(out), 1, frames)
     for p in ws + [lg]:
         assert stop(p) == 0
