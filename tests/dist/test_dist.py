@@ -271,6 +271,16 @@ def case_four_cameras_two_workers_exactly_once_in_order():
     check_frame_pictures(rport, at_least=cams * frames)
     assert sum(metric(p, "fp_dist_frames_total") for p in wports) >= cams * frames
     assert metric(lport, "fp_dist_results_delivered_total") == cams * frames
+    # a result sent again (a worker that died between XADD and XACK does that): dropped, counted, acknowledged
+    sent = entries(rport, "framepipe:dist:results")
+    r = Redis(rport)
+    for _id, f in (sent[0], sent[len(sent) // 2], sent[-1]):
+        r("XADD", "framepipe:dist:results", "*", *[x for kv in f.items() for x in kv])
+    r.close()
+    wait_until("3 duplicates dropped", lambda: metric(lport, "fp_dist_duplicates_total") >= 3, 30, (lg,))
+    time.sleep(0.3)
+    check_exactly_once(results(out), cams, frames)
+    assert metric(lport, "fp_dist_results_delivered_total") == cams * frames
     for p in ws + [lg]:
         assert stop(p) == 0
 
