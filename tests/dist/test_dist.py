@@ -170,7 +170,7 @@ def clip(cam, frames):
     return path
 
 
-def config(name, redis_port, cams, frames, extra_redis="", password=None):
+def config(name, redis_port, cams, frames, extra_redis="", password=None, output=""):
     text = "cameras:\n"
     for c in range(cams):
         text += f"  - {{name: cam{c}, url: {clip(c, frames)}, policy: lossless}}\n"
@@ -179,6 +179,7 @@ def config(name, redis_port, cams, frames, extra_redis="", password=None):
     if password:
         text += f"  password: {password}\n"
     text += extra_redis
+    text += output
     path = os.path.join(WORK, name + ".yaml")
     with open(path, "w") as f:
         f.write(text)
@@ -261,7 +262,9 @@ def workers_and_logic(cfg, n_workers=2):
 def case_four_cameras_two_workers_exactly_once_in_order():
     rport, cams, frames = free_port(), 4, 40
     start_redis(rport, os.path.join(WORK, "r1"))
-    cfg = config("plain", rport, cams, frames)
+    # the logic role's network outputs are run's: every result also goes to output.redis' frame stream
+    cfg = config("plain", rport, cams, frames, output=f"output:\n  spool: {WORK}/spool\n  redis: "
+                 f"{{url: 'redis://127.0.0.1:{rport}', stream_frames: 'out:frames', events: false}}\n")
     ws, wports, lg, lport, out = workers_and_logic(cfg)
     cam = role("camera", cfg, "camera")
     assert cam.wait(120) == 0, slurp("camera")[-2000:]
@@ -271,6 +274,9 @@ def case_four_cameras_two_workers_exactly_once_in_order():
     check_frame_pictures(rport, at_least=cams * frames)
     assert sum(metric(p, "fp_dist_frames_total") for p in wports) >= cams * frames
     assert metric(lport, "fp_dist_results_delivered_total") == cams * frames
+    out_frames = wait_until("output.redis got every result", lambda: (lambda e: e if len(e) >= cams * frames else None)(
+        entries(rport, "out:frames")), 30, (lg,))
+    assert len(out_frames) == cams * frames, len(out_frames)
     # a result sent again (a worker that died between XADD and XACK does that): dropped, counted, acknowledged
     sent = entries(rport, "framepipe:dist:results")
     r = Redis(rport)
