@@ -428,8 +428,8 @@ static int spool_dir(const FpOutputSection *o, char *buf, size_t len)
     return 0;
 }
 
-/* Starts every configured network output and registers it with the pipeline (frames and/or events) and its metrics. */
-static int open_outputs(FpPipeline *p, const FpPipelineConfig *cfg, AppOutputs *o)
+int fp_app_open_deliveries(const FpPipelineConfig *cfg, FpMetrics *metrics, FpDelivery **d, int *n,
+                           FpAppAddDelivery add, void *target)
 {
     char dir[4096] = "";
     for (int i = 0; i < APP_MAX_OUTPUTS; i++) {
@@ -453,31 +453,50 @@ static int open_outputs(FpPipeline *p, const FpPipelineConfig *cfg, AppOutputs *
         dc.events = net->events;
         dc.frame_queue = net->queue;
         dc.spool_path = spool;
-        rc = fp_delivery_create(&o->d[o->n], ops, t, &dc);
+        rc = fp_delivery_create(&d[*n], ops, t, &dc);
         if (rc < 0)
             return rc;
-        FpDelivery *d = o->d[o->n++];
-        if ((rc = fp_delivery_register_metrics(d, fp_pipeline_metrics(p))) < 0 ||
-            (net->frames && (rc = fp_pipeline_add_sink(p, fp_delivery_frame, d)) < 0) ||
-            (net->events && (rc = fp_pipeline_add_event_sink(p, fp_delivery_event, d)) < 0))
+        FpDelivery *dv = d[(*n)++];
+        if ((rc = fp_delivery_register_metrics(dv, metrics)) < 0 || (rc = add(target, dv, net->frames, net->events)) < 0)
             return rc;
-        fp_log_info("app", "output %s: %s%s%s, spool %s", fp_delivery_name(d), net->frames ? "frames" : "",
+        fp_log_info("app", "output %s: %s%s%s, spool %s", fp_delivery_name(dv), net->frames ? "frames" : "",
                     net->frames && net->events ? " and " : "", net->events ? "events" : "", spool);
     }
     return 0;
 }
 
+static int add_to_pipeline(void *target, FpDelivery *d, bool frames, bool events)
+{
+    FpPipeline *p = target;
+    int rc = 0;
+    if ((frames && (rc = fp_pipeline_add_sink(p, fp_delivery_frame, d)) < 0) ||
+        (events && (rc = fp_pipeline_add_event_sink(p, fp_delivery_event, d)) < 0))
+        return rc;
+    return 0;
+}
+
+/* Starts every configured network output and registers it with the pipeline (frames and/or events) and its metrics. */
+static int open_outputs(FpPipeline *p, const FpPipelineConfig *cfg, AppOutputs *o)
+{
+    return fp_app_open_deliveries(cfg, fp_pipeline_metrics(p), o->d, &o->n, add_to_pipeline, p);
+}
+
+void fp_app_close_deliveries(FpDelivery **d, int *n)
+{
+    for (int i = 0; i < *n; i++) {
+        FpDeliveryStats st;
+        fp_delivery_get_stats(d[i], &st);
+        fp_log_debug("app", "output %s: %" PRIu64 " frames and %" PRIu64 " events sent, %" PRIu64 " dropped, %" PRIu64
+                     " spooled", fp_delivery_name(d[i]), st.sent_frames, st.sent_events, st.dropped, st.spooled);
+        fp_delivery_destroy(&d[i]);
+    }
+    *n = 0;
+}
+
 /* Stops the outputs (each delivers what is queued for up to 2 s, then spools the events left). */
 static void close_outputs(AppOutputs *o)
 {
-    for (int i = 0; i < o->n; i++) {
-        FpDeliveryStats st;
-        fp_delivery_get_stats(o->d[i], &st);
-        fp_log_debug("app", "output %s: %" PRIu64 " frames and %" PRIu64 " events sent, %" PRIu64 " dropped, %" PRIu64
-                     " spooled", fp_delivery_name(o->d[i]), st.sent_frames, st.sent_events, st.dropped, st.spooled);
-        fp_delivery_destroy(&o->d[i]);
-    }
-    o->n = 0;
+    fp_app_close_deliveries(o->d, &o->n);
 }
 
 int fp_app_run_pipeline(const FpAppRun *run)

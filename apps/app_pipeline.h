@@ -29,4 +29,16 @@ int fp_app_run_pipeline(const FpAppRun *run);
  * 0 or the transport's error (FP_ECONFIG, FP_EUNSUPPORTED) with its message. */
 int fp_app_check_outputs(const FpPipelineConfig *cfg);
 
+/*
+ * The configured network outputs (output.redis, output.mqtt, output.webhook): each FpDelivery created into
+ * d[*n] (room for 3), its metrics registered, and handed to add(target, d, frames, events) to register as a
+ * frame and/or event sink. What `run` and the `logic` role share. 0 or the first error (what was made stays
+ * in d for fp_app_close_deliveries).
+ */
+typedef int (*FpAppAddDelivery)(void *target, FpDelivery *d, bool frames, bool events);
+int fp_app_open_deliveries(const FpPipelineConfig *cfg, FpMetrics *metrics, FpDelivery **d, int *n,
+                           FpAppAddDelivery add, void *target);
+/* Stops and frees d[0..*n) (each delivers what is queued for up to 2 s, then spools its events); *n = 0. */
+void fp_app_close_deliveries(FpDelivery **d, int *n);
+
 #endif

@@ -9,7 +9,10 @@
     X(run, fp_cmd_run, "the service: many cameras from a YAML config, outputs, HTTP metrics")      \
     X(version, fp_cmd_version, "print the version and the libraries framepipe was built with") \
     X(model, fp_cmd_model, "inspect an ONNX model: input, outputs, family, classes")             \
-    X(probe, fp_cmd_probe, "open a stream or file, decode a few frames, report what it is")
+    X(probe, fp_cmd_probe, "open a stream or file, decode a few frames, report what it is")               \
+    X(camera, fp_cmd_camera, "distributed role: cameras -> letterboxed JPEG frames into a Redis stream")  \
+    X(worker, fp_cmd_worker, "distributed role: frames from Redis -> batched model -> one result per frame") \
+    X(logic, fp_cmd_logic, "distributed role: results from Redis, once each, in order -> rules, outputs")
 
 #define FP__CMD_DECL(name, fn, summary) int fn(int argc, char **argv);
 FP_COMMANDS(FP__CMD_DECL)

@@ -105,6 +105,25 @@ typedef struct FpRuleSection {
 
 #define FP_PIPELINE_MAX_RULES FP_RULES_MAX_RULES
 
+/* YAML `redis:`: the distributed roles' broker and streams (framepipe camera|worker|logic, docs/distributed.md). */
+typedef struct FpDistSection {
+    bool enabled;             /* the section is present (the roles refuse to start without it) */
+    FpRedisConfig redis;      /* url or host/port/unix_socket/username/password/db, timeout */
+    const char *frames;       /* frame stream (default "framepipe:dist:frames") */
+    const char *results;      /* result stream (default "framepipe:dist:results") */
+    const char *dead_letter;  /* poison messages with their reason (default "framepipe:dist:dead") */
+    int maxlen;               /* XADD MAXLEN ~ of every stream (default 10000) */
+    const char *worker_group; /* consumer group of the workers on `frames` (default "workers") */
+    const char *logic_group;  /* consumer group of the logic role on `results` (default "logic") */
+    const char *consumer;     /* this process' consumer name; NULL: "<host>-<pid>" */
+    int encoding;             /* FpDistEncoding: 0 jpeg (default), 1 raw */
+    int jpeg_quality;         /* 1..100 (default 85) */
+    int64_t block_ns;         /* XREADGROUP BLOCK (default 100 ms) */
+    int64_t claim_idle_ns;    /* XAUTOCLAIM entries pending this long in a dead consumer (default 5 s) */
+    int64_t max_age_ns;       /* worker: frames captured longer ago are acked and counted late (0: off, default) */
+    int64_t reorder_wait_ns;  /* logic: how long a missing sequence number holds back later results (default 10 s) */
+} FpDistSection;
+
 typedef struct FpPipelineConfig {
     FpCameraConfig cameras[FP_PIPELINE_MAX_CAMERAS];
     int n_cameras;
@@ -114,6 +133,7 @@ typedef struct FpPipelineConfig {
     FpTrackerSection tracker;
     FpRuleSection rules[FP_PIPELINE_MAX_RULES];
     int n_rules;
+    FpDistSection dist;       /* YAML `redis:` (the roles only; `framepipe run` ignores it) */
 } FpPipelineConfig;
 
 /* Fills every default; n_cameras = 0, model.path = NULL. */

@@ -56,4 +56,7 @@
 #include "framepipe/config.h"
 #include "framepipe/pipeline.h"
 
+/* layer 8: dist */
+#include "framepipe/dist.h"
+
 #endif

@@ -509,7 +509,39 @@ static const KeyDef webhook_keys[] = {
      .expect = "a duration > 0 " DUR_EXAMPLES},
 };
 
-enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES };
+/* the top-level `redis:` section of the distributed roles (FpDistSection) */
+typedef struct DistSec {
+    FpDistSection d;
+    const char *url;
+} DistSec;
+static const EnumName dist_encoding_names[] = {{"jpeg", 0}, {"raw", 1}, {NULL, 0}};
+#define DST(f) offsetof(DistSec, d.f)
+static const KeyDef dist_keys[] = {
+    {"url", K_STRING, offsetof(DistSec, url), .expect = "redis://[[user]:password@]host[:port][/db] or unix:///path"},
+    {"host", K_STRING, DST(redis.host), .expect = "an address or host name"},
+    {"port", K_INT, DST(redis.port), 1, 65535, .expect = "an integer in 1..65535"},
+    {"unix_socket", K_PATH, DST(redis.unix_socket), .expect = "the path of Redis' unix socket"},
+    {"username", K_STRING, DST(redis.username), .expect = "a user name (Redis 6 ACL)"},
+    {"password", K_STRING, DST(redis.password), .expect = "a password"},
+    {"db", K_INT, DST(redis.db), 0, 1000000, .expect = "an integer >= 0"},
+    {"tls", K_BOOL, DST(redis.tls), .expect = BOOL_EXPECT},
+    {"timeout", K_DUR_NS, DST(redis.timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"frames", K_STRING, DST(frames), .expect = "a stream name"},
+    {"results", K_STRING, DST(results), .expect = "a stream name"},
+    {"dead_letter", K_STRING, DST(dead_letter), .expect = "a stream name"},
+    {"maxlen", K_INT, DST(maxlen), 1, 2000000000, .expect = "an integer >= 1 (entries)"},
+    {"worker_group", K_STRING, DST(worker_group), .expect = "a consumer group name"},
+    {"logic_group", K_STRING, DST(logic_group), .expect = "a consumer group name"},
+    {"consumer", K_NAME, DST(consumer), .expect = "a consumer name [A-Za-z0-9_.-]{1,63}"},
+    {"encoding", K_ENUM, DST(encoding), .names = dist_encoding_names, .expect = "jpeg or raw"},
+    {"jpeg_quality", K_INT, DST(jpeg_quality), 1, 100, .expect = "an integer in 1..100"},
+    {"block", K_DUR_NS, DST(block_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"claim_idle", K_DUR_NS, DST(claim_idle_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"max_age", K_DUR_NS, DST(max_age_ns), .expect = "a duration >= 0 " DUR_EXAMPLES " (0: off)"},
+    {"reorder_wait", K_DUR_NS, DST(reorder_wait_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+};
+
+enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES, TOP_REDIS };
 static const KeyDef top_keys[] = {
     {"cameras", K_STRING, 0, .required = true, .expect = "a list of cameras"},
     {"model", K_STRING, 0, .required = true, .expect = "a mapping with at least 'path'"},
@@ -517,6 +549,7 @@ static const KeyDef top_keys[] = {
     {"output", K_STRING, 0, .expect = "a mapping"},
     {"tracker", K_STRING, 0, .expect = "a mapping"},
     {"rules", K_STRING, 0, .expect = "a list of rules"},
+    {"redis", K_STRING, 0, .expect = "a mapping (url, streams, groups, ...) for camera/worker/logic"},
 };
 
 #define N_KEYS(t) (sizeof(t) / sizeof((t)[0]))
@@ -891,6 +924,39 @@ static size_t key_index(const KeyDef *defs, size_t n, const char *name)
     return n;
 }
 
+/*
+ * A redis url (output.redis.url, redis.url) into cfg: host, port, socket from the url; password, username,
+ * db and tls from it unless given as keys next to it (vals, by keys). Both url and host/port: an error.
+ */
+static int apply_redis_url(const Ctx *c, const KeyDef *keys, size_t n_keys, const yaml_node_t **vals,
+                           const char *where, const char *url, FpRedisConfig *cfg)
+{
+    const yaml_node_t *u = vals[key_index(keys, n_keys, "url")];
+    if (vals[key_index(keys, n_keys, "host")] || vals[key_index(keys, n_keys, "port")])
+        return fail_at(c, u->start_mark, where, "give either url or host/port, not both");
+    char *storage = NULL;
+    FpRedisConfig parsed = *cfg;
+    if (fp_redis_config_parse_url(&parsed, url, &storage) < 0) {
+        free(storage);
+        return fail_at(c, u->start_mark, where, "%s", fp_error_detail(FP_ECONFIG));
+    }
+    if (storage && !keep(c->cf, storage))
+        return -ENOMEM;
+    /* keys given next to the url win over it */
+    if (!vals[key_index(keys, n_keys, "password")])
+        cfg->password = parsed.password;
+    if (!vals[key_index(keys, n_keys, "username")])
+        cfg->username = parsed.username;
+    if (!vals[key_index(keys, n_keys, "db")])
+        cfg->db = parsed.db;
+    if (!vals[key_index(keys, n_keys, "tls")])
+        cfg->tls = parsed.tls;
+    cfg->host = parsed.host;
+    cfg->port = parsed.port;
+    cfg->unix_socket = parsed.unix_socket;
+    return 0;
+}
+
 /* output.redis, output.mqtt, output.webhook (sub: the output mapping's value nodes, by output_keys). */
 static int read_net_outputs(const Ctx *c, const yaml_node_t **sub, FpOutputSection *out)
 {
@@ -901,32 +967,9 @@ static int read_net_outputs(const Ctx *c, const yaml_node_t **sub, FpOutputSecti
         RedisSec r = {.net = out->redis, .cfg = out->redis_cfg};
         if ((rc = read_mapping(c, n, "output.redis", redis_keys, N_KEYS(redis_keys), &r, vals)) < 0)
             return rc;
-        if (r.url) {
-            const yaml_node_t *u = vals[key_index(redis_keys, N_KEYS(redis_keys), "url")];
-            if (vals[key_index(redis_keys, N_KEYS(redis_keys), "host")] ||
-                vals[key_index(redis_keys, N_KEYS(redis_keys), "port")])
-                return fail_at(c, u->start_mark, "output.redis.url", "give either url or host/port, not both");
-            char *storage = NULL;
-            FpRedisConfig parsed = r.cfg;
-            if (fp_redis_config_parse_url(&parsed, r.url, &storage) < 0) {
-                free(storage);
-                return fail_at(c, u->start_mark, "output.redis.url", "%s", fp_error_detail(FP_ECONFIG));
-            }
-            if (storage && !keep(c->cf, storage))
-                return -ENOMEM;
-            /* keys given next to the url win over it */
-            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "password")])
-                r.cfg.password = parsed.password;
-            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "username")])
-                r.cfg.username = parsed.username;
-            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "db")])
-                r.cfg.db = parsed.db;
-            if (!vals[key_index(redis_keys, N_KEYS(redis_keys), "tls")])
-                r.cfg.tls = parsed.tls;
-            r.cfg.host = parsed.host;
-            r.cfg.port = parsed.port;
-            r.cfg.unix_socket = parsed.unix_socket;
-        }
+        if (r.url && (rc = apply_redis_url(c, redis_keys, N_KEYS(redis_keys), vals, "output.redis.url", r.url,
+                                           &r.cfg)) < 0)
+            return rc;
         r.net.enabled = true;
         out->redis = r.net;
         out->redis_cfg = r.cfg;
@@ -1297,6 +1340,21 @@ static int read_rules_root(const Ctx *c, const yaml_node_t *root, FpPipelineConf
     return read_tracker(c, vals[RTOP_TRACKER], cfg);
 }
 
+/* The top-level `redis:` section (the distributed roles). */
+static int read_dist(const Ctx *c, const yaml_node_t *n, FpDistSection *out)
+{
+    const yaml_node_t *vals[MAX_KEYS];
+    DistSec r = {.d = *out};
+    int rc = read_mapping(c, n, "redis", dist_keys, N_KEYS(dist_keys), &r, vals);
+    if (rc < 0)
+        return rc;
+    if (r.url && (rc = apply_redis_url(c, dist_keys, N_KEYS(dist_keys), vals, "redis.url", r.url, &r.d.redis)) < 0)
+        return rc;
+    r.d.enabled = true;
+    *out = r.d;
+    return 0;
+}
+
 static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cfg)
 {
     if (c->rules_only)
@@ -1328,6 +1386,8 @@ static int read_root(const Ctx *c, const yaml_node_t *root, FpPipelineConfig *cf
     if ((rc = read_cameras(c, vals[TOP_CAMERAS], cfg)) < 0)
         return rc;
     if (vals[TOP_RULES] && (rc = read_rules(c, vals[TOP_RULES], cfg)) < 0)
+        return rc;
+    if (vals[TOP_REDIS] && !is_null(vals[TOP_REDIS]) && (rc = read_dist(c, vals[TOP_REDIS], &cfg->dist)) < 0)
         return rc;
     return read_tracker(c, vals[TOP_TRACKER], cfg);
 }
@@ -1455,6 +1515,17 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     fp_redis_config_init(&cfg->output.redis_cfg);
     fp_mqtt_config_init(&cfg->output.mqtt_cfg);
     fp_webhook_config_init(&cfg->output.webhook_cfg);
+    fp_redis_config_init(&cfg->dist.redis);
+    cfg->dist.frames = "framepipe:dist:frames";
+    cfg->dist.results = "framepipe:dist:results";
+    cfg->dist.dead_letter = "framepipe:dist:dead";
+    cfg->dist.maxlen = 10000;
+    cfg->dist.worker_group = "workers";
+    cfg->dist.logic_group = "logic";
+    cfg->dist.jpeg_quality = 85;
+    cfg->dist.block_ns = 100 * 1000000LL;
+    cfg->dist.claim_idle_ns = 5 * 1000000000LL;
+    cfg->dist.reorder_wait_ns = 10 * 1000000000LL;
     cfg->output.preview_fps = 10.0;
     cfg->output.preview_width = 640;
     cfg->tracker.enabled = false;
