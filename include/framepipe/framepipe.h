@@ -31,8 +31,10 @@
 /* layer 3: ingest, prep, infer */
 #include "framepipe/family.h"
 #include "framepipe/geometry.h"
+#include "framepipe/imgops.h"
 #include "framepipe/labels.h"
 #include "framepipe/model.h"
+#include "framepipe/model_names.h"
 #include "framepipe/prep.h"
 #include "framepipe/source.h"
 
