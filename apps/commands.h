@@ -9,6 +9,7 @@
     X(run, fp_cmd_run, "the service: many cameras from a YAML config, outputs, HTTP metrics")      \
     X(version, fp_cmd_version, "print the version and the libraries framepipe was built with") \
     X(model, fp_cmd_model, "inspect an ONNX model: input, outputs, family, classes")             \
+    X(models, fp_cmd_models, "the named models (face, face-front): path and whether installed")   \
     X(probe, fp_cmd_probe, "open a stream or file, decode a few frames, report what it is")
 
 #define FP__CMD_DECL(name, fn, summary) int fn(int argc, char **argv);
