@@ -5,6 +5,7 @@
 // frames already decoded still reach the outputs, exit 0); a second one
 // exits at once with 130. The handler only counts; the main thread polls.
 #include "app_pipeline.h"
+#include "app_service.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/deliver.h"
@@ -523,6 +524,8 @@ int fp_app_run_pipeline(const FpAppRun *run)
     if (cfg->output.http) {
         if ((rc = open_preview(p, cfg, &preview)) < 0)
             goto out_error;
+        if (run->service && (rc = fp_app_service_attach(run->service, p)) < 0) /* the last sink */
+            goto out_error;
         app_http = (AppHttp){.p = p, .preview = preview, .outputs = &outputs};
         FpHttpHandlers h = {
             .metrics = fp_pipeline_metrics(p),
@@ -533,6 +536,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
             .preview_next = http_preview_next,
             .snapshot_dir = cfg->output.snapshots,
             .token = run->http_token ? run->http_token : cfg->output.http_token,
+            .post = run->service ? fp_app_service_post(run->service) : NULL,
             .opaque = &app_http,
         };
         rc = fp_http_server_create(&http, cfg->output.http, &h);

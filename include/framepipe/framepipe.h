@@ -37,6 +37,7 @@
 #include "framepipe/model_names.h"
 #include "framepipe/prep.h"
 #include "framepipe/source.h"
+#include "framepipe/push.h"
 
 /* layer 4: post */
 #include "framepipe/detect.h"
@@ -52,6 +53,7 @@
 #include "framepipe/snapshot.h"
 #include "framepipe/preview.h"
 #include "framepipe/deliver.h"
+#include "framepipe/reply.h"
 
 /* layer 7: pipeline */
 #include "framepipe/batcher.h"

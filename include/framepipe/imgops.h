@@ -79,6 +79,27 @@ int fp_imgops_fill(FpFrame *f, FpRect r, uint8_t y, uint8_t u, uint8_t v);
 /* Same format both; dst's width/height give the size (each <= src's); planes resized independently. */
 int fp_imgops_resize_area(const FpFrame *src, FpFrame *dst, FpImgScratch *s);
 
+/*
+ * RGB24/BGR24 frames are accepted by the frame operations too: one plane,
+ * three channels with a step of 3 (so a PNG decoded to RGB24 is redacted
+ * and written back without a colour conversion: pixels outside the
+ * rectangles stay exactly as they were).
+ */
+
+typedef enum FpEncodeType {
+    FP_ENCODE_JPEG = 1,
+    FP_ENCODE_PNG,
+} FpEncodeType;
+
+/*
+ * Encodes f (YUV420P, NV12, RGB24, BGR24 or GRAY8) as JPEG (libturbojpeg;
+ * YUV420P straight from the planes, quality 1..100) or PNG (libavcodec;
+ * RGB24 and GRAY8 written as they are, YUV converted to RGB24 by swscale).
+ * *out is malloc'ed (the caller frees it), *len its size. 0,
+ * FP_EUNSUPPORTED (format), FP_EINTERNAL (the encoder failed) or -ENOMEM.
+ */
+int fp_image_encode(const FpFrame *f, FpEncodeType type, int quality, uint8_t **out, size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

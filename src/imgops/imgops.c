@@ -60,7 +60,7 @@ static int reflect101(int i, int n)
 
 static int check_plane(const char *fn, FpPlane p)
 {
-    if (!p.data || p.width <= 0 || p.height <= 0 || (p.step != 1 && p.step != 2) ||
+    if (!p.data || p.width <= 0 || p.height <= 0 || p.step < 1 || p.step > 3 ||
         p.stride < p.width * p.step)
         return fp_error(FP_EINVALID, "%s: bad plane (%dx%d, stride %d, step %d)", fn, p.width, p.height,
                         p.stride, p.step);
@@ -322,8 +322,15 @@ static int frame_planes(const FpFrame *f, FpPlane pl[3], int shift[3])
         shift[0] = 0, shift[1] = shift[2] = 1;
         return 3;
     }
+    case FP_PIX_RGB24:
+    case FP_PIX_BGR24:
+        for (int i = 0; i < 3; i++) {
+            pl[i] = (FpPlane){f->data[0] ? f->data[0] + i : NULL, f->linesize[0], 3, f->width, f->height};
+            shift[i] = 0;
+        }
+        return 3;
     default:
-        return fp_error(FP_EUNSUPPORTED, "imgops: pixel format %s (GRAY8, YUV420P or NV12 only)",
+        return fp_error(FP_EUNSUPPORTED, "imgops: pixel format %s (GRAY8, YUV420P, NV12, RGB24 or BGR24 only)",
                         fp_pixel_format_name(f->format));
     }
 }

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+// The detection service of `framepipe serve` and `run --api`: POST /api/detect and /api/redact into the pipeline's batcher.
+#ifndef FP_APPS_APP_SERVICE_H
+#define FP_APPS_APP_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "framepipe/http.h"
+#include "framepipe/pipeline.h"
+
+typedef struct FpAppServiceConfig {
+    size_t max_body;          /* bytes; a larger Content-Length is 413 before the body is read (default 32 MiB) */
+    int max_width, max_height; /* pixels; a larger picture is 422 (default 8192 x 8192) */
+    int max_inflight;         /* requests between headers and answer; more: 503 + Retry-After (default 64) */
+    int64_t timeout_ns;       /* a request's wait for its result; then 504 (default 30 s) */
+} FpAppServiceConfig;
+
+#define FP_APP_SERVICE_CAMERA "api" /* the push camera's name (and its queue's) */
+
+void fp_app_service_config_init(FpAppServiceConfig *c);
+
+typedef struct FpAppService FpAppService;
+
+/* Everything a request needs is allocated here (pools, board, request slots). 0 or a negative code (message). */
+int fp_app_service_create(FpAppService **out, const FpAppServiceConfig *c);
+
+/* Appends the camera "api" (url push:api) to cfg: FP_ECONFIG when cfg has no room or a camera has that name. */
+int fp_app_service_add_camera(FpAppService *s, FpPipelineConfig *cfg);
+
+/* Registers the result sink (last, after the other sinks) and the service's metrics. Before fp_pipeline_start. */
+int fp_app_service_attach(FpAppService *s, FpPipeline *p);
+
+/* The POST routes for FpHttpHandlers.post (valid while the service lives). */
+const FpHttpPostHandlers *fp_app_service_post(FpAppService *s);
+
+/* After the HTTP server and the pipeline are gone. NULL-safe. */
+void fp_app_service_destroy(FpAppService **s);
+
+#endif
