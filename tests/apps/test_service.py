@@ -6,6 +6,7 @@
 #
 # Expected boxes are not taken from framepipe: the face of opencv-doc's messi5.jpg is at (223, 96)-(260, 133)
 # in source pixels (the box issue 13 states, checked by eye on the image), tolerance 8 px per side.
+import http.client
 import json
 import os
 import signal
@@ -85,6 +86,173 @@ def case_detect_face_finds_the_face_in_messi5():
     # the front 128 model (face-front) finds none there: the reason `face` is the back 256 one
     p = run([FRAMEPIPE, "detect", "--quiet", "face-front", MESSI])
     assert faces_in(p.stdout.decode())[0]["detections"] == [], p.stdout
+
+
+# ---- framepipe serve over real HTTP ----
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, timeout=60.0):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if proc.poll() is not None:
+            raise AssertionError(f"framepipe serve exited ({proc.returncode}) before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def serve(*extra, name="serve"):
+    port = free_port()
+    env = dict(os.environ)
+    # a small ASan quarantine, so that RSS reflects what framepipe keeps, not freed memory held back
+    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4:thread_local_quarantine_size_kb=64"
+    log_file = open(os.path.join(WORK, name + ".log"), "ab")
+    p = subprocess.Popen([FRAMEPIPE, "serve", "--quiet", "--listen", f"127.0.0.1:{port}", *extra, "face"],
+                         stdout=log_file, stderr=subprocess.STDOUT, env=env)
+    procs.append(p)
+    wait_port(port, p)
+    return p, port
+
+
+def post(port, path, body, headers=None, timeout=120):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, dict(r.getheaders()), r.read()
+    finally:
+        conn.close()
+
+
+def post_json(port, path, body, headers=None):
+    status, hdrs, data = post(port, path, body, headers)
+    assert hdrs.get("Content-Type", "").startswith("application/json"), (status, hdrs, data[:200])
+    return status, hdrs, json.loads(data)
+
+
+def raw_request(port, head, body_part=b"", read=True):
+    """Sends the request head (and the start of a body) on a socket; returns (socket, status line + headers)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.sendall(head + body_part)
+    if not read:
+        return s, b""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return s, data
+
+
+def one_face(doc, want, tol=8):
+    dets = doc["detections"]
+    assert len(dets) == 1, dets
+    assert dets[0]["class"] == "face" and near_box(dets[0]["box"], want, tol), (dets, want)
+
+
+def images():
+    import cv2
+    import numpy as np
+    img = cv2.imread(MESSI)
+    ok, png = cv2.imencode(".png", img)
+    h, w = img.shape[:2]
+    yuv = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    cw, ch = (w + 1) // 2, (h + 1) // 2
+    y = yuv[:w * h]
+    u = yuv[w * h:w * h + cw * ch]
+    v = yuv[w * h + cw * ch:w * h + 2 * cw * ch]
+    uv = np.empty(2 * cw * ch, np.uint8)
+    uv[0::2], uv[1::2] = u, v
+    return img, png.tobytes(), (y.tobytes() + uv.tobytes(), w, h)
+
+
+def case_serve_detect_answers_every_kind_of_body_with_its_documented_status():
+    p, port = serve("--max-inflight", "8")
+    jpeg = open(MESSI, "rb").read()
+    img, png, (nv12, w, h) = images()
+    st, _, doc = post_json(port, "/api/detect", jpeg)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    assert doc["width"] == 548 and doc["height"] == 342 and doc["camera"] == "api", doc
+    st, _, doc = post_json(port, "/api/detect", png, {"Content-Type": "image/png"})
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    st, _, doc = post_json(port, f"/api/detect?width={w}&height={h}&format=nv12", nv12)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    # query options: a confidence above the face's score drops it; classes by name and by id
+    st, _, doc = post_json(port, "/api/detect?conf=0.99", jpeg)
+    assert st == 200 and doc["detections"] == [], doc
+    st, _, doc = post_json(port, "/api/detect?classes=face&max_det=1", jpeg)
+    assert st == 200 and len(doc["detections"]) == 1, doc
+    st, _, doc = post_json(port, "/api/detect?classes=3", jpeg)
+    assert st == 200 and doc["detections"] == [], doc
+    # bad bodies and queries: a JSON error with the documented status, never a crash
+    cases = [
+        (b"", "/api/detect", 400, "empty body"),
+        (jpeg[:5000], "/api/detect", 422, "does not decode"),
+        (b"hello, not a picture\n", "/api/detect", 415, "not a JPEG, PNG or WebP"),
+        (nv12[:-1], f"/api/detect?width={w}&height={h}&format=nv12", 400, "bytes, but a"),
+        (jpeg, "/api/detect?conf=2", 400, "conf=2"),
+        (jpeg, "/api/detect?width=10", 400, "width and height"),
+        (jpeg, "/api/nowhere", 404, "no POST route"),
+    ]
+    import struct
+    import zlib
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    huge = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)) +
+            chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b""))
+    cases.append((huge, "/api/detect", 422, "60000x60000"))
+    for body, path, want, needle in cases:
+        st, hdrs, doc = post_json(port, path, body)
+        assert st == want and needle in doc["error"] and doc["status"] == want, (path, len(body), st, doc)
+    # 100 MB of zeros: 413 from the headers alone (the body is never sent)
+    s, head = raw_request(port, b"POST /api/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n")
+    s.close()
+    assert head.startswith(b"HTTP/1.1 413"), head[:200]
+    # and by a client that sends it all
+    try:
+        st, _, doc = post_json(port, "/api/detect", b"\0" * 100_000_000)
+        assert st == 413, doc
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered 413 and closed while the client was still writing: allowed
+    # still answering, the same result
+    st, _, doc = post_json(port, "/api/detect", jpeg)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    assert p.poll() is None
+
+
+def case_serve_beyond_max_inflight_is_503_with_retry_after():
+    p, port = serve("--max-inflight", "1")
+    # one request holds the only slot: its headers are in, its body is not complete
+    s, _ = raw_request(port, b"POST /api/detect HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n", b"\xff\xd8",
+                       read=False)
+    time.sleep(0.5)
+    st, hdrs, doc = post_json(port, "/api/detect", open(MESSI, "rb").read())
+    assert st == 503 and hdrs.get("Retry-After") == "1" and "in flight" in doc["error"], (st, hdrs, doc)
+    s.close()
+    time.sleep(0.5)
+    for _ in range(50):  # the slot comes back once the server sees the connection gone
+        st, _, doc = post_json(port, "/api/detect", open(MESSI, "rb").read())
+        if st == 200:
+            break
+        time.sleep(0.2)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
 
 
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
