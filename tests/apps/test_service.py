@@ -255,6 +255,90 @@ def case_serve_beyond_max_inflight_is_503_with_retry_after():
     one_face(doc, MESSI_FACE)
 
 
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def metric_value(port, name):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/metrics")
+    text = conn.getresponse().read().decode()
+    conn.close()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"/metrics has no {name}")
+
+
+def case_serve_64_concurrent_clients_each_get_their_own_answer_and_batches_fill():
+    """64 clients for SECONDS (default 10) s, each with its own crop of messi5.jpg (so its own face box)."""
+    import threading
+
+    import cv2
+    seconds = float(os.environ.get("FP_SERVICE_SECONDS", "10"))
+    p, port = serve("--max-inflight", "64", "--batch", "8", "--max-wait", "20")
+    img = cv2.imread(MESSI)
+    bodies = []
+    for i in range(64):
+        dx, dy = (i * 5) % 80, (i * 3) % 40  # the face stays inside: it starts at x 223, y 96
+        crop = img[dy:dy + 280, dx:dx + 440]
+        ext = ".png" if i % 4 == 3 else ".jpg"
+        ok, enc = cv2.imencode(ext, crop)
+        want = (MESSI_FACE[0] - dx, MESSI_FACE[1] - dy, MESSI_FACE[2] - dx, MESSI_FACE[3] - dy)
+        bodies.append((enc.tobytes(), want, crop.shape[1], crop.shape[0]))
+    errors, counts = [], [0] * 64
+    stop_at = [0.0]
+
+    def client(i):
+        body, want, w, h = bodies[i]
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            while time.time() < stop_at[0] and not errors:
+                conn.request("POST", "/api/detect?conf=0.8", body=body)  # crops show a 0.6 false face
+                r = conn.getresponse()
+                data = r.read()
+                if r.status == 503:  # allowed under load (documented); try again after a moment
+                    time.sleep(0.05)
+                    continue
+                doc = json.loads(data)
+                if r.status != 200 or doc["width"] != w or doc["height"] != h:
+                    errors.append(f"client {i}: {r.status} {data[:200]}")
+                    return
+                one_face(doc, want)
+                counts[i] += 1
+        except Exception as e:  # noqa: BLE001
+            errors.append(f"client {i}: {type(e).__name__}: {e}")
+        finally:
+            conn.close()
+
+    def run_clients(duration):
+        stop_at[0] = time.time() + duration
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(64)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    run_clients(min(3.0, seconds / 3))  # warm-up: pools, the decoder's first allocations, libav tables
+    assert not errors, errors[:5]
+    rss_warm = rss_kb(p.pid)
+    counts[:] = [0] * 64
+    run_clients(seconds)
+    assert not errors, errors[:5]
+    rss_end = rss_kb(p.pid)
+    assert all(c > 0 for c in counts), f"clients without an answer: {[i for i, c in enumerate(counts) if c == 0]}"
+    fill = metric_value(port, "fp_batch_size_sum") / metric_value(port, "fp_batch_size_count")
+    log(f"     {sum(counts)} answers in {seconds:.0f} s, mean batch {fill:.2f}, RSS {rss_warm // 1024} -> "
+        f"{rss_end // 1024} MiB")
+    assert fill > 1.0, f"mean batch size {fill}: the requests were not batched together"
+    # loose: growth after warm-up stays under 25% + 64 MiB (no per-request leak of pictures or buffers)
+    assert rss_end <= rss_warm * 1.25 + 65536, f"RSS grew from {rss_warm} kB to {rss_end} kB"
+    assert p.poll() is None
+
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
