@@ -339,6 +339,63 @@ def case_serve_64_concurrent_clients_each_get_their_own_answer_and_batches_fill(
     assert p.poll() is None
 
 
+def iou(a, b):
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def redaction_area(box, w, h):
+    """The rectangle the service changes: the box grown by 15% a side (docs/service.md), in whole pixels."""
+    import math
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    x1, y1 = max(0, math.floor(box[0] - 0.15 * bw)), max(0, math.floor(box[1] - 0.15 * bh))
+    x2, y2 = min(w, math.ceil(box[2] + 0.15 * bw)), min(h, math.ceil(box[3] + 0.15 * bh))
+    return x1, y1, x2, y2
+
+
+def case_serve_redact_changes_only_the_face_and_the_detector_no_longer_finds_it():
+    import cv2
+    import numpy as np
+    p, port = serve()
+    img, png, (nv12, w, h) = images()
+    st, _, doc = post_json(port, "/api/detect", png)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    box = doc["detections"][0]["box"]
+    x1, y1, x2, y2 = redaction_area(box, w, h)
+    outside = np.ones((h, w), bool)
+    outside[y1:y2, x1:x2] = False
+    fx1, fy1, fx2, fy2 = (int(round(v)) for v in box)
+    for mode in ("blur", "pixelate", "fill"):
+        st, hdrs, out = post(port, f"/api/redact?mode={mode}&format=png", png)
+        assert st == 200 and hdrs.get("Content-Type") == "image/png", (mode, st, out[:200])
+        red = cv2.imdecode(np.frombuffer(out, np.uint8), cv2.IMREAD_COLOR)
+        assert red is not None and red.shape == img.shape, mode
+        diff = np.abs(red.astype(int) - img.astype(int)).max(axis=2)
+        assert diff[outside].max() == 0, f"{mode}: {int((diff[outside] > 0).sum())} pixels changed outside the box"
+        face = diff[fy1:fy2, fx1:fx2]
+        assert face.mean() > 5, f"{mode}: the face changed by only {face.mean():.2f} levels on average"
+        if mode == "fill":
+            assert red[y1:y2, x1:x2].max() == 0, "fill: the box is not black"
+        st, _, doc = post_json(port, "/api/detect?conf=0.3", out)
+        assert st == 200, doc
+        left = [d for d in doc["detections"] if iou(d["box"], box) > 0.1]
+        assert not left, f"{mode}: the detector still finds the face: {left}"
+    # JPEG out (the default, or Accept), from a JPEG and from raw NV12 in
+    for path, body in (("/api/redact", open(MESSI, "rb").read()),
+                       (f"/api/redact?width={w}&height={h}&format=nv12", nv12)):
+        st, hdrs, out = post(port, path, body)
+        assert st == 200 and hdrs.get("Content-Type") == "image/jpeg" and out[:3] == b"\xff\xd8\xff", (path, st)
+        st, _, doc = post_json(port, "/api/detect?conf=0.3", out)
+        assert st == 200 and not [d for d in doc["detections"] if iou(d["box"], box) > 0.1], (path, doc)
+    st, hdrs, out = post(port, "/api/redact", png, {"Accept": "image/png"})
+    assert st == 200 and hdrs.get("Content-Type") == "image/png", st
+    st, _, doc = post_json(port, "/api/redact?mode=smudge", png)
+    assert st == 400 and "mode=smudge" in doc["error"], doc
+
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
