@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The detection service: POST /api/detect and /api/redact, a picture in, its frame through the pipeline's batcher, JSON or the redacted picture out.
 #include "app_service.h"
+#include "app_pipeline.h"
 
 #include <errno.h>
 #include <math.h>
@@ -501,6 +502,27 @@ int fp_app_service_attach(FpAppService *s, FpPipeline *p)
                                             "decode + queue + inference + answer of a POST, seconds", &s->h_latency, 1, s);
     rc = rc ? rc : fp_metrics_add_gauge(m, "fp_api_inflight", NULL, "requests waiting for their result", inflight_gauge, s, s);
     return rc;
+}
+
+int fp_app_service_for_run(FpAppRun *run, const FpPipelineConfig *cfg, FpPipelineConfig *copy, FpAppService **svc)
+{
+    int rc;
+    if (!cfg->output.http || !cfg->output.http[0]) {
+        rc = fp_error(FP_ECONFIG, "--api needs the HTTP endpoint (output.http in the config)");
+    } else {
+        *copy = *cfg;
+        FpAppServiceConfig sc;
+        fp_app_service_config_init(&sc);
+        if ((rc = fp_app_service_create(svc, &sc)) == 0 && (rc = fp_app_service_add_camera(*svc, copy)) < 0)
+            fp_app_service_destroy(svc);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "framepipe run: %s\n", fp_error_detail(rc));
+        return rc;
+    }
+    run->cfg = copy;
+    run->service = *svc;
+    return 0;
 }
 
 const FpHttpPostHandlers *fp_app_service_post(FpAppService *s)

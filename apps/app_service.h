@@ -34,6 +34,14 @@ int fp_app_service_attach(FpAppService *s, FpPipeline *p);
 /* The POST routes for FpHttpHandlers.post (valid while the service lives). */
 const FpHttpPostHandlers *fp_app_service_post(FpAppService *s);
 
+/*
+ * `run --api`: *copy = *cfg plus the camera "api"; a service with the default limits in *svc; run->cfg and
+ * run->service set. cfg must have output.http. 0, or FP_ECONFIG / -ENOMEM with the message printed.
+ */
+struct FpAppRun;
+int fp_app_service_for_run(struct FpAppRun *run, const FpPipelineConfig *cfg, FpPipelineConfig *copy,
+                           FpAppService **svc);
+
 /* After the HTTP server and the pipeline are gone. NULL-safe. */
 void fp_app_service_destroy(FpAppService **s);
 

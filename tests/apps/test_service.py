@@ -396,6 +396,48 @@ def case_serve_redact_changes_only_the_face_and_the_detector_no_longer_finds_it(
     assert st == 400 and "mode=smudge" in doc["error"], doc
 
 
+def case_run_api_batches_posted_pictures_with_a_camera():
+    megamind = os.path.join(DATA, "Megamind.avi")
+    if not os.path.exists(megamind):
+        raise Skip(f"{megamind} missing (opencv-doc)")
+    port = free_port()
+    cfg = os.path.join(WORK, "run-api.yaml")
+    with open(cfg, "w") as f:
+        f.write("cameras:\n"
+                f"  - name: movie\n    url: {megamind}\n    loop: true\n"
+                "model: {path: face}\n"
+                "batch: {max_batch: 4, max_wait: 50ms}\n"
+                "output:\n  jsonl: /dev/null\n"
+                f"  http: 127.0.0.1:{port}\n")
+    # without output.http, --api is a usage error
+    bad = os.path.join(WORK, "run-api-nohttp.yaml")
+    with open(bad, "w") as f:
+        f.write(f"cameras:\n  - name: movie\n    url: {megamind}\nmodel: {{path: face}}\n")
+    r = run([FRAMEPIPE, "run", "--api", bad], check_rc=2)
+    assert "--api needs the HTTP endpoint" in r.stderr.decode(), r.stderr
+    log_file = open(os.path.join(WORK, "run-api.log"), "ab")
+    p = subprocess.Popen([FRAMEPIPE, "run", "--quiet", "--api", cfg], stdout=log_file, stderr=subprocess.STDOUT)
+    procs.append(p)
+    wait_port(port, p)
+    jpeg = open(MESSI, "rb").read()
+    batches = []
+    for _ in range(10):
+        st, _, doc = post_json(port, "/api/detect", jpeg)
+        assert st == 200, doc
+        one_face(doc, MESSI_FACE)
+        assert doc["camera"] == "api" and doc["camera_id"] == 1, doc
+        batches.append(doc["batch"])
+    # the looping movie always has a frame waiting: a request's frame shares its batch with it
+    assert max(batches) >= 2, f"the requests never shared a batch with the camera: {batches}"
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("GET", "/api/cameras")
+    cams = json.loads(conn.getresponse().read())
+    conn.close()
+    assert [c["name"] for c in cams] == ["movie", "api"], cams
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(60) == 0
+
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
