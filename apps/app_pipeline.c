@@ -19,7 +19,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -481,6 +483,23 @@ static void close_outputs(AppOutputs *o)
     o->n = 0;
 }
 
+/* detect --redact: the detections' boxes redacted in the frame's own pixels, for the sinks after it (the
+ * annotation). One lock: sinks run on every worker, the scratch is one. */
+typedef struct AppRedact {
+    int mode;
+    pthread_mutex_t lock;
+    FpImgScratch scratch;
+} AppRedact;
+
+static int redact_write(void *opaque, const FpFrameResult *r)
+{
+    AppRedact *a = opaque;
+    pthread_mutex_lock(&a->lock);
+    int rc = fp_app_redact((FpFrame *)(uintptr_t)r->frame, r->dets, r->n_dets, a->mode, &a->scratch);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
 int fp_app_run_pipeline(const FpAppRun *run)
 {
     const FpPipelineConfig *cfg = run->cfg;
@@ -493,6 +512,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     AppOutputs outputs = {0};
     FpPreview *preview = NULL;
     AppHttp app_http = {0};
+    AppRedact redact = {.mode = run->redact, .lock = PTHREAD_MUTEX_INITIALIZER};
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);
@@ -514,8 +534,12 @@ int fp_app_run_pipeline(const FpAppRun *run)
         if (rc < 0 || (rc = fp_pipeline_add_event_sink(p, fp_events_jsonl_write, events)) < 0)
             goto out_error;
     }
+    if (run->redact && (rc = fp_pipeline_add_sink(p, redact_write, &redact)) < 0) /* before the annotation */
+        goto out_error;
     if (cfg->output.annotate) {
         rc = fp_annotate_sink_create(&annotate, cfg->output.annotate, 30.0);
+        if (rc >= 0 && run->redact)
+            fp_annotate_sink_set_draw(annotate, false);
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
             goto out_error;
     }
@@ -602,5 +626,6 @@ out:
     fp_annotate_sink_destroy(&annotate);
     fp_jsonl_sink_destroy(&jsonl);
     fp_events_jsonl_destroy(&events);
+    fp_img_scratch_deinit(&redact.scratch);
     return code;
 }

@@ -16,6 +16,7 @@ typedef struct FpAppRun {
     int quiet;                   /* no human summary on stderr */
     const char *http_token;      /* NULL, or the HTTP token (overrides cfg->output.http_token) */
     struct FpAppService *service; /* NULL, or POST /api/detect and /api/redact (app_service.h) on the HTTP endpoint */
+    int redact;                  /* detect --redact: 0 off, else fp_app_redact_mode's; before the annotation, undrawn */
 } FpAppRun;
 
 /*

@@ -48,7 +48,7 @@
 #define JSON_CAP (256 * 1024)
 
 enum { ROUTE_DETECT = 0, ROUTE_REDACT };
-enum { MODE_BLUR = 0, MODE_PIXELATE, MODE_FILL };
+enum { MODE_BLUR = 1, MODE_PIXELATE, MODE_FILL };
 
 typedef struct Req {
     FpAppService *svc;
@@ -153,16 +153,8 @@ static int parse_query(Req *r, const FpHttpPost *req, char *why, size_t why_len)
         return snprintf(why, why_len, "format=%s given without width and height", f), -1;
     }
     if (r->route == ROUTE_REDACT) {
-        if ((v = fp_http_post_arg(req, "mode"))) {
-            if (!strcmp(v, "blur"))
-                r->mode = MODE_BLUR;
-            else if (!strcmp(v, "pixelate"))
-                r->mode = MODE_PIXELATE;
-            else if (!strcmp(v, "fill"))
-                r->mode = MODE_FILL;
-            else
-                return snprintf(why, why_len, "mode=%s: blur, pixelate or fill", v), -1;
-        }
+        if ((v = fp_http_post_arg(req, "mode")) && !(r->mode = fp_app_redact_mode(v)))
+            return snprintf(why, why_len, "mode=%s: blur, pixelate or fill", v), -1;
         const char *out = fp_http_post_arg(req, "format");
         if (out && strcmp(out, "png") && strcmp(out, "jpeg") && strcmp(out, "jpg"))
             out = NULL; /* a raw frame's pixel format */
@@ -277,9 +269,12 @@ static FpRect redact_rect(const FpDetection *d, const FpFrame *f)
     return (FpRect){ix1, iy1, ix2 - ix1, iy2 - iy1};
 }
 
-/* Applies mode to every rectangle of the result; 0 or a negative code. */
-int fp__app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScratch *scratch);
-int fp__app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScratch *scratch)
+int fp_app_redact_mode(const char *w)
+{
+    return !strcmp(w, "blur") ? MODE_BLUR : !strcmp(w, "pixelate") ? MODE_PIXELATE : !strcmp(w, "fill") ? MODE_FILL : 0;
+}
+
+int fp_app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScratch *scratch)
 {
     for (int i = 0; i < n; i++) {
         FpRect rr = redact_rect(&dets[i], f);
@@ -287,13 +282,13 @@ int fp__app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgSc
             continue;
         int big = rr.w > rr.h ? rr.w : rr.h, rc;
         if (mode == MODE_PIXELATE) {
-            int block = big / 6;
+            int block = big / 4;
             rc = fp_imgops_pixelate(f, rr, block < 4 ? 4 : block);
         } else if (mode == MODE_FILL) {
             int rgb = f->format == FP_PIX_RGB24 || f->format == FP_PIX_BGR24;
             rc = fp_imgops_fill(f, rr, 0, rgb ? 0 : 128, rgb ? 0 : 128);
         } else {
-            double sigma = big / 5.0;
+            double sigma = big / 4.0;
             rc = fp_imgops_gaussian(f, rr, sigma < 2 ? 2 : sigma > 60 ? 60 : sigma, scratch);
         }
         if (rc < 0)
@@ -374,7 +369,7 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         *rep = (FpHttpReply){.status = 200, .type = "application/json", .body = r->json, .len = len};
     } else {
         size_t len = 0;
-        if ((rc = fp__app_redact(f, res.dets, n, r->mode, &r->scratch)) < 0 ||
+        if ((rc = fp_app_redact(f, res.dets, n, r->mode, &r->scratch)) < 0 ||
             (rc = fp_image_encode(f, r->png ? FP_ENCODE_PNG : FP_ENCODE_JPEG, 90, &r->img, &len)) < 0) {
             json_error(rep, r->json, JSON_CAP, 500, "%s", fp_error_detail(rc));
             goto out;

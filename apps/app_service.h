@@ -6,7 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "framepipe/detect.h"
 #include "framepipe/http.h"
+#include "framepipe/imgops.h"
 #include "framepipe/pipeline.h"
 
 typedef struct FpAppServiceConfig {
@@ -41,6 +43,16 @@ const FpHttpPostHandlers *fp_app_service_post(FpAppService *s);
 struct FpAppRun;
 int fp_app_service_for_run(struct FpAppRun *run, const FpPipelineConfig *cfg, FpPipelineConfig *copy,
                            FpAppService **svc);
+
+/* Redaction modes (POST /api/redact ?mode=, detect --redact): 1 blur, 2 pixelate, 3 fill; 0 for an unknown word. */
+int fp_app_redact_mode(const char *word);
+
+/*
+ * Blurs (Gaussian by three box passes, sigma = a quarter of the box's longer side), pixelates (cells of a quarter)
+ * or fills (black) every detection's box grown by 15% a side, in f's own planes. 0 or a negative code.
+ * scratch: the caller's (one thread at a time).
+ */
+int fp_app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScratch *scratch);
 
 /* After the HTTP server and the pipeline are gone. NULL-safe. */
 void fp_app_service_destroy(FpAppService **s);
