@@ -618,6 +618,7 @@ out_error:
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_pipeline_stop(p, false);    /* no sink call runs after this */
+    fp_app_service_shutdown(run->service); /* its waiting requests answer 503 now */
     fp_http_server_destroy(&http); /* no preview_next/watch call runs after this */
     fp_preview_destroy(&preview);  /* drops its frame references: before the pipeline's pool goes */
     close_outputs(&outputs);

@@ -346,7 +346,11 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         goto out;
     }
     FpReply res;
-    if (fp_reply_board_wait(s->board, slot, s->cfg.timeout_ns, &res) < 0) {
+    if ((rc = fp_reply_board_wait(s->board, slot, s->cfg.timeout_ns, &res)) == FP_EFLUSHING) {
+        json_error(rep, r->json, JSON_CAP, 503, "shutting down");
+        goto out;
+    }
+    if (rc < 0) {
         fp_counter_add(&s->n_timeout, 1);
         json_error(rep, r->json, JSON_CAP, 504, "no result within %.1f s", (double)s->cfg.timeout_ns / 1e9);
         goto out;
@@ -518,6 +522,12 @@ int fp_app_service_for_run(FpAppRun *run, const FpPipelineConfig *cfg, FpPipelin
     run->cfg = copy;
     run->service = *svc;
     return 0;
+}
+
+void fp_app_service_shutdown(FpAppService *s)
+{
+    if (s)
+        fp_reply_board_close(s->board);
 }
 
 const FpHttpPostHandlers *fp_app_service_post(FpAppService *s)

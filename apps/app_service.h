@@ -54,6 +54,9 @@ int fp_app_redact_mode(const char *word);
  */
 int fp_app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScratch *scratch);
 
+/* The pipeline stopped: requests waiting for a result get 503 at once (before the HTTP server is destroyed). */
+void fp_app_service_shutdown(FpAppService *s);
+
 /* After the HTTP server and the pipeline are gone. NULL-safe. */
 void fp_app_service_destroy(FpAppService **s);
 

@@ -39,8 +39,12 @@ int fp_reply_board_create(FpReplyBoard **out, int slots, int max_det);
 /* Claims a free slot for key (the frame's data[0]): its index, or FP_EWOULD_BLOCK when every slot is taken. */
 int fp_reply_board_claim(FpReplyBoard *b, const void *key);
 
-/* Waits up to timeout_ns for slot's result: 0 with *out set, or FP_ETIMEOUT. The claiming thread only. */
+/* Waits up to timeout_ns for slot's result: 0 with *out set, FP_ETIMEOUT, or FP_EFLUSHING after close. The claiming
+ * thread only. */
 int fp_reply_board_wait(FpReplyBoard *b, int slot, int64_t timeout_ns, FpReply *out);
+
+/* From now on waits return FP_EFLUSHING at once (the pipeline stopped: no result will come). Any thread. */
+void fp_reply_board_close(FpReplyBoard *b);
 
 /* Frees the slot (after wait, or to give up). The claiming thread only. */
 void fp_reply_board_release(FpReplyBoard *b, int slot);

@@ -26,6 +26,7 @@ struct FpReplyBoard {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int n, busy, max_det;
+    int closed;
     Slot *slots;
     FpDetection *det_mem;
 };
@@ -83,9 +84,9 @@ int fp_reply_board_wait(FpReplyBoard *b, int slot, int64_t timeout_ns, FpReply *
     ts.tv_nsec = t % 1000000000LL;
     Slot *s = &b->slots[slot];
     pthread_mutex_lock(&b->lock);
-    while (s->state != SLOT_DONE && pthread_cond_timedwait(&b->cond, &b->lock, &ts) == 0) {
+    while (s->state != SLOT_DONE && !b->closed && pthread_cond_timedwait(&b->cond, &b->lock, &ts) == 0) {
     }
-    int rc = s->state == SLOT_DONE ? 0 : FP_ETIMEOUT;
+    int rc = s->state == SLOT_DONE ? 0 : b->closed ? FP_EFLUSHING : FP_ETIMEOUT;
     pthread_mutex_unlock(&b->lock);
     if (rc == 0) {
         out->result = s->result;
@@ -94,6 +95,14 @@ int fp_reply_board_wait(FpReplyBoard *b, int slot, int64_t timeout_ns, FpReply *
         out->dets = s->dets;
     }
     return rc;
+}
+
+void fp_reply_board_close(FpReplyBoard *b)
+{
+    pthread_mutex_lock(&b->lock);
+    b->closed = 1;
+    pthread_cond_broadcast(&b->cond);
+    pthread_mutex_unlock(&b->lock);
 }
 
 void fp_reply_board_release(FpReplyBoard *b, int slot)
