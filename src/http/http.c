@@ -733,6 +733,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const
  * request headers are in; every answer is queued on that first call (no
  * request here has a body worth reading), so a request with a body gets its
  * 405 at once and libmicrohttpd closes the connection instead of reading it.
+ * The exception: POST when the app registered routes (h.post), whose body
+ * upload.c reads over the following calls.
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
@@ -740,8 +742,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
     FpHttpServer *s = cls;
     if (s->h.post && strcmp(method, MHD_HTTP_METHOD_POST) == 0) { /* the app's POST routes (upload.c) */
         bool unused_cookie = false;

@@ -255,6 +255,22 @@ def case_serve_beyond_max_inflight_is_503_with_retry_after():
     one_face(doc, MESSI_FACE)
 
 
+def case_serve_post_needs_the_token_when_one_is_set():
+    p, port = serve("--http-token", "s3cret")
+    jpeg = open(MESSI, "rb").read()
+    st, _, doc = post(port, "/api/detect", jpeg)
+    assert st == 401, (st, doc[:200])
+    st, _, doc = post_json(port, "/api/detect", jpeg, {"Authorization": "Bearer s3cret"})
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+    import cv2
+    img = cv2.imread(MESSI)
+    webp = cv2.imencode(".webp", img, [cv2.IMWRITE_WEBP_QUALITY, 95])[1].tobytes()
+    st, _, doc = post_json(port, "/api/detect?token=s3cret", webp)
+    assert st == 200, doc
+    one_face(doc, MESSI_FACE)
+
+
 def rss_kb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
