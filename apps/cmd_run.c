@@ -23,13 +23,15 @@ static void run_usage(FILE *out)
             "  --duration S       stop (draining) after S seconds\n"
             "  --summary FILE     write the run's summary as JSON at the end\n"
             "  --http-token T     every HTTP request but /healthz needs this token (overrides output.http_token)\n"
+            "  --redact MODE      blur, pixelate or fill the detections in the frames the outputs see (the live\n"
+            "                     view, output.annotate without boxes); not with output.snapshots\n"
             "  --api              also serve POST /api/detect and /api/redact on output.http (docs/service.md):\n"
             "                     the pictures join the cameras' batches as the camera \"api\"\n"
             "  -q, --quiet        no summary on stderr\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }
 
-enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY, OPT_HTTP_TOKEN, OPT_API };
+enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY, OPT_HTTP_TOKEN, OPT_API, OPT_REDACT };
 
 static const struct option run_options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -38,6 +40,7 @@ static const struct option run_options[] = {
     {"summary", required_argument, NULL, OPT_SUMMARY},
     {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
     {"api", no_argument, NULL, OPT_API},
+    {"redact", required_argument, NULL, OPT_REDACT},
     {"quiet", no_argument, NULL, 'q'},
     {NULL, 0, NULL, 0},
 };
@@ -67,6 +70,10 @@ static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, int 
         case 'q': run->quiet = 1; break;
         case OPT_SUMMARY: run->summary_path = optarg; break;
         case OPT_API: *api = 1; break;
+        case OPT_REDACT:
+            if (!(run->redact = fp_app_redact_mode(optarg)))
+                return fp_app_bad_value(&o, "expected blur, pixelate or fill");
+            break;
         case OPT_HTTP_TOKEN:
             if (!optarg[0])
                 return fp_app_bad_value(&o, "expected a non-empty token");
@@ -107,6 +114,12 @@ int fp_cmd_run(int argc, char **argv)
     }
     const FpPipelineConfig *cfg = fp_config_get(cf);
     int code;
+    if (run.redact && cfg->output.snapshots) {
+        /* the snapshot writer encodes its frames on its own thread while the redaction would change them */
+        fprintf(stderr, "framepipe run: --redact does not go with output.snapshots (%s)\n", path);
+        fp_config_destroy(&cf);
+        return FP_EXIT_USAGE;
+    }
     if (check) {
         /* Everything but running: cameras validated, the model loaded and matched to a family. */
         FpPipeline *p = NULL;

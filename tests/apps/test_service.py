@@ -271,6 +271,60 @@ def case_serve_post_needs_the_token_when_one_is_set():
     one_face(doc, MESSI_FACE)
 
 
+def live_shots(megamind, name, *extra):
+    """Four JPEGs of the live view of `framepipe run` on the looping movie (with `extra` options)."""
+    port = free_port()
+    cfg = os.path.join(WORK, name + ".yaml")
+    with open(cfg, "w") as f:
+        f.write("cameras:\n"
+                f"  - name: movie\n    url: {megamind}\n    loop: true\n"
+                "model: {path: face}\n"
+                f"output:\n  jsonl: /dev/null\n  http: 127.0.0.1:{port}\n")
+    log_file = open(os.path.join(WORK, name + ".log"), "ab")
+    p = subprocess.Popen([FRAMEPIPE, "run", "--quiet", *extra, cfg], stdout=log_file, stderr=subprocess.STDOUT)
+    procs.append(p)
+    wait_port(port, p)
+    time.sleep(5)  # past the movie's black first second, whatever the machine's speed (it loops)
+    shots = []
+    for i in range(4):
+        for _ in range(20):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/api/cameras/movie/frame.jpg")
+            r = conn.getresponse()
+            data = r.read()
+            conn.close()
+            if r.status == 200:
+                break
+            time.sleep(0.25)
+        assert r.status == 200, r.status
+        path = os.path.join(WORK, f"{name}-{i}.jpg")
+        with open(path, "wb") as f:
+            f.write(data)
+        shots.append(path)
+        time.sleep(0.7)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(60) == 0
+    out = run([FRAMEPIPE, "detect", "--quiet", "face", *shots]).stdout.decode()
+    return [d for f in faces_in(out) for d in f["detections"] if d["score"] >= 0.7]
+
+
+def case_run_redact_hides_the_faces_in_the_live_view():
+    megamind = os.path.join(DATA, "Megamind.avi")
+    if not os.path.exists(megamind):
+        raise Skip(f"{megamind} missing (opencv-doc)")
+    # without --redact the detector finds the faces in the live view's pictures (boxes drawn and all)
+    assert len(live_shots(megamind, "live-plain")) >= 2
+    # with it, the view shows black rectangles under the boxes: no face the detector is sure of is left
+    sure = live_shots(megamind, "live-redact", "--redact", "fill")
+    assert not sure, sure
+    bad = os.path.join(WORK, "run-redact-snap.yaml")
+    with open(bad, "w") as f:
+        f.write(f"cameras:\n  - name: movie\n    url: {megamind}\nmodel: {{path: face}}\n"
+                f"output:\n  snapshots: {WORK}/snaps\n")
+    assert "--redact does not go with output.snapshots" in run([FRAMEPIPE, "run", "--redact", "blur", bad],
+                                                               2).stderr.decode()
+
+
 def rss_kb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
