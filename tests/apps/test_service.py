@@ -325,6 +325,24 @@ def case_run_redact_hides_the_faces_in_the_live_view():
                                                                2).stderr.decode()
 
 
+def case_serve_a_stalled_upload_holds_no_worker_and_timeouts_are_504():
+    p, port = serve()
+    jpeg = open(MESSI, "rb").read()
+    # a client that sent its headers and half its body, then stalls: the others are still answered
+    s, _ = raw_request(port, b"POST /api/detect HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(jpeg),
+                       jpeg[:len(jpeg) // 2], read=False)
+    for _ in range(3):
+        st, _, doc = post_json(port, "/api/detect", jpeg)
+        assert st == 200, doc
+        one_face(doc, MESSI_FACE)
+    s.close()
+    # 1 ms: less than the batcher alone waits (max_wait 5 ms) for company, so the answer cannot make it
+    p2, port2 = serve("--timeout", "0.001", name="serve-timeout")
+    st, _, doc = post_json(port2, "/api/detect", jpeg)
+    assert st == 504 and "no result within" in doc["error"], (st, doc)
+    assert p2.poll() is None
+
+
 def rss_kb(pid):
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
