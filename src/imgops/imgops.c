@@ -110,8 +110,10 @@ int fp_imgops_box_blur_plane(FpPlane p, FpRect r, int radius, FpImgScratch *s)
 
     for (int y = 0; y < h; y++) {
         const uint8_t *row = px(p, r.x, r.y + y);
-        for (int i = 0; i < w + 2 * radius; i++)
-            ext[i] = row[(size_t)reflect101(i - radius, w) * p.step];
+        for (int i = 0; i < w + 2 * radius; i++) {
+            int j = i - radius;
+            ext[i] = row[(size_t)(j >= 0 && j < w ? j : reflect101(j, w)) * p.step];
+        }
         uint32_t acc = 0;
         for (int i = 0; i < k; i++)
             acc += ext[i];
@@ -128,11 +130,15 @@ int fp_imgops_box_blur_plane(FpPlane p, FpRect r, int radius, FpImgScratch *s)
         for (int x = 0; x < w; x++)
             col[x] += src[x];
     }
+    /* (sum + area/2) / area without a division per sample: sum < 2^25 and area <= 255^2, so a non-integer
+     * quotient is at least 1/area (1.5e-5) away from the next integer while the double product errs by
+     * < 1e-8: adding 1e-7 before truncating gives the exact quotient. */
     uint32_t area = (uint32_t)k * k, half = area / 2;
+    const double inv = 1.0 / area;
     for (int y = 0; y < h; y++) {
         uint8_t *out = px(p, r.x, r.y + y);
         for (int x = 0; x < w; x++)
-            out[(size_t)x * p.step] = (uint8_t)((col[x] + half) / area);
+            out[(size_t)x * p.step] = (uint8_t)((double)(col[x] + half) * inv + 1e-7);
         if (y + 1 < h) {
             const uint16_t *add = hsum + (size_t)reflect101(y + 1 + radius, h) * w;
             const uint16_t *sub = hsum + (size_t)reflect101(y - radius, h) * w;

@@ -324,3 +324,47 @@ FP_TEST(imgops_resize_frame_and_bad_input)
     free(a.mem), free(d.mem), free(o.mem);
     fp_img_scratch_deinit(&s);
 }
+
+/* The naive definition: every output the rounded mean of its (2r+1)^2 window, reflect-101 inside the rectangle. */
+static int refl(int i, int n)
+{
+    if (n == 1)
+        return 0;
+    while (i < 0 || i >= n)
+        i = i < 0 ? -i : 2 * n - 2 - i;
+    return i;
+}
+
+/* Exact against the naive definition (the OpenCV oracle allows 1 level; this one allows none). */
+FP_TEST(imgops_box_blur_equals_the_naive_definition_exactly)
+{
+    unsigned seed = 12345;
+    FpImgScratch s = {0};
+    const int sizes[][2] = {{1, 1}, {1, 9}, {7, 1}, {13, 11}, {64, 40}, {200, 3}};
+    for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+        int w = sizes[si][0], h = sizes[si][1];
+        for (int radius = 1; radius <= 127; radius = radius * 3 + 1) {
+            uint8_t *a = malloc((size_t)w * h), *ref = malloc((size_t)w * h);
+            for (int i = 0; i < w * h; i++) {
+                seed = seed * 1103515245u + 12345u;
+                a[i] = (uint8_t)(i % 3 == 0 ? 255 : seed >> 24); /* many 255s: the largest sums */
+            }
+            int k = 2 * radius + 1;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    unsigned sum = 0;
+                    for (int dy = -radius; dy <= radius; dy++)
+                        for (int dx = -radius; dx <= radius; dx++)
+                            sum += a[refl(y + dy, h) * w + refl(x + dx, w)];
+                    ref[y * w + x] = (uint8_t)((sum + (unsigned)(k * k) / 2) / (unsigned)(k * k));
+                }
+            FpPlane p = {a, w, 1, w, h};
+            CHECK_OK(fp_imgops_box_blur_plane(p, (FpRect){0, 0, w, h}, radius, &s));
+            for (int i = 0; i < w * h; i++)
+                CHECK_MSG(a[i] == ref[i], "%dx%d r %d at %d: %d, the definition says %d", w, h, radius, i, a[i],
+                          ref[i]);
+            free(a), free(ref);
+        }
+    }
+    fp_img_scratch_deinit(&s);
+}
