@@ -5,6 +5,7 @@
 // frames already decoded still reach the outputs, exit 0); a second one
 // exits at once with 130. The handler only counts; the main thread polls.
 #include "app_pipeline.h"
+#include "app_service.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/deliver.h"
@@ -18,7 +19,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +502,23 @@ static void close_outputs(AppOutputs *o)
     fp_app_close_deliveries(o->d, &o->n);
 }
 
+/* detect --redact: the detections' boxes redacted in the frame's own pixels, for the sinks after it (the
+ * annotation). One lock: sinks run on every worker, the scratch is one. */
+typedef struct AppRedact {
+    int mode;
+    pthread_mutex_t lock;
+    FpImgScratch scratch;
+} AppRedact;
+
+static int redact_write(void *opaque, const FpFrameResult *r)
+{
+    AppRedact *a = opaque;
+    pthread_mutex_lock(&a->lock);
+    int rc = fp_app_redact((FpFrame *)(uintptr_t)r->frame, r->dets, r->n_dets, a->mode, &a->scratch);
+    pthread_mutex_unlock(&a->lock);
+    return rc;
+}
+
 int fp_app_run_pipeline(const FpAppRun *run)
 {
     const FpPipelineConfig *cfg = run->cfg;
@@ -511,6 +531,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     AppOutputs outputs = {0};
     FpPreview *preview = NULL;
     AppHttp app_http = {0};
+    AppRedact redact = {.mode = run->redact, .lock = PTHREAD_MUTEX_INITIALIZER};
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);
@@ -532,8 +553,12 @@ int fp_app_run_pipeline(const FpAppRun *run)
         if (rc < 0 || (rc = fp_pipeline_add_event_sink(p, fp_events_jsonl_write, events)) < 0)
             goto out_error;
     }
+    if (run->redact && (rc = fp_pipeline_add_sink(p, redact_write, &redact)) < 0) /* before the annotation */
+        goto out_error;
     if (cfg->output.annotate) {
         rc = fp_annotate_sink_create(&annotate, cfg->output.annotate, 30.0);
+        if (rc >= 0 && run->redact)
+            fp_annotate_sink_set_draw(annotate, false);
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
             goto out_error;
     }
@@ -541,6 +566,8 @@ int fp_app_run_pipeline(const FpAppRun *run)
         goto out_error;
     if (cfg->output.http) {
         if ((rc = open_preview(p, cfg, &preview)) < 0)
+            goto out_error;
+        if (run->service && (rc = fp_app_service_attach(run->service, p)) < 0) /* the last sink */
             goto out_error;
         app_http = (AppHttp){.p = p, .preview = preview, .outputs = &outputs};
         FpHttpHandlers h = {
@@ -552,6 +579,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
             .preview_next = http_preview_next,
             .snapshot_dir = cfg->output.snapshots,
             .token = run->http_token ? run->http_token : cfg->output.http_token,
+            .post = run->service ? fp_app_service_post(run->service) : NULL,
             .opaque = &app_http,
         };
         rc = fp_http_server_create(&http, cfg->output.http, &h);
@@ -609,6 +637,7 @@ out_error:
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_pipeline_stop(p, false);    /* no sink call runs after this */
+    fp_app_service_shutdown(run->service); /* its waiting requests answer 503 now */
     fp_http_server_destroy(&http); /* no preview_next/watch call runs after this */
     fp_preview_destroy(&preview);  /* drops its frame references: before the pipeline's pool goes */
     close_outputs(&outputs);
@@ -617,5 +646,6 @@ out:
     fp_annotate_sink_destroy(&annotate);
     fp_jsonl_sink_destroy(&jsonl);
     fp_events_jsonl_destroy(&events);
+    fp_img_scratch_deinit(&redact.scratch);
     return code;
 }

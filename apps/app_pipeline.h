@@ -15,6 +15,8 @@ typedef struct FpAppRun {
     int progress_total;          /* 1: the line is a bar to the sum of the sources' frames_expected */
     int quiet;                   /* no human summary on stderr */
     const char *http_token;      /* NULL, or the HTTP token (overrides cfg->output.http_token) */
+    struct FpAppService *service; /* NULL, or POST /api/detect and /api/redact (app_service.h) on the HTTP endpoint */
+    int redact;                  /* detect --redact: 0 off, else fp_app_redact_mode's; before the annotation, undrawn */
 } FpAppRun;
 
 /*

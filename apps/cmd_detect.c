@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `framepipe detect MODEL INPUT...`: one-shot detection on files, URLs and image folders; JSON lines, annotations, summary.
 #include "app_pipeline.h"
+#include "app_service.h"
 #include "commands.h"
 
 #include "framepipe/error.h"
@@ -17,6 +18,8 @@ static void detect_usage(FILE *out)
             "Outputs:\n"
             "  -o, --output FILE     JSON lines, one per frame (default: - = stdout; docs/jsonl.md)\n"
             "  --annotate PATH       draw the detections: PATH.mp4|.mkv|.avi (a video per input) or DIR/ (PNGs)\n"
+            "  --redact MODE         blur, pixelate or fill the detections (boxes grown by 15%%) in the --annotate\n"
+            "                        output, which then draws no boxes (docs/service.md)\n"
             "  --summary FILE        write the run's summary as JSON\n"
             "  --http HOST:PORT      serve /metrics, /healthz, /api/cameras while running\n"
             "  -q, --quiet           no progress bar and no summary on stderr\n"
@@ -52,13 +55,14 @@ enum {
     OPT_ANNOTATE = 256, OPT_SUMMARY, OPT_HTTP, OPT_FAMILY, OPT_CONF, OPT_IOU, OPT_MAX_DET, OPT_LABELS,
     OPT_INPUT, OPT_THREADS, OPT_PROVIDER, OPT_PROVIDER_FALLBACK, OPT_BATCH, OPT_MAX_WAIT, OPT_PER_CAMERA,
     OPT_WORKERS, OPT_POLICY, OPT_FPS, OPT_EVERY_NTH, OPT_START, OPT_STOP, OPT_LOOP, OPT_DECODER_THREADS,
-    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS,
+    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS, OPT_REDACT,
 };
 
 static const struct option detect_options[] = {
     {"help", no_argument, NULL, 'h'},
     {"output", required_argument, NULL, 'o'},
     {"annotate", required_argument, NULL, OPT_ANNOTATE},
+    {"redact", required_argument, NULL, OPT_REDACT},
     {"summary", required_argument, NULL, OPT_SUMMARY},
     {"http", required_argument, NULL, OPT_HTTP},
     {"quiet", no_argument, NULL, 'q'},
@@ -111,6 +115,10 @@ static int model_option(FpAppOptions *o, int c, DetectArgs *d)
     switch (c) {
     case 'o': cfg->output.jsonl = optarg; return 0;
     case OPT_ANNOTATE: cfg->output.annotate = optarg; return 0;
+    case OPT_REDACT:
+        if (!(d->run.redact = fp_app_redact_mode(optarg)))
+            return fp_app_bad_value(o, "expected blur, pixelate or fill");
+        return 0;
     case OPT_SUMMARY: d->run.summary_path = optarg; return 0;
     case OPT_HTTP: cfg->output.http = optarg; return 0;
     case 'q': d->run.quiet = 1; d->run.progress = 0; return 0;
@@ -264,6 +272,10 @@ static int parse_detect_args(int argc, char **argv, DetectArgs *d)
         d->inputs[d->n_inputs++] = argv[optind++];
     if (!d->model || !d->n_inputs) {
         detect_usage(stderr);
+        return FP_APP_OPT_ERROR;
+    }
+    if (d->run.redact && !d->cfg->output.annotate) {
+        fprintf(stderr, "framepipe detect: --redact needs --annotate PATH (where the redacted video or PNGs go)\n");
         return FP_APP_OPT_ERROR;
     }
     return 0;

@@ -5,6 +5,7 @@
 
 #include "framepipe/error.h"
 #include "framepipe/model.h"
+#include "framepipe/model_names.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -71,6 +72,14 @@ int fp_cmd_model(int argc, char **argv)
     if (prc != 0)
         return prc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     cfg.intra_threads = 1;
+    char named[1024];
+    int nrc = fp_model_resolve(path, named, sizeof(named)); /* "face" -> its installed file */
+    if (nrc < 0) {
+        fprintf(stderr, "framepipe model: %s\n", fp_error_detail(nrc));
+        return FP_EXIT_INPUT;
+    }
+    if (nrc == 1)
+        path = named;
     FpModel *m = NULL;
     int rc = fp_model_create(&m, path, &cfg);
     if (rc < 0) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // `framepipe run CONFIG.yaml`: the long-running service for many cameras (YAML config, outputs, HTTP metrics), and --check.
 #include "app_pipeline.h"
+#include "app_service.h"
 #include "commands.h"
 
 #include "framepipe/config.h"
@@ -22,11 +23,15 @@ static void run_usage(FILE *out)
             "  --duration S       stop (draining) after S seconds\n"
             "  --summary FILE     write the run's summary as JSON at the end\n"
             "  --http-token T     every HTTP request but /healthz needs this token (overrides output.http_token)\n"
+            "  --redact MODE      blur, pixelate or fill the detections in the frames the outputs see (the live\n"
+            "                     view, output.annotate without boxes); not with output.snapshots\n"
+            "  --api              also serve POST /api/detect and /api/redact on output.http (docs/service.md):\n"
+            "                     the pictures join the cameras' batches as the camera \"api\"\n"
             "  -q, --quiet        no summary on stderr\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }
 
-enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY, OPT_HTTP_TOKEN };
+enum { OPT_CHECK = 256, OPT_DURATION, OPT_SUMMARY, OPT_HTTP_TOKEN, OPT_API, OPT_REDACT };
 
 static const struct option run_options[] = {
     {"help", no_argument, NULL, 'h'},
@@ -34,6 +39,8 @@ static const struct option run_options[] = {
     {"duration", required_argument, NULL, OPT_DURATION},
     {"summary", required_argument, NULL, OPT_SUMMARY},
     {"http-token", required_argument, NULL, OPT_HTTP_TOKEN},
+    {"api", no_argument, NULL, OPT_API},
+    {"redact", required_argument, NULL, OPT_REDACT},
     {"quiet", no_argument, NULL, 'q'},
     {NULL, 0, NULL, 0},
 };
@@ -51,7 +58,7 @@ static int parse_seconds(const char *s, double *out)
 }
 
 /* Parses argv into *run, *check and *path. 0, 1 after --help (usage printed), FP_APP_OPT_ERROR (message printed). */
-static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, const char **path)
+static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, int *api, const char **path)
 {
     FpAppOptions o;
     fp_app_options_init(&o, "framepipe run", argc, argv, "hq", run_options);
@@ -62,6 +69,11 @@ static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, cons
         case OPT_CHECK: *check = 1; break;
         case 'q': run->quiet = 1; break;
         case OPT_SUMMARY: run->summary_path = optarg; break;
+        case OPT_API: *api = 1; break;
+        case OPT_REDACT:
+            if (!(run->redact = fp_app_redact_mode(optarg)))
+                return fp_app_bad_value(&o, "expected blur, pixelate or fill");
+            break;
         case OPT_HTTP_TOKEN:
             if (!optarg[0])
                 return fp_app_bad_value(&o, "expected a non-empty token");
@@ -89,9 +101,9 @@ static int parse_run_args(int argc, char **argv, FpAppRun *run, int *check, cons
 int fp_cmd_run(int argc, char **argv)
 {
     const char *path = NULL;
-    int check = 0;
+    int check = 0, api = 0;
     FpAppRun run = {0};
-    int prc = parse_run_args(argc, argv, &run, &check, &path);
+    int prc = parse_run_args(argc, argv, &run, &check, &api, &path);
     if (prc != 0)
         return prc == 1 ? FP_EXIT_OK : FP_EXIT_USAGE;
     FpConfigFile *cf = NULL;
@@ -102,6 +114,12 @@ int fp_cmd_run(int argc, char **argv)
     }
     const FpPipelineConfig *cfg = fp_config_get(cf);
     int code;
+    if (run.redact && cfg->output.snapshots) {
+        /* the snapshot writer encodes its frames on its own thread while the redaction would change them */
+        fprintf(stderr, "framepipe run: --redact does not go with output.snapshots (%s)\n", path);
+        fp_config_destroy(&cf);
+        return FP_EXIT_USAGE;
+    }
     if (check) {
         /* Everything but running: cameras validated, the model loaded and matched to a family. */
         FpPipeline *p = NULL;
@@ -121,7 +139,11 @@ int fp_cmd_run(int argc, char **argv)
         fp_pipeline_destroy(&p);
     } else {
         run.cfg = cfg;
-        code = fp_app_run_pipeline(&run);
+        static FpPipelineConfig with_api; /* --api: the config plus the camera "api" */
+        FpAppService *svc = NULL;
+        code = api && fp_app_service_for_run(&run, cfg, &with_api, &svc) < 0 ? FP_EXIT_USAGE
+                                                                                  : fp_app_run_pipeline(&run);
+        fp_app_service_destroy(&svc);
     }
     fp_config_destroy(&cf);
     return code;

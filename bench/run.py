@@ -19,7 +19,7 @@ Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run
   1 zerocopy   one RGB frame producer -> processing process -> JSON result back: (a) the seed's traditional
                path (base64 + JSON + HTTP POST, Node.js), (b) raw bytes over a child's stdin (Node.js),
                (c) framepipe's shared-memory ring (bench/zc_ring), (d) a raw-body POST /api/detect to
-               `framepipe serve --http 127.0.0.1:PORT MODEL` (only when that command exists)
+               `framepipe serve --listen 127.0.0.1:PORT MODEL` (only when that command exists)
   2 memory     1,000 1080p frames through `framepipe detect` with the pool vs FP_POOL_BYPASS=1 (malloc/free
                per buffer): peak RSS, RSS over time, allocator calls per frame (LD_PRELOAD counter
                bench/alloc_preload.c), page faults per frame, pool hit rate
@@ -245,7 +245,7 @@ def part_zerocopy(args, out, say):
 def start_serve(args, say):
     """Starts `framepipe serve` on a free 127.0.0.1 port: (Popen, port, argv, None) or (None, 0, argv, why)."""
     port = bp.free_port()
-    argv = [args.framepipe, "serve", "--http", f"127.0.0.1:{port}", MODEL]
+    argv = [args.framepipe, "serve", "--listen", f"127.0.0.1:{port}", MODEL]
     say("1 zero-copy", "starting framepipe serve for (d)")
     with tempfile.TemporaryFile() as err:
         p = bp.spawn(argv, stdout=subprocess.DEVNULL, stderr=err)

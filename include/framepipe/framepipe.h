@@ -31,10 +31,13 @@
 /* layer 3: ingest, prep, infer */
 #include "framepipe/family.h"
 #include "framepipe/geometry.h"
+#include "framepipe/imgops.h"
 #include "framepipe/labels.h"
 #include "framepipe/model.h"
+#include "framepipe/model_names.h"
 #include "framepipe/prep.h"
 #include "framepipe/source.h"
+#include "framepipe/push.h"
 
 /* layer 4: post */
 #include "framepipe/detect.h"
@@ -50,6 +53,7 @@
 #include "framepipe/snapshot.h"
 #include "framepipe/preview.h"
 #include "framepipe/deliver.h"
+#include "framepipe/reply.h"
 
 /* layer 7: pipeline */
 #include "framepipe/batcher.h"

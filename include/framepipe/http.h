@@ -63,6 +63,44 @@ typedef struct FpHttpServer FpHttpServer;
 #define FP_HTTP_MAX_CONNECTIONS 64
 #define FP_HTTP_KEEPALIVE_S 15 /* the event stream's comment line while no event comes */
 
+/*
+ * POST with a body (the app's routes: POST /api/detect and /api/redact in
+ * `framepipe serve` and `run`, docs/service.md). The server reads the body
+ * on the connection's thread and hands it over piece by piece; nothing of
+ * it is buffered by the server. A request is an FpHttpPost, valid from
+ * begin() to end() on that one thread.
+ */
+typedef struct FpHttpPost FpHttpPost;
+/* The path ("/api/detect"), a query argument (?conf=0.5: "0.5"; NULL when absent), a request header (NULL). */
+const char *fp_http_post_path(const FpHttpPost *r);
+const char *fp_http_post_arg(const FpHttpPost *r, const char *key);
+const char *fp_http_post_header(const FpHttpPost *r, const char *name);
+/* Content-Length, or -1 when the request has none (chunked). */
+int64_t fp_http_post_length(const FpHttpPost *r);
+
+/* An answer: the body is copied by the server when it is queued. */
+typedef struct FpHttpReply {
+    unsigned status;
+    const char *type;   /* Content-Type (NULL: application/json) */
+    const void *body;
+    size_t len;
+    int retry_after_s;  /* > 0: a Retry-After header */
+} FpHttpReply;
+
+typedef struct FpHttpPostHandlers {
+    /* Headers in, body not read: return 1 with *ctx set to read the body, or 0 to answer *reply at
+     * once (413, 404, 503...): libmicrohttpd then never reads the body and closes the connection. */
+    int (*begin)(void *opaque, const FpHttpPost *req, void **ctx, FpHttpReply *reply);
+    /* The next piece of the body: 0, or negative to answer *reply at once (the rest is not read). */
+    int (*body)(void *ctx, const uint8_t *data, size_t len, FpHttpReply *reply);
+    /* The whole body is in: fill *reply (its body must stay valid until end()). May block (waits for
+     * the pipeline); it holds only this connection's thread. */
+    void (*finish)(void *ctx, const FpHttpPost *req, FpHttpReply *reply);
+    /* Last, once per request begin() accepted, whatever happened (answered or the client left). */
+    void (*end)(void *ctx);
+    void *opaque; /* passed to begin() */
+} FpHttpPostHandlers;
+
 typedef struct FpHttpHandlers {
     /* /metrics: written with fp_metrics_write_prometheus. NULL: /metrics answers 404. */
     FpMetrics *metrics;
@@ -88,6 +126,8 @@ typedef struct FpHttpHandlers {
     const char *snapshot_dir;
     /* Not NULL and not empty: the token every request but /healthz must carry (copied). */
     const char *token;
+    /* POST routes (borrowed: must outlive the server); NULL: POST answers 405. Token-checked. */
+    const FpHttpPostHandlers *post;
     void *opaque; /* passed to the callbacks */
 } FpHttpHandlers;
 

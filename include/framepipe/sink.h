@@ -153,6 +153,13 @@ int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps
 int fp_annotate_sink_write(void *sink, const FpFrameResult *r);
 
 /*
+ * draw false: frames are written as they come, without boxes, keypoints or
+ * labels (`framepipe detect --redact`, whose redaction sink changed the
+ * pixels before). Default true. Before the first write. NULL: no-op.
+ */
+void fp_annotate_sink_set_draw(FpAnnotateSink *s, bool draw);
+
+/*
  * Finishes every output: flushes the encoders, writes the trailers, closes
  * the files. Returns 0 or the first error met (naming its file), including
  * an earlier failed write; FP_EINVALID for NULL; FP_EUNSUPPORTED in a build

@@ -39,6 +39,7 @@ typedef enum FpSourceKind {
     FP_SOURCE_IMAGES,   /* one image file or a folder of images (sorted by name) */
     FP_SOURCE_RAW,      /* raw frames of raw_width x raw_height x raw_format: "-" (stdin), "fd:N" or a path */
     FP_SOURCE_RING,     /* "ring:NAME": an FpRing written by another process (one copy into the pool) */
+    FP_SOURCE_PUSH,     /* "push:NAME": frames the application submits to the FpPushQueue NAME (framepipe/push.h) */
 } FpSourceKind;
 
 typedef enum FpSourcePolicy {

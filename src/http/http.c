@@ -19,6 +19,7 @@
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
 #include "framepipe/log.h"
+#include "upload_internal.h"
 #include "web_files.h"
 
 #include <arpa/inet.h>
@@ -732,6 +733,8 @@ static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const
  * request headers are in; every answer is queued on that first call (no
  * request here has a body worth reading), so a request with a body gets its
  * 405 at once and libmicrohttpd closes the connection instead of reading it.
+ * The exception: POST when the app registered routes (h.post), whose body
+ * upload.c reads over the following calls.
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
@@ -739,10 +742,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls)
 {
     (void)version;
-    (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
     FpHttpServer *s = cls;
+    if (s->h.post && strcmp(method, MHD_HTTP_METHOD_POST) == 0) { /* the app's POST routes (upload.c) */
+        bool unused_cookie = false;
+        if (!*con_cls && s->token && !token_ok(c, s, &unused_cookie))
+            return reply_unauthorized(c);
+        return fp__http_post(c, s->h.post, url, upload_data, upload_data_size, con_cls);
+    }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
                             "method not allowed (use GET or HEAD)\n", "GET, HEAD");
@@ -913,6 +919,7 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, fp__http_post_completed, (void *)NULL,
         MHD_OPTION_END);
     if (!s->daemon) {
         if (same_socket(mhd_fd, st.st_ino))

@@ -164,6 +164,8 @@ static FpSourceKind guess_kind(const char *url)
         return FP_SOURCE_RAW;
     if (has_prefix(url, "ring:"))
         return FP_SOURCE_RING;
+    if (has_prefix(url, "push:"))
+        return FP_SOURCE_PUSH;
     if (!strstr(url, "://") && stat(url, &sb) == 0 && S_ISDIR(sb.st_mode))
         return FP_SOURCE_IMAGES;
     if (!strstr(url, "://") && is_image_name(url))
@@ -194,7 +196,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     if (!cfg->url || !cfg->url[0])
         return fp_error(FP_ECONFIG, "source config: url is empty");
     const char *label = cfg->name && cfg->name[0] ? cfg->name : cfg->url;
-    if ((int)cfg->kind < FP_SOURCE_AUTO || cfg->kind > FP_SOURCE_RING ||
+    if ((int)cfg->kind < FP_SOURCE_AUTO || cfg->kind > FP_SOURCE_PUSH ||
         (int)cfg->policy < FP_POLICY_DEFAULT || cfg->policy > FP_POLICY_LOSSLESS ||
         (int)cfg->live < FP_LIVE_AUTO || cfg->live > FP_LIVE_NO || (int)cfg->rtsp_transport < 0 ||
         cfg->rtsp_transport > FP_RTSP_UDP)
@@ -219,6 +221,8 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
                         label, cfg->raw_width, cfg->raw_height, (int)cfg->raw_format);
     if (kind == FP_SOURCE_RING && (strncmp(cfg->url, "ring:", 5) || !cfg->url[5]))
         return fp_error(FP_ECONFIG, "source %s: a ring source's url is ring:NAME", label);
+    if (kind == FP_SOURCE_PUSH && (strncmp(cfg->url, "push:", 5) || !cfg->url[5]))
+        return fp_error(FP_ECONFIG, "source %s: a push source's url is push:NAME", label);
     if ((int)cfg->hw < FP_HW_NONE || cfg->hw > FP_HW_VAAPI)
         return fp_error(FP_ECONFIG, "source %s: unknown hw decode mode %d", label, (int)cfg->hw);
 
@@ -261,6 +265,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->backend = kind == FP_SOURCE_IMAGES ? &fp__source_images
                  : kind == FP_SOURCE_RAW  ? &fp__source_raw
                  : kind == FP_SOURCE_RING ? &fp__source_ring
+                 : kind == FP_SOURCE_PUSH ? &fp__source_push
                                           : &fp__source_libav;
     s->pool = pool;
     atomic_init(&s->stop, 0);

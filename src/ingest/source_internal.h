@@ -27,6 +27,7 @@ extern const FpSourceBackend fp__source_libav;
 extern const FpSourceBackend fp__source_images;
 extern const FpSourceBackend fp__source_raw;
 extern const FpSourceBackend fp__source_ring;
+extern const FpSourceBackend fp__source_push;
 
 /* The effective, copied configuration (strings owned by the source). */
 const FpSourceConfig *fp__source_cfg(const FpSource *src);

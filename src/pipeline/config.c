@@ -4,6 +4,7 @@
 
 #include "framepipe/error.h"
 #include "framepipe/family.h"
+#include "framepipe/model_names.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -273,6 +274,7 @@ typedef struct KeyDef {
     bool min_open;
     bool required;
     bool allow_dash;
+    bool model_name; /* K_PATH: a name of framepipe/model_names.h ("face") is kept as it is, unless such a file exists */
     const EnumName *names; /* NULL-terminated */
     const char *expect;    /* "a number > 0": for messages */
 } KeyDef;
@@ -404,7 +406,8 @@ static const KeyDef rule_keys[] = {
 
 #define MOD(f) offsetof(FpModelSection, f)
 static const KeyDef model_keys[] = {
-    {"path", K_PATH, MOD(path), .required = true, .expect = "the path of an ONNX file"},
+    {"path", K_PATH, MOD(path), .required = true, .model_name = true,
+     .expect = "the path of an ONNX file or a model name (framepipe models)"},
     {"family", K_FAMILY, MOD(family),
      .expect = "one of auto, yolov5, yolov7, yolov8, yolov11, yolov8-raw, blazeface, ssd"},
     {"input", K_INPUT, 0, .expect = "[width, height] with integers in 1..16384"},
@@ -730,6 +733,17 @@ static int set_value(const Ctx *c, const KeyDef *k, const yaml_node_t *n, const 
     case K_PATH:
         if (!s[0] || (!k->allow_dash && !strcmp(s, "-")))
             return fail_expect(c, n, where, k->expect);
+        if (k->model_name && !strchr(s, '/')) {
+            int n_names;
+            const FpModelName *names = fp_model_names(&n_names);
+            char *joined = join_path(c->cf->dir, s);
+            struct stat st;
+            bool file = joined && stat(joined, &st) == 0;
+            free(joined);
+            for (int i = 0; i < n_names && !file; i++)
+                if (!strcmp(s, names[i].name))
+                    return copy_string(c, s, (const char **)field); /* resolved by the pipeline */
+        }
         return set_path(c, s, s[0] != '/' && strcmp(s, "-") != 0, (const char **)field);
     case K_INT:
     case K_UINT: {

@@ -21,6 +21,7 @@
 #include "framepipe/labels.h"
 #include "framepipe/log.h"
 #include "framepipe/model.h"
+#include "framepipe/model_names.h"
 #include "framepipe/post.h"
 #include "framepipe/prep.h"
 #include "framepipe/rules.h"
@@ -833,7 +834,13 @@ static int pipeline_alloc(FpPipeline **out, const FpPipelineConfig *cfg)
                          &p->h_post,   &p->h_output, &p->h_total, &p->h_batch};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
         fp_histogram_init(hs[i]);
-    p->model_path = dup_str(cfg->model.path);
+    char named[1024]; /* a named model ("face") becomes its installed path */
+    int nrc = fp_model_resolve(cfg->model.path, named, sizeof(named));
+    if (nrc < 0) {
+        fp_pipeline_destroy(&p);
+        return nrc;
+    }
+    p->model_path = dup_str(nrc == 1 ? named : cfg->model.path);
     p->labels_path = dup_str(cfg->model.labels);
     p->model.path = p->model_path;
     p->model.labels = p->labels_path;

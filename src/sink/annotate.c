@@ -101,6 +101,7 @@ struct FpAnnotateSink {
     AnnCamera **cams;
     int n_cams, cap_cams;
     bool closed;
+    bool no_draw; /* fp_annotate_sink_set_draw(false) */
     int close_rc;
     _Atomic int first_error;
     char first_msg[512];
@@ -544,7 +545,8 @@ int fp_annotate_sink_write(void *sink, const FpFrameResult *r)
     if (c->error) {
         rc = fp_error(c->error, "%s", c->error_msg);
     } else if ((rc = to_scratch(s, c, f, s->mode == ANN_VIDEO ? c->path : s->dir)) == 0) {
-        draw_result(c->rgb, r);
+        if (!s->no_draw)
+            draw_result(c->rgb, r);
         rc = s->mode == ANN_VIDEO ? video_write(s, c, f) : png_write(s, c, f);
     }
     pthread_mutex_unlock(&c->lock);
@@ -757,6 +759,12 @@ int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps
     return 0;
 }
 
+void fp_annotate_sink_set_draw(FpAnnotateSink *s, bool draw)
+{
+    if (s)
+        s->no_draw = !draw;
+}
+
 #else /* !FP_HAVE_ANNOTATE */
 
 int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps)
@@ -784,6 +792,12 @@ void fp_annotate_sink_destroy(FpAnnotateSink **ps)
 {
     if (ps)
         *ps = NULL;
+}
+
+void fp_annotate_sink_set_draw(FpAnnotateSink *s, bool draw)
+{
+    (void)s;
+    (void)draw;
 }
 
 #endif /* FP_HAVE_ANNOTATE */

@@ -1,0 +1,159 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# POST /api/detect (raw body into a warm, batched pipeline) vs the traditional path (base64 in JSON, a process per request).
+"""usage: bench_service.py FRAMEPIPE [--requests N] [--trad-requests N] [--md FILE]
+
+A 1920x1080 JPEG (opencv-doc's messi5.jpg scaled up, quality 90) posted by
+1 and 8 concurrent clients (keep-alive connections, each request waits for
+its answer) to
+  framepipe: `framepipe serve face` (POST /api/detect, the JPEG as the body);
+  traditional: bench/peer_base64_server.py (JSON {"image": base64}, a fresh
+               `framepipe detect face FILE` per request: the same model,
+               runtime and decoder).
+Runs alternate (framepipe 1, traditional 1, framepipe 8, traditional 8).
+Reports requests per second, latency p50/p99 (ms, client side) and peak RSS
+(framepipe: the serve process's VmHWM; traditional: the server's own peak
+plus the largest child's). Writes a Markdown body for update_results.py.
+"""
+import argparse
+import base64
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import cv2
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, timeout=60):
+    t_end = time.time() + timeout
+    while time.time() < t_end:
+        if proc.poll() is not None:
+            sys.exit(f"{proc.args} exited {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"nothing on port {port}")
+
+
+def load(port, path, body, headers, clients, total):
+    lat, errors, lock = [], [], threading.Lock()
+    left = [total]
+
+    def client():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+        while True:
+            with lock:
+                if left[0] <= 0:
+                    break
+                left[0] -= 1
+            t0 = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            dt = time.perf_counter() - t0
+            doc = json.loads(data)
+            with lock:
+                if r.status != 200 or len(doc.get("detections", [])) < 1:
+                    errors.append((r.status, data[:200]))
+                lat.append(dt)
+        conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    if errors:
+        sys.exit(f"errors: {errors[:3]}")
+    lat.sort()
+    q = lambda f: lat[min(len(lat) - 1, int(f * len(lat)))] * 1000  # noqa: E731
+    return {"rps": len(lat) / wall, "p50": q(0.5), "p99": q(0.99), "n": len(lat)}
+
+
+def hwm_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("framepipe")
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--trad-requests", type=int, default=40)
+    ap.add_argument("--md", default="/tmp/service.md")
+    a = ap.parse_args()
+    img = cv2.resize(cv2.imread("/usr/share/doc/opencv-doc/examples/data/messi5.jpg"), (1920, 1080))
+    jpeg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    wrapped = json.dumps({"image": base64.b64encode(jpeg).decode()}).encode()
+
+    fp_port, tr_port = free_port(), free_port()
+    fp = subprocess.Popen([a.framepipe, "serve", "--quiet", "--listen", f"127.0.0.1:{fp_port}", "face"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    tr = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "peer_base64_server.py"), str(tr_port),
+                           a.framepipe, "face"])
+    wait_port(fp_port, fp)
+    wait_port(tr_port, tr)
+    load(fp_port, "/api/detect", jpeg, {}, 8, 40)  # warm-up: pools, decoder tables
+    rows = []
+    for clients in (1, 8):
+        f = load(fp_port, "/api/detect", jpeg, {}, clients, a.requests)
+        t = load(tr_port, "/", wrapped, {"Content-Type": "application/json"}, clients, a.trad_requests)
+        rows.append((clients, f, t))
+        print(clients, f, t, flush=True)
+    conn = http.client.HTTPConnection("127.0.0.1", tr_port)
+    conn.request("GET", "/stats")
+    st = json.loads(conn.getresponse().read())
+    fp_rss = hwm_kb(fp.pid)
+    tr_rss = st["self_max_rss_kb"] + st["children_max_rss_kb"]
+    fp.terminate()
+    tr.terminate()
+    fp.wait()
+    tr.wait()
+    out = [
+        f"1920x1080 JPEG ({len(jpeg)} B; {len(wrapped)} B as base64 in JSON), BlazeFace back 256 (`face`), CPU, "
+        "release build; clients on the same machine, keep-alive, each waits for its answer. framepipe: "
+        "`framepipe serve face`, the JPEG as the body of POST /api/detect. traditional: "
+        "`bench/peer_base64_server.py`, JSON {\"image\": base64} and a fresh `framepipe detect face FILE` per "
+        "request (the same model, runtime and decoder). Alternating runs; latency measured by the client. "
+        "The machine (2 cores) was shared with other jobs while this ran: compare the ratios, not the "
+        "absolute numbers.",
+        "",
+        "| clients | framepipe req/s | p50 ms | p99 ms | traditional req/s | p50 ms | p99 ms | throughput ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for clients, f, t in rows:
+        out.append(f"| {clients} | **{f['rps']:.1f}** ({f['n']}) | {f['p50']:.0f} | {f['p99']:.0f} | "
+                   f"{t['rps']:.2f} ({t['n']}) | {t['p50']:.0f} | {t['p99']:.0f} | {f['rps'] / t['rps']:.1f}x |")
+    out += ["", f"Peak RSS: framepipe serve {fp_rss // 1024} MiB (one process, whole run); traditional "
+            f"{tr_rss // 1024} MiB (server {st['self_max_rss_kb'] // 1024} MiB + largest child "
+            f"{st['children_max_rss_kb'] // 1024} MiB, one child per request). Allocations per request: not "
+            "measured here.",
+            "", "Re-run: `ninja -C build/release && bench/bench_service.py build/release/apps/framepipe --md "
+            "/tmp/service.md && bench/update_results.py service /tmp/service.md`."]
+    open(a.md, "w").write("\n".join(out) + "\n")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
