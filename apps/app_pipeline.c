@@ -314,6 +314,27 @@ static void draw_progress(FpPipeline *p, int with_total, int64_t t0)
     }
 }
 
+/* s with control characters as \n, \r, \t or \xHH: a file name cannot start a line of its own. */
+static void put_escaped(FILE *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            fputc(*p, out);
+        else if (*p == '\n' || *p == '\r' || *p == '\t')
+            fprintf(out, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+        else
+            fprintf(out, "\\x%02x", *p);
+    }
+}
+
+/* "framepipe: MSG\n" on stderr, MSG's control characters escaped. */
+static void print_error(const char *msg)
+{
+    fputs("framepipe: ", stderr);
+    put_escaped(stderr, msg);
+    fputc('\n', stderr);
+}
+
 /* Exit code from how the cameras ended: an input that failed (not stopped, not at its end) is 1. */
 static int cameras_exit_code(FpPipeline *p)
 {
@@ -322,7 +343,9 @@ static int cameras_exit_code(FpPipeline *p)
         FpCameraSummary cs;
         fp_pipeline_get_camera(p, i, &cs);
         if (cs.source.state == FP_SOURCE_FAILED) {
-            fprintf(stderr, "framepipe: input %s failed: %s\n", cs.name, cs.source.last_error);
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "input %s failed: %s", cs.name, cs.source.last_error);
+            print_error(msg);
             code = FP_EXIT_INPUT;
         }
     }
@@ -496,7 +519,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
 
     int rc = fp_pipeline_create(&p, cfg);
     if (rc < 0) {
-        fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+        print_error(fp_error_detail(rc));
         return rc == FP_ECONFIG || rc == FP_EINVALID ? FP_EXIT_USAGE
                : rc == FP_EMODEL || rc == FP_EDEPENDENCY || rc == FP_EUNSUPPORTED || rc == -ENOENT ||
                        rc == -EACCES
@@ -586,7 +609,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     goto out;
 out_error:
     /* an output that cannot be opened (path, listen address) is a usage error; a failed start is not */
-    fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+    print_error(fp_error_detail(rc));
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_pipeline_stop(p, false);    /* no sink call runs after this */

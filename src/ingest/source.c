@@ -41,7 +41,7 @@ typedef struct SrcFrame {
 
 struct FpSource {
     FpSourceConfig cfg;
-    char *url, *name, *hw_device;
+    char *url, *name, *hw_device, *protocols;
     const FpSourceBackend *backend;
     int live;
     FpSourcePolicy policy;
@@ -106,6 +106,7 @@ static void source_free(FpSource *s)
     free(s->url);
     free(s->name);
     free(s->hw_device);
+    free(s->protocols);
     free(s);
 }
 
@@ -230,6 +231,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->url = strdup(cfg->url);
     s->name = strdup(label);
     s->hw_device = dup_or_null(cfg->hw_device);
+    s->protocols = dup_or_null(cfg->protocols);
     s->live = cfg->live == FP_LIVE_YES  ? 1
               : cfg->live == FP_LIVE_NO ? 0
                                         : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
@@ -239,13 +241,14 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     /* latest keeps the queue short (the newest frame is at most one behind); lossless smooths bursts */
     s->qcap = cfg->queue_depth ? cfg->queue_depth : s->policy == FP_POLICY_LATEST ? 2 : 4;
     s->queue = calloc(s->qcap, sizeof(*s->queue));
-    if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || !s->queue) {
-        free(s->url), free(s->name), free(s->hw_device), free(s->queue), free(s);
+    if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || (cfg->protocols && !s->protocols) || !s->queue) {
+        free(s->url), free(s->name), free(s->hw_device), free(s->protocols), free(s->queue), free(s);
         return -ENOMEM;
     }
     s->cfg.url = s->url;
     s->cfg.name = s->name;
     s->cfg.hw_device = s->hw_device;
+    s->cfg.protocols = s->protocols;
     s->cfg.queue_depth = s->qcap;
     s->cfg.kind = kind;
 #define DEFAULT(field, v) if (s->cfg.field <= 0) s->cfg.field = (v)

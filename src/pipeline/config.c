@@ -345,6 +345,7 @@ static const KeyDef camera_keys[] = {
     {"pool_timeout", K_DUR_NS, SRC(pool_timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
     {"hw", K_ENUM, SRC(hw), .names = hw_names, .expect = "one of none, auto, cuda, vaapi"},
     {"hw_device", K_STRING, SRC(hw_device), .expect = "a device string (e.g. /dev/dri/renderD128 or 0)"},
+    {"protocols", K_STRING, SRC(protocols), .expect = "libavformat protocols, comma-separated (e.g. file,concat)"},
     {"decoder_threads", K_INT, SRC(decoder_threads), 0, 1024, .expect = "an integer in 0..1024"},
     {"raw_width", K_INT, SRC(raw_width), 1, 32768, .expect = "an integer in 1..32768"},
     {"raw_height", K_INT, SRC(raw_height), 1, 32768, .expect = "an integer in 1..32768"},
