@@ -164,6 +164,12 @@ static double rounded(double v, double scale)
     return isfinite(v) ? round(v * scale) / scale : 0.0;
 }
 
+/* A file that ended early (truncated, or a read error part-way): its frames were processed, the rest is missing. */
+static bool camera_partial(const FpCameraSummary *cs)
+{
+    return cs->source.state == FP_SOURCE_ENDED && cs->source.last_error_code == FP_ETRUNCATED;
+}
+
 /* One camera's entry of the summary (docs/cli.md); NULL when cJSON runs out of memory. */
 static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
 {
@@ -182,7 +188,8 @@ static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
     cJSON *lat = ok ? cJSON_AddObjectToObject(o, "latency_ms") : NULL;
     ok = lat && cJSON_AddNumberToObject(lat, "p50", rounded(ms(cs->latency.p50), 1e3)) &&
          cJSON_AddNumberToObject(lat, "p99", rounded(ms(cs->latency.p99), 1e3)) &&
-         cJSON_AddStringToObject(o, "state", fp_source_state_name(cs->source.state));
+         cJSON_AddStringToObject(o, "state", fp_source_state_name(cs->source.state)) &&
+         cJSON_AddBoolToObject(o, "partial", camera_partial(cs));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -335,13 +342,22 @@ static void print_error(const char *msg)
     fputc('\n', stderr);
 }
 
-/* Exit code from how the cameras ended: an input that failed (not stopped, not at its end) is 1. */
+/*
+ * Exit code from how the cameras ended: an input that failed (not stopped,
+ * not at its end) is 1, and so is a partial one (docs/cli.md).
+ */
 static int cameras_exit_code(FpPipeline *p)
 {
     int n = fp_pipeline_camera_count(p), code = FP_EXIT_OK;
     for (int i = 0; i < n; i++) {
         FpCameraSummary cs;
         fp_pipeline_get_camera(p, i, &cs);
+        if (camera_partial(&cs)) {
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "input %s is partial: %s", cs.name, cs.source.last_error);
+            print_error(msg);
+            code = FP_EXIT_INPUT;
+        }
         if (cs.source.state == FP_SOURCE_FAILED) {
             char msg[1024];
             snprintf(msg, sizeof(msg), "input %s failed: %s", cs.name, cs.source.last_error);

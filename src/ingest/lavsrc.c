@@ -437,6 +437,9 @@ static int check_protocol(FpLav *c, const char *url, const char **allowed)
     return 0;
 }
 
+/* The largest picture decoded, in pixels: 8K and a margin, so a damaged header cannot claim gigabytes. */
+#define LAV_MAX_PIXELS 40000000
+
 int fp__lav_open(FpSource *src, const char *url, const char *format, int image, FpLav **out)
 {
     const FpSourceConfig *cfg = fp__source_cfg(src);
@@ -522,6 +525,12 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
         if ((int)i != c->vidx)
             c->fmt->streams[i]->discard = AVDISCARD_ALL;
     AVStream *st = c->fmt->streams[c->vidx];
+    if ((int64_t)st->codecpar->width * st->codecpar->height > LAV_MAX_PIXELS) {
+        rc = fp_error(FP_EUNSUPPORTED, "source %s: %s is %dx%d (%.0f megapixels), more than the %d-megapixel limit",
+                      name, url, st->codecpar->width, st->codecpar->height,
+                      (double)st->codecpar->width * st->codecpar->height / 1e6, LAV_MAX_PIXELS / 1000000);
+        goto fail;
+    }
     c->tb = st->time_base;
     c->start_pts = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
     c->dec = avcodec_alloc_context3(codec);
@@ -535,7 +544,7 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     c->dec->opaque = c;
     c->dec->pkt_timebase = st->time_base;
     c->dec->thread_count = cfg->decoder_threads > 0 ? cfg->decoder_threads : 0;
-    c->dec->max_pixels = 40000000; /* 8K and a margin: a damaged header must not claim gigabytes */
+    c->dec->max_pixels = LAV_MAX_PIXELS; /* a damaged header (or a frame after a size change) cannot claim more */
     c->dr1 = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     setup_hw(c, codec);
     if (c->dr1) {

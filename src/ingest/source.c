@@ -612,6 +612,29 @@ static void record_failure(FpSource *s, int rc)
     fp__source_note_error(s, rc, msg);
 }
 
+/*
+ * A file, image or raw input that ended without a single decoded frame is a
+ * failed input, not an empty success (a zero-byte .jpg, random bytes, a PNG
+ * whose header claims 60000x60000): FP_ECORRUPT naming it and the last
+ * problem seen. FP_EEND_OF_STREAM when it yielded frames.
+ */
+static int check_yielded_frames(FpSource *s)
+{
+    char last[sizeof(s->st.last_error)];
+    pthread_mutex_lock(&s->lock);
+    uint64_t decoded = s->st.decoded;
+    snprintf(last, sizeof(last), "%s", s->st.last_error);
+    pthread_mutex_unlock(&s->lock);
+    if (decoded > 0)
+        return FP_EEND_OF_STREAM;
+    const char *why = last;
+    size_t nlen = strlen(s->name);
+    if (!strncmp(why, "source ", 7) && !strncmp(why + 7, s->name, nlen) && !strncmp(why + 7 + nlen, ": ", 2))
+        why += 7 + nlen + 2; /* the message names the source already */
+    return fp_error(FP_ECORRUPT, "source %s: no frame could be decoded from %s%s%s", s->name, s->url,
+                    why[0] ? "; last problem: " : "", why);
+}
+
 /* Waits up to ns unless stopping; returns 1 when stopping. */
 static int backoff_wait(FpSource *s, int64_t ns)
 {
@@ -663,6 +686,8 @@ static int run_session(FpSource *s)
         }
         break;
     }
+    if (rc == FP_EEND_OF_STREAM && !s->live && !fp__source_stopping(s))
+        rc = check_yielded_frames(s);
     int err = rc;
     if (rc < 0 && rc != FP_EEND_OF_STREAM && rc != FP_EFLUSHING)
         record_failure(s, rc); /* before close() can overwrite the thread's error detail */

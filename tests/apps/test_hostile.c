@@ -117,3 +117,105 @@ FP_TEST_TIMED(file_names_cannot_forge_log_lines, 120)
         CHECK_MSG(strncmp(line, "[    0.1] W forged", 18) != 0, "a forged line: %s", e);
     free(e);
 }
+
+static uint32_t crc32_png(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return c ^ 0xffffffffu;
+}
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* A PNG whose IHDR claims w x h (valid CRC), with a few bytes of IDAT and IEND. */
+static void write_png_header(const char *path, uint32_t w, uint32_t h)
+{
+    unsigned char b[128];
+    size_t n = 0;
+    memcpy(b, "\x89PNG\r\n\x1a\n", 8), n = 8;
+    unsigned char ihdr[4 + 13] = {'I', 'H', 'D', 'R'};
+    put_be32(ihdr + 4, w);
+    put_be32(ihdr + 8, h);
+    ihdr[12] = 8, ihdr[13] = 2; /* 8-bit RGB */
+    put_be32(b + n, 13), n += 4;
+    memcpy(b + n, ihdr, sizeof(ihdr)), n += sizeof(ihdr);
+    put_be32(b + n, crc32_png(ihdr, sizeof(ihdr))), n += 4;
+    static const unsigned char idat[] = {'I', 'D', 'A', 'T', 0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+    put_be32(b + n, sizeof(idat) - 4), n += 4;
+    memcpy(b + n, idat, sizeof(idat)), n += sizeof(idat);
+    put_be32(b + n, crc32_png(idat, sizeof(idat))), n += 4;
+    put_be32(b + n, 0), n += 4;
+    memcpy(b + n, "IEND", 4), n += 4;
+    put_be32(b + n, crc32_png((const unsigned char *)"IEND", 4)), n += 4;
+    CHECK_OK(fp_media_write_file(path, b, n));
+}
+
+/* Fault 4: a single image that yields no frame is a failed input: exit 1 and a line naming it. */
+FP_TEST_TIMED(bad_single_images_fail_naming_the_input, 240)
+{
+    char zero[600], noise[600], claims[600], big[600];
+    snprintf(zero, sizeof(zero), "%s", tmp("zero.jpg"));
+    snprintf(noise, sizeof(noise), "%s", tmp("noise.jpg"));
+    snprintf(claims, sizeof(claims), "%s", tmp("claims.png"));
+    snprintf(big, sizeof(big), "%s", tmp("big.jpg"));
+    CHECK_OK(fp_media_write_file(zero, "", 0));
+    unsigned char rnd[5000];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof(rnd); i++) /* fixed pseudo-random bytes (xorshift) */
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5, rnd[i] = (unsigned char)x;
+    CHECK_OK(fp_media_write_file(noise, rnd, sizeof(rnd)));
+    write_png_header(claims, 60000, 60000);
+    const char *ff[] = {"ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=8000x8000",
+                        "-frames:v", "1", big, NULL};
+    CHECK_EQ(fp_test_run(ff, "/dev/null", NULL), 0);
+    const char *inputs[] = {zero, noise, claims};
+    for (int i = 0; i < 3; i++) {
+        const char *out = tmp("img.jsonl");
+        const char *a[] = {exe(), "detect", "--quiet", "-o", out, blazeface128(), inputs[i], NULL};
+        char *e = expect_exit(a, NULL, 1, "failed: ");
+        CHECK_MSG(strstr(e, inputs[i]), "stderr does not name %s: %s", inputs[i], e);
+        CHECK_MSG(strstr(e, "no frame could be decoded"), "%s", e);
+        free(e);
+        CHECK_EQ(count_lines(out), 0);
+    }
+    /* Fault 10: an image over the pixel cap says so, not "Invalid argument" */
+    const char *a[] = {exe(), "detect", "--quiet", blazeface128(), big, NULL};
+    free(expect_exit(a, NULL, 1, "is 8000x8000 (64 megapixels), more than the 40-megapixel limit"));
+}
+
+/* Fault 5: a truncated file: its frames, then exit 1 with the input named partial, "partial": true in the summary. */
+FP_TEST_TIMED(truncated_file_is_a_partial_input, 240)
+{
+    char *clip = fp_media_clip("h264", 320, 240, 200, 25, "mp4f");
+    size_t len = 0;
+    unsigned char *d = fp_media_read_file(clip, &len);
+    CHECK(d && len > 1000);
+    char half[600];
+    snprintf(half, sizeof(half), "%s", tmp("half.mp4"));
+    CHECK_OK(fp_media_write_file(half, d, len / 2));
+    free(d);
+    const char *out = tmp("half.jsonl"), *sum = tmp("half-summary.json");
+    const char *a[] = {exe(), "detect", "--quiet", "--summary", sum, "-o", out, blazeface128(), half, NULL};
+    free(expect_exit(a, NULL, 1, "input half.mp4 is partial: "));
+    int n = count_lines(out);
+    CHECK_MSG(n > 20 && n < 200, "%d frames", n);
+    char *s = slurp(sum);
+    CHECK_MSG(strstr(s, "\"state\":\"ended\",\"partial\":true"), "%s", s);
+    free(s);
+    /* the whole file is not partial */
+    const char *b[] = {exe(), "detect", "--quiet", "--summary", sum, "-o", out, blazeface128(), clip, NULL};
+    free(expect_exit(b, NULL, 0, NULL));
+    CHECK_EQ(count_lines(out), 200);
+    s = slurp(sum);
+    CHECK_MSG(strstr(s, "\"partial\":false"), "%s", s);
+    free(s);
+    free(clip);
+}
