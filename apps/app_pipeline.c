@@ -368,6 +368,20 @@ static int cameras_exit_code(FpPipeline *p)
     return code;
 }
 
+/*
+ * True when every output the run has failed for good: the JSON lines and
+ * events outputs that are configured have lost their reader (a closed pipe:
+ * `detect ... | head -1`) and there is nothing else to serve (no annotation,
+ * no network output, no HTTP endpoint). Then decoding on is work for nobody.
+ */
+static bool outputs_gone(const FpJsonlSink *jsonl, const FpEventsJsonl *events, const FpAnnotateSink *annotate,
+                         const AppOutputs *outputs, const FpHttpServer *http)
+{
+    if ((!jsonl && !events) || annotate || outputs->n || http)
+        return false;
+    return (!jsonl || fp_jsonl_sink_gone(jsonl)) && (!events || fp_events_jsonl_gone(events));
+}
+
 /* FpEventSinkFn: the recent events /api/events serves. */
 static int http_event(void *opaque, const FpEvent *ev, const FpFrameResult *r)
 {
@@ -585,13 +599,18 @@ int fp_app_run_pipeline(const FpAppRun *run)
         goto out_error;
     int64_t t0 = fp_clock_ns();
     int progress = run->progress && isatty(STDERR_FILENO);
-    int drained = 0;
+    int drained = 0, gone = 0;
     for (;;) {
         rc = fp_pipeline_wait(p, 200000000);
         if (rc == 0)
             break;
         if (progress)
             draw_progress(p, run->progress_total, t0);
+        if (!gone && outputs_gone(jsonl, events, annotate, &outputs, http)) {
+            print_error("every output has failed for good (its reader went away); stopping");
+            gone = drained = 1;
+            fp_pipeline_stop(p, true);
+        }
         int timeup = run->duration_s > 0 && (double)(fp_clock_ns() - t0) / 1e9 >= run->duration_s;
         if ((signals_seen || timeup) && !drained) {
             if (signals_seen)
@@ -605,7 +624,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
         draw_progress(p, run->progress_total, t0);
         fputc('\n', stderr);
     }
-    code = drained ? FP_EXIT_OK : cameras_exit_code(p);
+    code = gone ? FP_EXIT_INPUT : drained ? FP_EXIT_OK : cameras_exit_code(p);
     if (annotate && (rc = fp_annotate_sink_close(annotate)) < 0) {
         fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
         code = FP_EXIT_INPUT;

@@ -166,7 +166,7 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
     cJSON *cams = cJSON_GetObjectItemCaseSensitive(s, "cameras");
     CHECK_EQ(cJSON_GetArraySize(cams), 1);
     cJSON *cam = cJSON_GetArrayItem(cams, 0);
-    check_keys(cam, "name:s,frames:n,decoded:n,skipped:n,reconnects:n,fps:n,skipped_fps:n,latency_ms:o,state:s",
+    check_keys(cam, "name:s,frames:n,decoded:n,skipped:n,reconnects:n,fps:n,skipped_fps:n,latency_ms:o,state:s,partial:b",
                "summary.cameras[0]");
     check_keys(cJSON_GetObjectItemCaseSensitive(cam, "latency_ms"), "p50:n,p99:n", "summary.cameras[0].latency_ms");
     CHECK(!strcmp(str(cam, "name"), "h264-320x240-37-25fps.mp4"));

@@ -5,6 +5,7 @@
 #include "media.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -217,5 +218,39 @@ FP_TEST_TIMED(truncated_file_is_a_partial_input, 240)
     s = slurp(sum);
     CHECK_MSG(strstr(s, "\"partial\":false"), "%s", s);
     free(s);
+    free(clip);
+}
+
+/*
+ * Fault 1: `detect --loop M clip | head -1`: once the only output has lost
+ * its reader, the run stops with exit 1 (it decoded on for as long as it was
+ * left). No timing: the wait is generous, a run that never stops fails.
+ */
+FP_TEST_TIMED(a_dead_output_stops_the_run, 300)
+{
+    char *clip = fp_media_clip("h264", 160, 120, 25, 25, "mp4");
+    int fds[2];
+    CHECK(pipe(fds) == 0);
+    int wr = fcntl(fds[1], F_DUPFD, 10); /* a descriptor > 2 for the spawn options */
+    CHECK(wr > 2);
+    close(fds[1]);
+    const char *err = tmp("dead.err");
+    FpTestSpawnOptions so = {.stdout_fd = wr, .stderr_path = err};
+    const char *a[] = {exe(), "detect", "--quiet", "--loop", blazeface128(), clip, NULL};
+    pid_t pid = fp_test_spawn(a, &so);
+    close(wr);
+    FILE *in = fdopen(fds[0], "r");
+    CHECK(in != NULL);
+    char line[4096];
+    CHECK(fgets(line, sizeof(line), in) != NULL); /* head -1 */
+    CHECK(strncmp(line, "{\"camera\":", 10) == 0);
+    fclose(in);
+    int rc = fp_test_wait_exit(pid, 120000);
+    if (rc == -ETIMEDOUT)
+        fp_test_stop(pid, 1000);
+    char *e = slurp(err);
+    CHECK_MSG(rc == 1, "exit %d (expected 1; -110: still running 120 s after its reader left): %s", rc, e);
+    CHECK_MSG(strstr(e, "every output has failed for good"), "%s", e);
+    free(e);
     free(clip);
 }

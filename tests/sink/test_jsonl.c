@@ -530,7 +530,9 @@ FP_TEST(events_jsonl_closed_pipe_gives_epipe_not_sigpipe)
     CHECK_MSG(strncmp(line, "{\"id\":7,", 8) == 0 && line[got - 1] == '\n', "line: %s", line);
     close(rd);
     signal(SIGPIPE, SIG_DFL); /* the default action would kill this process */
+    CHECK(!fp_events_jsonl_gone(s));
     CHECK_EQ(fp_events_jsonl_write(s, &ev, NULL), -EPIPE);
+    CHECK(fp_events_jsonl_gone(s));
     sigset_t pending;
     sigpending(&pending);
     CHECK(!sigismember(&pending, SIGPIPE));
@@ -560,7 +562,9 @@ FP_TEST(jsonl_closed_pipe_gives_epipe_not_sigpipe)
     close(rd);
     signal(SIGPIPE, SIG_DFL); /* the default action would kill this process */
     fp_error_clear();
+    CHECK(!fp_jsonl_sink_gone(s));
     CHECK_EQ(fp_jsonl_sink_write(s, &r), -EPIPE);
+    CHECK(fp_jsonl_sink_gone(s)); /* the reader left for good */
     CHECK_MSG(strstr(fp_error_detail(-EPIPE), fifo) != NULL, "detail: %s", fp_error_detail(-EPIPE));
     CHECK_EQ(fp_jsonl_sink_write(s, &r), -EPIPE);
     /* no SIGPIPE left pending or blocked behind */
