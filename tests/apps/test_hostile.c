@@ -254,3 +254,38 @@ FP_TEST_TIMED(a_dead_output_stops_the_run, 300)
     free(e);
     free(clip);
 }
+
+static const char *model_path(const char *name)
+{
+    static char path[600];
+    snprintf(path, sizeof(path), "%s/models/%s", fp_test_source_dir(), name);
+    return path;
+}
+
+/*
+ * Fault 10: model errors exit 3 from detect and from model alike, with a message that names the
+ * model and what is wrong with it (models/gen_hostile_models.py makes them).
+ */
+FP_TEST_TIMED(model_errors_have_one_exit_code_and_a_clear_message, 180)
+{
+    char *clip = fp_media_clip("h264", 160, 120, 2, 25, "mp4");
+    const char *huge = model_path("tiny_huge_output.onnx");
+    const char *a1[] = {exe(), "detect", "--quiet", huge, clip, NULL};
+    free(expect_exit(a1, NULL, 3, "output 'out' needs 3221225472 bytes per image, more than the 256 MiB"));
+    const char *a2[] = {exe(), "model", huge, NULL};
+    free(expect_exit(a2, NULL, 3, "output 'out' needs 3221225472 bytes per image"));
+    /* a model file that is not one: 3 from both */
+    const char *bad = tmp("not-a-model.onnx");
+    CHECK_OK(fp_media_write_file(bad, "not a model", 11));
+    const char *a3[] = {exe(), "detect", "--quiet", bad, clip, NULL};
+    free(expect_exit(a3, NULL, 3, "not-a-model.onnx"));
+    const char *a4[] = {exe(), "model", bad, NULL};
+    free(expect_exit(a4, NULL, 3, "not-a-model.onnx"));
+    /* an input without a size: the message names the options that exist */
+    const char *zero = model_path("tiny_input_zero.onnx");
+    const char *a5[] = {exe(), "detect", "--quiet", zero, clip, NULL};
+    char *e = expect_exit(a5, NULL, 2, "--input WxH");
+    CHECK_MSG(!strstr(e, "set input_height"), "%s", e);
+    free(e);
+    free(clip);
+}
