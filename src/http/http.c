@@ -740,12 +740,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     (void)upload_data;
-    (void)upload_data_size;
-    (void)con_cls;
     FpHttpServer *s = cls;
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
                             "method not allowed (use GET or HEAD)\n", "GET, HEAD");
+    /*
+     * Keep-alive: a GET/HEAD is answered on the call after the headers, once
+     * libmicrohttpd has the whole request (a body, if sent, is dropped), so
+     * the connection stays open for the next request. An answer queued on
+     * the first call would leave the request unread and close it.
+     */
+    static char headers_in;
+    if (!*con_cls) {
+        *con_cls = &headers_in;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(url, "/healthz") == 0)
         return reply_health(c, s);
     bool set_cookie = false;
@@ -912,7 +925,8 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
+        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)FP_HTTP_MAX_PER_IP, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
         MHD_OPTION_END);
     if (!s->daemon) {
         if (same_socket(mhd_fd, st.st_ino))
