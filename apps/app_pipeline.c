@@ -197,6 +197,14 @@ static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
     return o;
 }
 
+/* "name": {"p50", "p99"} in ms into o; 0 when cJSON runs out of memory. */
+static int add_split_json(cJSON *o, const char *name, const FpHistogramSummary *h)
+{
+    cJSON *q = cJSON_AddObjectToObject(o, name);
+    return q && cJSON_AddNumberToObject(q, "p50", rounded(ms(h->p50), 1e3)) &&
+           cJSON_AddNumberToObject(q, "p99", rounded(ms(h->p99), 1e3));
+}
+
 /* The run's summary object (docs/cli.md); NULL when cJSON runs out of memory. */
 static cJSON *summary_json(FpPipeline *p, const FpPipelineSummary *s, double cpu)
 {
@@ -214,6 +222,7 @@ static cJSON *summary_json(FpPipeline *p, const FpPipelineSummary *s, double cpu
          cJSON_AddNumberToObject(lat, "p90", rounded(ms(s->latency.p90), 1e3)) &&
          cJSON_AddNumberToObject(lat, "p99", rounded(ms(s->latency.p99), 1e3)) &&
          cJSON_AddNumberToObject(lat, "max", rounded(ms(s->latency.max), 1e3)) &&
+         add_split_json(root, "queue_ms", &s->queue) && add_split_json(root, "processing_ms", &s->processing) &&
          cJSON_AddNumberToObject(root, "pool_hit_rate", rounded(s->pool_hit_rate, 1e6)) &&
          cJSON_AddNumberToObject(root, "batch_fill", rounded(s->batch_fill, 1e4)) &&
          cJSON_AddNumberToObject(root, "cpu_seconds", rounded(cpu, 1e3));
@@ -268,10 +277,13 @@ static void print_summary(const FpPipelineSummary *sum, double cpu)
     fprintf(stderr,
             "framepipe: %" PRIu64 " frames in %.2f s (%.1f fps), %" PRIu64 " detections, %" PRIu64
             " skipped\n"
-            "framepipe: latency decoded->output p50 %.2f ms, p99 %.2f ms, max %.2f ms; batch fill %.2f; "
-            "pool hit rate %.4f; cpu %.2f s\n",
+            "framepipe: latency decoded->output p50 %.2f ms, p99 %.2f ms, max %.2f ms, of which\n"
+            "framepipe:   queueing (decoded->batched, waiting behind other frames) p50 %.2f ms, p99 %.2f ms\n"
+            "framepipe:   processing (batched->output: prep, inference, post, outputs) p50 %.2f ms, p99 %.2f ms\n"
+            "framepipe: batch fill %.2f; pool hit rate %.4f; cpu %.2f s\n",
             s.frames, s.seconds, s.fps, s.detections, s.skipped, ms(s.latency.p50), ms(s.latency.p99),
-            ms(s.latency.max), s.batch_fill, s.pool_hit_rate, cpu);
+            ms(s.latency.max), ms(s.queue.p50), ms(s.queue.p99), ms(s.processing.p50), ms(s.processing.p99),
+            s.batch_fill, s.pool_hit_rate, cpu);
 }
 
 /*
