@@ -19,6 +19,7 @@
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
 #include "framepipe/log.h"
+#include "header_watch.h"
 #include "web_files.h"
 
 #include <arpa/inet.h>
@@ -53,6 +54,7 @@ struct FpHttpServer {
     char *snapshot_dir;          /* owned copy of h.snapshot_dir */
     char *token;                 /* owned copy of h.token; NULL: no token needed */
     atomic_bool stopping;        /* set by destroy: the streams end */
+    FpHeaderWatch *watch;        /* closes connections whose headers do not come (slowloris) */
 };
 
 /* ---- listen string ------------------------------------------------------ */
@@ -741,6 +743,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     (void)upload_data;
     FpHttpServer *s = cls;
+    if (!*con_cls)
+        fp__header_watch_done(s->watch, c); /* the headers are in */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
                             "method not allowed (use GET or HEAD)\n", "GET, HEAD");
@@ -917,6 +921,14 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         free(s);
         return fp_error(-err, "http: \"%s\": %s", spec, fp_strerror(-err));
     }
+    if ((rc = fp__header_watch_create(&s->watch, (int64_t)FP_HTTP_HEADER_TIMEOUT_S * 1000000000)) < 0) {
+        close(mhd_fd);
+        close(fd);
+        pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
+        free(s);
+        return fp_error(rc, "http: \"%s\": %s", spec, fp_strerror(rc));
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (a.family == AF_INET6)
@@ -926,9 +938,11 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_PER_IP, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
+        (unsigned int)FP_HTTP_MAX_PER_IP, MHD_OPTION_NOTIFY_CONNECTION, fp__header_watch_notify, (void *)s->watch,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
         MHD_OPTION_END);
     if (!s->daemon) {
+        fp__header_watch_destroy(&s->watch);
         if (same_socket(mhd_fd, st.st_ino))
             close(mhd_fd);
         close(fd);
@@ -978,6 +992,7 @@ void fp_http_server_destroy(FpHttpServer **sp)
      * connection threads and the accepting thread and closes every socket. */
     atomic_store(&s->stopping, true);
     MHD_stop_daemon(s->daemon);
+    fp__header_watch_destroy(&s->watch); /* after: no connection is left to report */
     fp_log_debug("http", "stopped http://%s/", s->addr);
     pthread_mutex_destroy(&s->events_lock);
     free_strings(s);

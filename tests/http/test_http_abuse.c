@@ -150,3 +150,47 @@ FP_TEST_TIMED(http_slowloris_does_not_starve_healthz, 120)
     fp_http_server_destroy(&s);
     fp_metrics_destroy(&m);
 }
+
+/*
+ * Fault 8, from the probe's own address: the per-address cap alone would
+ * refuse the probe behind 16 trickling sockets, forever; the header deadline
+ * (FP_HTTP_HEADER_TIMEOUT_S) closes them, and a probe that retries is
+ * answered while the trickle goes on. It retries 30 times, 2 s apart.
+ */
+FP_TEST_TIMED(http_slowloris_from_the_same_address_is_cut_off, 200)
+{
+    FpMetrics *m;
+    FpHttpServer *s = start(&m);
+    int port = fp_http_server_port(s);
+    enum { N = 130 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_from("127.0.0.1", port, 5);
+        if (fds[i] >= 0)
+            (void)send(fds[i], "GET / HTTP/1.1\r\nX-Slow: ", 24, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    Trickle t = {.fds = fds, .n = N};
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, trickle, &t) == 0);
+    int answered = 0, tries = 0;
+    char buf[4096] = "";
+    for (; tries < 30 && !answered; tries++) {
+        int fd = connect_from("127.0.0.1", port, 2);
+        if (fd >= 0) {
+            const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)sizeof(req) - 1)
+                answered = read_until(fd, "HTTP/1.1 200 OK\r\n", 1, buf, sizeof(buf)) == 1;
+            close(fd);
+        }
+        if (!answered)
+            sleep(2);
+    }
+    atomic_store(&t.stop, true);
+    pthread_join(th, NULL);
+    CHECK_MSG(answered, "/healthz unanswered after %d tries while 130 sockets of its address trickled", tries);
+    for (int i = 0; i < N; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fp_http_server_destroy(&s);
+    fp_metrics_destroy(&m);
+}
