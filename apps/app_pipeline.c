@@ -167,6 +167,12 @@ static double rounded(double v, double scale)
     return isfinite(v) ? round(v * scale) / scale : 0.0;
 }
 
+/* A file that ended early (truncated, or a read error part-way): its frames were processed, the rest is missing. */
+static bool camera_partial(const FpCameraSummary *cs)
+{
+    return cs->source.state == FP_SOURCE_ENDED && cs->source.last_error_code == FP_ETRUNCATED;
+}
+
 /* One camera's entry of the summary (docs/cli.md); NULL when cJSON runs out of memory. */
 static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
 {
@@ -185,12 +191,21 @@ static cJSON *camera_summary_json(const FpCameraSummary *cs, double seconds)
     cJSON *lat = ok ? cJSON_AddObjectToObject(o, "latency_ms") : NULL;
     ok = lat && cJSON_AddNumberToObject(lat, "p50", rounded(ms(cs->latency.p50), 1e3)) &&
          cJSON_AddNumberToObject(lat, "p99", rounded(ms(cs->latency.p99), 1e3)) &&
-         cJSON_AddStringToObject(o, "state", fp_source_state_name(cs->source.state));
+         cJSON_AddStringToObject(o, "state", fp_source_state_name(cs->source.state)) &&
+         cJSON_AddBoolToObject(o, "partial", camera_partial(cs));
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
     }
     return o;
+}
+
+/* "name": {"p50", "p99"} in ms into o; 0 when cJSON runs out of memory. */
+static int add_split_json(cJSON *o, const char *name, const FpHistogramSummary *h)
+{
+    cJSON *q = cJSON_AddObjectToObject(o, name);
+    return q && cJSON_AddNumberToObject(q, "p50", rounded(ms(h->p50), 1e3)) &&
+           cJSON_AddNumberToObject(q, "p99", rounded(ms(h->p99), 1e3));
 }
 
 /* The run's summary object (docs/cli.md); NULL when cJSON runs out of memory. */
@@ -210,6 +225,7 @@ static cJSON *summary_json(FpPipeline *p, const FpPipelineSummary *s, double cpu
          cJSON_AddNumberToObject(lat, "p90", rounded(ms(s->latency.p90), 1e3)) &&
          cJSON_AddNumberToObject(lat, "p99", rounded(ms(s->latency.p99), 1e3)) &&
          cJSON_AddNumberToObject(lat, "max", rounded(ms(s->latency.max), 1e3)) &&
+         add_split_json(root, "queue_ms", &s->queue) && add_split_json(root, "processing_ms", &s->processing) &&
          cJSON_AddNumberToObject(root, "pool_hit_rate", rounded(s->pool_hit_rate, 1e6)) &&
          cJSON_AddNumberToObject(root, "batch_fill", rounded(s->batch_fill, 1e4)) &&
          cJSON_AddNumberToObject(root, "cpu_seconds", rounded(cpu, 1e3));
@@ -264,10 +280,13 @@ static void print_summary(const FpPipelineSummary *sum, double cpu)
     fprintf(stderr,
             "framepipe: %" PRIu64 " frames in %.2f s (%.1f fps), %" PRIu64 " detections, %" PRIu64
             " skipped\n"
-            "framepipe: latency decoded->output p50 %.2f ms, p99 %.2f ms, max %.2f ms; batch fill %.2f; "
-            "pool hit rate %.4f; cpu %.2f s\n",
+            "framepipe: latency decoded->output p50 %.2f ms, p99 %.2f ms, max %.2f ms, of which\n"
+            "framepipe:   queueing (decoded->batched, waiting behind other frames) p50 %.2f ms, p99 %.2f ms\n"
+            "framepipe:   processing (batched->output: prep, inference, post, outputs) p50 %.2f ms, p99 %.2f ms\n"
+            "framepipe: batch fill %.2f; pool hit rate %.4f; cpu %.2f s\n",
             s.frames, s.seconds, s.fps, s.detections, s.skipped, ms(s.latency.p50), ms(s.latency.p99),
-            ms(s.latency.max), s.batch_fill, s.pool_hit_rate, cpu);
+            ms(s.latency.max), ms(s.queue.p50), ms(s.queue.p99), ms(s.processing.p50), ms(s.processing.p99),
+            s.batch_fill, s.pool_hit_rate, cpu);
 }
 
 /*
@@ -317,19 +336,65 @@ static void draw_progress(FpPipeline *p, int with_total, int64_t t0)
     }
 }
 
-/* Exit code from how the cameras ended: an input that failed (not stopped, not at its end) is 1. */
+/* s with control characters as \n, \r, \t or \xHH: a file name cannot start a line of its own. */
+static void put_escaped(FILE *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != 0x7f)
+            fputc(*p, out);
+        else if (*p == '\n' || *p == '\r' || *p == '\t')
+            fprintf(out, "\\%c", *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't');
+        else
+            fprintf(out, "\\x%02x", *p);
+    }
+}
+
+/* "framepipe: MSG\n" on stderr, MSG's control characters escaped. */
+static void print_error(const char *msg)
+{
+    fputs("framepipe: ", stderr);
+    put_escaped(stderr, msg);
+    fputc('\n', stderr);
+}
+
+/*
+ * Exit code from how the cameras ended: an input that failed (not stopped,
+ * not at its end) is 1, and so is a partial one (docs/cli.md).
+ */
 static int cameras_exit_code(FpPipeline *p)
 {
     int n = fp_pipeline_camera_count(p), code = FP_EXIT_OK;
     for (int i = 0; i < n; i++) {
         FpCameraSummary cs;
         fp_pipeline_get_camera(p, i, &cs);
+        if (camera_partial(&cs)) {
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "input %s is partial: %s", cs.name, cs.source.last_error);
+            print_error(msg);
+            code = FP_EXIT_INPUT;
+        }
         if (cs.source.state == FP_SOURCE_FAILED) {
-            fprintf(stderr, "framepipe: input %s failed: %s\n", cs.name, cs.source.last_error);
+            char msg[1024];
+            snprintf(msg, sizeof(msg), "input %s failed: %s", cs.name, cs.source.last_error);
+            print_error(msg);
             code = FP_EXIT_INPUT;
         }
     }
     return code;
+}
+
+/*
+ * True when every output the run has failed for good: the JSON lines and
+ * events outputs that are configured have lost their reader (a closed pipe:
+ * `detect ... | head -1`) and there is nothing else to serve (no annotation,
+ * no network output, no HTTP endpoint). Then decoding on is work for nobody.
+ */
+static bool outputs_gone(const FpJsonlSink *jsonl, const FpEventsJsonl *events, const FpAnnotateSink *annotate,
+                         const AppOutputs *outputs, const FpHttpServer *http)
+{
+    if ((!jsonl && !events) || annotate || outputs->n || http)
+        return false;
+    return (!jsonl || fp_jsonl_sink_gone(jsonl)) && (!events || fp_events_jsonl_gone(events));
 }
 
 /* FpEventSinkFn: the recent events /api/events serves. */
@@ -536,7 +601,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
 
     int rc = fp_pipeline_create(&p, cfg);
     if (rc < 0) {
-        fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+        print_error(fp_error_detail(rc));
         return rc == FP_ECONFIG || rc == FP_EINVALID ? FP_EXIT_USAGE
                : rc == FP_EMODEL || rc == FP_EDEPENDENCY || rc == FP_EUNSUPPORTED || rc == -ENOENT ||
                        rc == -EACCES
@@ -593,13 +658,18 @@ int fp_app_run_pipeline(const FpAppRun *run)
         goto out_error;
     int64_t t0 = fp_clock_ns();
     int progress = run->progress && isatty(STDERR_FILENO);
-    int drained = 0;
+    int drained = 0, gone = 0;
     for (;;) {
         rc = fp_pipeline_wait(p, 200000000);
         if (rc == 0)
             break;
         if (progress)
             draw_progress(p, run->progress_total, t0);
+        if (!gone && outputs_gone(jsonl, events, annotate, &outputs, http)) {
+            print_error("every output has failed for good (its reader went away); stopping");
+            gone = drained = 1;
+            fp_pipeline_stop(p, true);
+        }
         int timeup = run->duration_s > 0 && (double)(fp_clock_ns() - t0) / 1e9 >= run->duration_s;
         if ((signals_seen || timeup) && !drained) {
             if (signals_seen)
@@ -613,7 +683,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
         draw_progress(p, run->progress_total, t0);
         fputc('\n', stderr);
     }
-    code = drained ? FP_EXIT_OK : cameras_exit_code(p);
+    code = gone ? FP_EXIT_INPUT : drained ? FP_EXIT_OK : cameras_exit_code(p);
     if (annotate && (rc = fp_annotate_sink_close(annotate)) < 0) {
         fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
         code = FP_EXIT_INPUT;
@@ -633,7 +703,7 @@ int fp_app_run_pipeline(const FpAppRun *run)
     goto out;
 out_error:
     /* an output that cannot be opened (path, listen address) is a usage error; a failed start is not */
-    fprintf(stderr, "framepipe: %s\n", fp_error_detail(rc));
+    print_error(fp_error_detail(rc));
     code = started ? FP_EXIT_INPUT : FP_EXIT_USAGE;
 out:
     fp_pipeline_stop(p, false);    /* no sink call runs after this */

@@ -47,6 +47,9 @@ static void detect_usage(FILE *out)
             "  --loop                files: start again at the end (run until a signal)\n"
             "  --decoder-threads N   decoder threads per input (0: FFmpeg's choice)\n"
             "  --raw WxH:FORMAT      INPUT is raw frames (yuv420p, nv12, rgb24, bgr24, gray8)\n"
+            "  --protocols LIST      libavformat protocols the inputs may use (default: by each URL's scheme;\n"
+            "                        e.g. file,concat to read concat:a.mp4|b.mp4)\n"
+            "Options end at --; - (stdin) may be given once.\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage, 3 model error, 130 second signal.\n");
 }
 
@@ -55,7 +58,7 @@ enum {
     OPT_ANNOTATE = 256, OPT_SUMMARY, OPT_HTTP, OPT_FAMILY, OPT_CONF, OPT_IOU, OPT_MAX_DET, OPT_LABELS,
     OPT_INPUT, OPT_THREADS, OPT_PROVIDER, OPT_PROVIDER_FALLBACK, OPT_BATCH, OPT_MAX_WAIT, OPT_PER_CAMERA,
     OPT_WORKERS, OPT_POLICY, OPT_FPS, OPT_EVERY_NTH, OPT_START, OPT_STOP, OPT_LOOP, OPT_DECODER_THREADS,
-    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS, OPT_REDACT,
+    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS, OPT_REDACT, OPT_PROTOCOLS,
 };
 
 static const struct option detect_options[] = {
@@ -90,6 +93,7 @@ static const struct option detect_options[] = {
     {"track", no_argument, NULL, OPT_TRACK},
     {"rules", required_argument, NULL, OPT_RULES},
     {"events", required_argument, NULL, OPT_EVENTS},
+    {"protocols", required_argument, NULL, OPT_PROTOCOLS},
     {NULL, 0, NULL, 0},
 };
 
@@ -233,6 +237,7 @@ static int input_option(FpAppOptions *o, int c, FpSourceConfig *proto)
         proto->decoder_threads = (int)lv;
         return 0;
     case OPT_RAW: return fp_app_parse_raw(o, proto);
+    case OPT_PROTOCOLS: proto->protocols = optarg; return 0;
     default: return 1;
     }
 }
@@ -268,8 +273,15 @@ static int parse_detect_args(int argc, char **argv, DetectArgs *d)
         fprintf(stderr, "framepipe detect: more than %d inputs\n", FP_PIPELINE_MAX_CAMERAS);
         return FP_APP_OPT_ERROR;
     }
-    while (optind < argc)
+    int stdin_inputs = 0;
+    while (optind < argc) {
+        stdin_inputs += !strcmp(argv[optind], "-");
         d->inputs[d->n_inputs++] = argv[optind++];
+    }
+    if (stdin_inputs > 1) {
+        fprintf(stderr, "framepipe detect: - (stdin) is given %d times: there is one standard input\n", stdin_inputs);
+        return FP_APP_OPT_ERROR;
+    }
     if (!d->model || !d->n_inputs) {
         detect_usage(stderr);
         return FP_APP_OPT_ERROR;

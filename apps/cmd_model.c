@@ -7,6 +7,7 @@
 #include "framepipe/model.h"
 #include "framepipe/model_names.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,7 +85,11 @@ int fp_cmd_model(int argc, char **argv)
     int rc = fp_model_create(&m, path, &cfg);
     if (rc < 0) {
         fprintf(stderr, "framepipe model: %s\n", fp_error_detail(rc));
-        return FP_EXIT_INPUT;
+        /* the same codes as detect and run for the same file (docs/cli.md) */
+        return rc == FP_ECONFIG || rc == FP_EINVALID ? FP_EXIT_USAGE
+               : rc == FP_EMODEL || rc == FP_EDEPENDENCY || rc == FP_EUNSUPPORTED || rc == -ENOENT || rc == -EACCES
+                   ? FP_EXIT_MODEL
+                   : FP_EXIT_INPUT;
     }
     const char *ver = fp_model_ort_version(NULL);
     printf("model:    %s\n", fp_model_path(m));

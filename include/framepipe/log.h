@@ -33,7 +33,9 @@ int fp_log_level_parse(const char *name, FpLogLevel *out);
  * set with fp_log_set_callback or, with none, writes
  * "[   12.345678] W component: message\n" to stderr with one write(2) call,
  * so lines from threads never interleave. `component` NULL is "framepipe".
- * Messages longer than about 1000 bytes are cut. Never fails (a failed
+ * Control characters in the message (a newline in a file name) are written
+ * as the text \n, \r, \t or \xHH, so one call is always one line, also for
+ * the callback. Messages longer than about 1000 bytes are cut. Never fails (a failed
  * write to stderr is ignored, errno is preserved). Any thread.
  */
 void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)

@@ -93,7 +93,9 @@ void fp_metrics_destroy(FpMetrics **m);
  * is either NULL or a label set without braces, e.g. `camera="cam0"`; `help`
  * may be NULL. `owner` is an arbitrary tag used by fp_metrics_remove_owner.
  * Histograms are exported in seconds when `unit_ns` is set (values recorded
- * in ns). The strings are copied; `c`, `h`, `fn` and `opaque` stay the
+ * in ns; buckets 0.0001..2.5 s); without it they hold counts (frames per
+ * batch) and get count buckets 1, 2, 4, ... 1024, 4096 (values recorded as is).
+ * The strings are copied; `c`, `h`, `fn` and `opaque` stay the
  * caller's and must stay valid until the series is removed. Returns 0,
  * FP_EINVALID for a bad name, -ENOMEM; nothing is registered on failure.
  * Any thread.

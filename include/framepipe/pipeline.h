@@ -158,6 +158,9 @@ typedef struct FpPipelineSummary {
     double batch_fill;          /* mean batch size / max_batch */
     uint64_t sink_errors;       /* sink calls (frame and event sinks) that returned an error */
     uint64_t events;            /* events raised by the rules */
+    /* latency split in two, ns: queueing (decoded -> taken into a batch: waiting behind other frames, which is
+     * most of it for a file read as fast as possible) and processing (taken into a batch -> delivered) */
+    FpHistogramSummary queue, processing;
 } FpPipelineSummary;
 
 /* Fills *out (counters so far; `seconds` runs until stop). Any thread, also while the pipeline runs. Cannot fail. */

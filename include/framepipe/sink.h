@@ -80,6 +80,9 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r);
 /* Lines written completely so far. Any thread. */
 uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s);
 
+/* True once a write found the reader of the pipe or socket gone (-EPIPE): no later write can succeed. Any thread. */
+bool fp_jsonl_sink_gone(const FpJsonlSink *s);
+
 /*
  * Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL:
  * no-op). A close error is logged, not returned. Any thread, once no write
@@ -112,6 +115,9 @@ int fp_events_jsonl_write(void *sink, const FpEvent *ev, const FpFrameResult *fr
 
 /* Lines written completely so far. Any thread. */
 uint64_t fp_events_jsonl_lines(const FpEventsJsonl *s);
+
+/* True once a write found the reader of the pipe or socket gone (-EPIPE): no later write can succeed. Any thread. */
+bool fp_events_jsonl_gone(const FpEventsJsonl *s);
 
 /* Closes the file (not stdout) and frees the sink; sets *s to NULL (NULL: no-op). Once no write can run. */
 void fp_events_jsonl_destroy(FpEventsJsonl **s);

@@ -91,6 +91,9 @@ typedef struct FpSourceConfig {
     FpHwDecode hw;            /* hardware decoding; falls back to software with a log line */
     const char *hw_device;    /* e.g. "/dev/dri/renderD128" or "0"; NULL: default; copied */
     int decoder_threads;      /* 0: libavcodec picks (frame+slice threads); 1: no threads */
+    /* libavformat protocols the URL may use, comma-separated (e.g. "file,concat"); NULL: by the URL's
+     * scheme (a path: file; rtsp: rtsp, rtp, udp, tcp, tls; http: http, https, tcp, tls; docs/ingest.md); copied */
+    const char *protocols;
 
     int raw_width, raw_height;   /* FP_SOURCE_RAW */
     FpPixelFormat raw_format;

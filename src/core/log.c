@@ -97,6 +97,42 @@ static bool log_to_callback(FpLogLevel level, const char *component, const char 
     return called;
 }
 
+/*
+ * Control characters in msg (a file name with a newline, a terminal escape)
+ * become the text \n, \r, \t or \xHH in place, so that one call is one line
+ * and a name cannot forge log lines. Cut at `cap` - 1 bytes. Returns the length.
+ */
+static size_t escape_controls(char *msg, size_t cap)
+{
+    size_t len = strlen(msg), ctrl = 0;
+    for (size_t i = 0; i < len; i++)
+        ctrl += (unsigned char)msg[i] < 0x20 || msg[i] == 0x7f;
+    if (!ctrl)
+        return len;
+    char tmp[1024];
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)msg[i];
+        char esc[5];
+        size_t k;
+        if (ch >= 0x20 && ch != 0x7f) {
+            esc[0] = (char)ch, k = 1;
+        } else if (ch == '\n' || ch == '\r' || ch == '\t') {
+            esc[0] = '\\', esc[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't', k = 2;
+        } else {
+            static const char hex[] = "0123456789abcdef";
+            esc[0] = '\\', esc[1] = 'x', esc[2] = hex[ch >> 4], esc[3] = hex[ch & 15], k = 4;
+        }
+        if (o + k >= cap || o + k >= sizeof(tmp))
+            break;
+        memcpy(tmp + o, esc, k);
+        o += k;
+    }
+    memcpy(msg, tmp, o);
+    msg[o] = '\0';
+    return o;
+}
+
 void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)
 {
     if ((int)level > (int)fp_log_get_level())
@@ -121,6 +157,7 @@ void fp_log(FpLogLevel level, const char *component, const char *fmt, ...)
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len] = '\0';
+    len = (size_t)n + escape_controls(line + n, sizeof(line) - 1 - (size_t)n);
     if (!log_to_callback(level, comp, line + n)) {
         line[len++] = '\n';
         ssize_t w = write(STDERR_FILENO, line, len);

@@ -281,9 +281,11 @@ void fp_metrics_remove_owner(FpMetrics *m, const void *owner)
     pthread_mutex_unlock(&m->lock);
 }
 
-/* Histogram bucket bounds for export, in the recorded unit (ns when unit_ns). */
+/* Histogram bucket bounds for export: seconds for time histograms (unit_ns, recorded in ns)... */
 static const double export_bounds_s[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                          0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
+/* ...and counts for the others (frames per batch, detections per frame: whole numbers from 1). */
+static const double export_bounds_count[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
 
 static void write_labels(FILE *out, const char *labels, const char *extra)
 {
@@ -352,8 +354,11 @@ int fp_metrics_write_prometheus(FpMetrics *m, FILE *out)
             double scale = s->unit_ns ? 1e-9 : 1.0;
             uint64_t n = fp_histogram_count(s->hist);
             char le[64];
-            for (size_t b = 0; b < sizeof(export_bounds_s) / sizeof(export_bounds_s[0]); b++) {
-                double bound = export_bounds_s[b];
+            const double *bounds = s->unit_ns ? export_bounds_s : export_bounds_count;
+            size_t n_bounds = s->unit_ns ? sizeof(export_bounds_s) / sizeof(export_bounds_s[0])
+                                         : sizeof(export_bounds_count) / sizeof(export_bounds_count[0]);
+            for (size_t b = 0; b < n_bounds; b++) {
+                double bound = bounds[b];
                 uint64_t raw = (uint64_t)(bound / scale);
                 snprintf(le, sizeof(le), "le=\"%g\"", bound);
                 fprintf(out, "%s_bucket", s->name);

@@ -20,6 +20,7 @@
 #include "framepipe/error.h"
 #include "framepipe/log.h"
 #include "upload_internal.h"
+#include "header_watch.h"
 #include "web_files.h"
 
 #include <arpa/inet.h>
@@ -54,6 +55,7 @@ struct FpHttpServer {
     char *snapshot_dir;          /* owned copy of h.snapshot_dir */
     char *token;                 /* owned copy of h.token; NULL: no token needed */
     atomic_bool stopping;        /* set by destroy: the streams end */
+    FpHeaderWatch *watch;        /* closes connections whose headers do not come (slowloris) */
 };
 
 /* ---- listen string ------------------------------------------------------ */
@@ -728,13 +730,26 @@ static bool camera_path(const char *url, const char *leaf, char *name, size_t ca
 
 static enum MHD_Result dispatch(struct MHD_Connection *c, FpHttpServer *s, const char *url);
 
+/* *con_cls of a GET/HEAD whose headers are in (keep-alive: answered on the next call) */
+static char get_headers_in;
+
+/* libmicrohttpd's end of a request: a POST's upload state is upload.c's to free; a GET's marker is no state. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    if (con_cls && *con_cls == &get_headers_in) {
+        *con_cls = NULL;
+        return;
+    }
+    fp__http_post_completed(cls, c, con_cls, toe);
+}
+
 /*
  * libmicrohttpd's access handler, on the connection's own thread. Called once the
- * request headers are in; every answer is queued on that first call (no
- * request here has a body worth reading), so a request with a body gets its
- * 405 at once and libmicrohttpd closes the connection instead of reading it.
- * The exception: POST when the app registered routes (h.post), whose body
- * upload.c reads over the following calls.
+ * request headers are in (the header watch is told), then for each piece of a
+ * body, then once more. POST to a route the app registered (h.post) is read
+ * piece by piece by upload.c; any other method but GET/HEAD gets its 405 at
+ * once (libmicrohttpd then closes the connection); GET/HEAD are answered on the
+ * last call, so keep-alive connections stay usable.
  */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
@@ -743,6 +758,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     FpHttpServer *s = cls;
+    if (!*con_cls)
+        fp__header_watch_done(s->watch, c); /* the headers are in */
     if (s->h.post && strcmp(method, MHD_HTTP_METHOD_POST) == 0) { /* the app's POST routes (upload.c) */
         bool unused_cookie = false;
         if (!*con_cls && s->token && !token_ok(c, s, &unused_cookie))
@@ -752,6 +769,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
                             "method not allowed (use GET or HEAD)\n", "GET, HEAD");
+    /*
+     * Keep-alive: a GET/HEAD is answered on the call after the headers, once
+     * libmicrohttpd has the whole request (a body, if sent, is dropped), so
+     * the connection stays open for the next request. An answer queued on
+     * the first call would leave the request unread and close it.
+     */
+    if (!*con_cls) {
+        *con_cls = &get_headers_in;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(url, "/healthz") == 0)
         return reply_health(c, s);
     bool set_cookie = false;
@@ -910,6 +941,14 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         free(s);
         return fp_error(-err, "http: \"%s\": %s", spec, fp_strerror(-err));
     }
+    if ((rc = fp__header_watch_create(&s->watch, (int64_t)FP_HTTP_HEADER_TIMEOUT_S * 1000000000)) < 0) {
+        close(mhd_fd);
+        close(fd);
+        pthread_mutex_destroy(&s->events_lock);
+        free_strings(s);
+        free(s);
+        return fp_error(rc, "http: \"%s\": %s", spec, fp_strerror(rc));
+    }
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
                      MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (a.family == AF_INET6)
@@ -918,10 +957,13 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
         flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
-        MHD_OPTION_NOTIFY_COMPLETED, fp__http_post_completed, (void *)NULL,
+        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)FP_HTTP_MAX_PER_IP, MHD_OPTION_NOTIFY_CONNECTION, fp__header_watch_notify, (void *)s->watch,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
         MHD_OPTION_END);
     if (!s->daemon) {
+        fp__header_watch_destroy(&s->watch);
         if (same_socket(mhd_fd, st.st_ino))
             close(mhd_fd);
         close(fd);
@@ -971,6 +1013,7 @@ void fp_http_server_destroy(FpHttpServer **sp)
      * connection threads and the accepting thread and closes every socket. */
     atomic_store(&s->stopping, true);
     MHD_stop_daemon(s->daemon);
+    fp__header_watch_destroy(&s->watch); /* after: no connection is left to report */
     fp_log_debug("http", "stopped http://%s/", s->addr);
     pthread_mutex_destroy(&s->events_lock);
     free_strings(s);

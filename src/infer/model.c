@@ -463,9 +463,14 @@ static int check_input(FpModel *m, const FpModelConfig *cfg)
                             m->path, ti->name, k ? "width" : "height", (long long)d[ax[k]], want[k]);
         if (want[k] > 0)
             d[ax[k]] = want[k];
+        if (d[ax[k]] == 0)
+            return fp_error(FP_EMODEL, "model %s: input '%s' has a %s of 0", m->path, ti->name,
+                            k ? "width" : "height");
         if (d[ax[k]] < 0)
-            return fp_error(FP_ECONFIG, "model %s: input '%s' has a dynamic %s; set input_%s in the configuration",
-                            m->path, ti->name, k ? "width" : "height", k ? "width" : "height");
+            return fp_error(FP_ECONFIG,
+                            "model %s: input '%s' has a dynamic %s; give the input size (framepipe detect "
+                            "--input WxH, or model.input: [w, h] in a config)",
+                            m->path, ti->name, k ? "width" : "height");
     }
     int cax = in->layout == FP_LAYOUT_NCHW ? 1 : 3;
     if (d[cax] < 0)
@@ -636,6 +641,9 @@ static int read_tensors(FpModel *m)
  * Step 3: the descriptor cache, the outputs' shapes (dynamic axes resolved by a warm-up run), a
  * batch axis on every output, and the model-owned output buffers when asked for.
  */
+/* A detector's outputs per image are kilobytes to a few MiB; far more is a broken or hostile model. */
+#define FP_MODEL_MAX_OUTPUT_BYTES (256 << 20)
+
 static int prepare_outputs(FpModel *m, const FpModelConfig *cfg)
 {
     /* Descriptor cache: every slot's outputs and inputs for a few pool buffers, per batch size used. */
@@ -648,6 +656,10 @@ static int prepare_outputs(FpModel *m, const FpModelConfig *cfg)
     int batch = m->input.fixed_batch ? m->input.fixed_batch : 1;
     for (int i = 0; i < m->n_out; i++) {
         FpTensorInfo *ti = &m->out_info[i];
+        if (ti->item_bytes > FP_MODEL_MAX_OUTPUT_BYTES)
+            return fp_error(FP_EMODEL, "model %s: output '%s' needs %zu bytes per image, more than the %d MiB a "
+                            "detector output may have", m->path, ti->name, ti->item_bytes,
+                            FP_MODEL_MAX_OUTPUT_BYTES >> 20);
         if (ti->rank == 0 || (!ti->batch_dynamic && ti->dims[0] != batch))
             return fp_error(FP_EMODEL, "model %s: output '%s' has no batch axis matching the input's", m->path,
                             ti->name);

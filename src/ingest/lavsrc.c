@@ -377,6 +377,70 @@ void fp__lav_close(FpLav **pc)
     free(c);
 }
 
+/*
+ * The libavformat protocols a source may use (AVOption protocol_whitelist):
+ * those the source's config names, else a set by the URL's own protocol, so
+ * that a file name cannot reach concat:, subfile:, data: and the like.
+ */
+static const struct {
+    const char *protocol; /* what avio_find_protocol_name says the URL uses */
+    const char *allowed;  /* it and what it opens underneath */
+} lav_protocols[] = {
+    {"file", "file"},
+    {"rtsp", "rtsp,rtsps,rtp,srtp,udp,tcp,tls"},
+    {"rtsps", "rtsp,rtsps,rtp,srtp,udp,tcp,tls"},
+    {"http", "http,https,tcp,tls,crypto"},
+    {"https", "http,https,tcp,tls,crypto"},
+    {"udp", "udp,rtp"},
+    {"rtp", "rtp,srtp,udp"},
+    {"tcp", "tcp"},
+    {"srt", "srt"},
+};
+
+/* 1 when `name` is an item of the comma-separated `list`. */
+static int in_list(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* The whitelist for `url` into *allowed: 0, or FP_EUNSUPPORTED naming the protocol that is not allowed. */
+static int check_protocol(FpLav *c, const char *url, const char **allowed)
+{
+    /* RTSP is a demuxer, not a protocol: for it (and any scheme avio does not know) the scheme names it */
+    char scheme[16] = "";
+    const char *colon = strstr(url, "://");
+    if (colon && colon > url && (size_t)(colon - url) < sizeof(scheme))
+        snprintf(scheme, sizeof(scheme), "%.*s", (int)(colon - url), url);
+    const char *proto = avio_find_protocol_name(url);
+    if (!proto && scheme[0])
+        proto = scheme;
+    const char *configured = fp__source_cfg(c->src)->protocols;
+    *allowed = configured;
+    for (size_t i = 0; !configured && proto && i < sizeof(lav_protocols) / sizeof(lav_protocols[0]); i++)
+        if (!strcmp(proto, lav_protocols[i].protocol))
+            *allowed = lav_protocols[i].allowed;
+    if (!proto)
+        return fp_error(FP_EUNSUPPORTED, "source %s: %s names no protocol libavformat has", fp_source_name(c->src),
+                        url);
+    if (!*allowed || !in_list(*allowed, proto))
+        return fp_error(FP_EUNSUPPORTED,
+                        "source %s: %s uses the '%s' protocol, which is not allowed here (allowed: %s; "
+                        "list it in the source's protocols to use it)",
+                        fp_source_name(c->src), url, proto,
+                        configured ? configured : "file, rtsp, rtsps, http, https, udp, rtp, tcp, srt");
+    return 0;
+}
+
+/* The largest picture decoded, in pixels: 8K and a margin, so a damaged header cannot claim gigabytes. */
+#define LAV_MAX_PIXELS 40000000
+
 int fp__lav_open(FpSource *src, const char *url, const char *format, int image, FpLav **out)
 {
     const FpSourceConfig *cfg = fp__source_cfg(src);
@@ -419,6 +483,14 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     } else if (!strncmp(url, "/dev/video", 10)) {
         ifmt = av_find_input_format("video4linux2");
     }
+    if (!ifmt || !(ifmt->flags & AVFMT_NOFILE)) { /* a device demuxer (v4l2) opens no protocol */
+        const char *allowed = NULL;
+        if ((rc = check_protocol(c, url, &allowed)) < 0) {
+            av_dict_free(&opts);
+            goto fail;
+        }
+        av_dict_set(&opts, "protocol_whitelist", allowed, 0);
+    }
     if (image)
         av_dict_set(&opts, "pattern_type", "none", 0);
     if (fp__source_is_live(src)) {
@@ -454,6 +526,12 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
         if ((int)i != c->vidx)
             c->fmt->streams[i]->discard = AVDISCARD_ALL;
     AVStream *st = c->fmt->streams[c->vidx];
+    if ((int64_t)st->codecpar->width * st->codecpar->height > LAV_MAX_PIXELS) {
+        rc = fp_error(FP_EUNSUPPORTED, "source %s: %s is %dx%d (%.0f megapixels), more than the %d-megapixel limit",
+                      name, url, st->codecpar->width, st->codecpar->height,
+                      (double)st->codecpar->width * st->codecpar->height / 1e6, LAV_MAX_PIXELS / 1000000);
+        goto fail;
+    }
     c->tb = st->time_base;
     c->start_pts = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
     c->dec = avcodec_alloc_context3(codec);
@@ -467,7 +545,7 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     c->dec->opaque = c;
     c->dec->pkt_timebase = st->time_base;
     c->dec->thread_count = cfg->decoder_threads > 0 ? cfg->decoder_threads : 0;
-    c->dec->max_pixels = 40000000; /* 8K and a margin: a damaged header must not claim gigabytes */
+    c->dec->max_pixels = LAV_MAX_PIXELS; /* a damaged header (or a frame after a size change) cannot claim more */
     c->dr1 = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     setup_hw(c, codec);
     if (c->dr1) {

@@ -41,7 +41,7 @@ typedef struct SrcFrame {
 
 struct FpSource {
     FpSourceConfig cfg;
-    char *url, *name, *hw_device;
+    char *url, *name, *hw_device, *protocols;
     const FpSourceBackend *backend;
     int live;
     FpSourcePolicy policy;
@@ -106,6 +106,7 @@ static void source_free(FpSource *s)
     free(s->url);
     free(s->name);
     free(s->hw_device);
+    free(s->protocols);
     free(s);
 }
 
@@ -234,6 +235,7 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     s->url = strdup(cfg->url);
     s->name = strdup(label);
     s->hw_device = dup_or_null(cfg->hw_device);
+    s->protocols = dup_or_null(cfg->protocols);
     s->live = cfg->live == FP_LIVE_YES  ? 1
               : cfg->live == FP_LIVE_NO ? 0
                                         : kind == FP_SOURCE_RING || (kind == FP_SOURCE_LIBAV && guess_live(cfg->url));
@@ -243,13 +245,14 @@ int fp_source_open(FpSource **out, const FpSourceConfig *cfg, FpPool *pool)
     /* latest keeps the queue short (the newest frame is at most one behind); lossless smooths bursts */
     s->qcap = cfg->queue_depth ? cfg->queue_depth : s->policy == FP_POLICY_LATEST ? 2 : 4;
     s->queue = calloc(s->qcap, sizeof(*s->queue));
-    if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || !s->queue) {
-        free(s->url), free(s->name), free(s->hw_device), free(s->queue), free(s);
+    if (!s->url || !s->name || (cfg->hw_device && !s->hw_device) || (cfg->protocols && !s->protocols) || !s->queue) {
+        free(s->url), free(s->name), free(s->hw_device), free(s->protocols), free(s->queue), free(s);
         return -ENOMEM;
     }
     s->cfg.url = s->url;
     s->cfg.name = s->name;
     s->cfg.hw_device = s->hw_device;
+    s->cfg.protocols = s->protocols;
     s->cfg.queue_depth = s->qcap;
     s->cfg.kind = kind;
 #define DEFAULT(field, v) if (s->cfg.field <= 0) s->cfg.field = (v)
@@ -614,6 +617,29 @@ static void record_failure(FpSource *s, int rc)
     fp__source_note_error(s, rc, msg);
 }
 
+/*
+ * A file, image or raw input that ended without a single decoded frame is a
+ * failed input, not an empty success (a zero-byte .jpg, random bytes, a PNG
+ * whose header claims 60000x60000): FP_ECORRUPT naming it and the last
+ * problem seen. FP_EEND_OF_STREAM when it yielded frames.
+ */
+static int check_yielded_frames(FpSource *s)
+{
+    char last[sizeof(s->st.last_error)];
+    pthread_mutex_lock(&s->lock);
+    uint64_t decoded = s->st.decoded;
+    snprintf(last, sizeof(last), "%s", s->st.last_error);
+    pthread_mutex_unlock(&s->lock);
+    if (decoded > 0)
+        return FP_EEND_OF_STREAM;
+    const char *why = last;
+    size_t nlen = strlen(s->name);
+    if (!strncmp(why, "source ", 7) && !strncmp(why + 7, s->name, nlen) && !strncmp(why + 7 + nlen, ": ", 2))
+        why += 7 + nlen + 2; /* the message names the source already */
+    return fp_error(FP_ECORRUPT, "source %s: no frame could be decoded from %s%s%s", s->name, s->url,
+                    why[0] ? "; last problem: " : "", why);
+}
+
 /* Waits up to ns unless stopping; returns 1 when stopping. */
 static int backoff_wait(FpSource *s, int64_t ns)
 {
@@ -665,6 +691,8 @@ static int run_session(FpSource *s)
         }
         break;
     }
+    if (rc == FP_EEND_OF_STREAM && !s->live && !fp__source_stopping(s))
+        rc = check_yielded_frames(s);
     int err = rc;
     if (rc < 0 && rc != FP_EEND_OF_STREAM && rc != FP_EFLUSHING)
         record_failure(s, rc); /* before close() can overwrite the thread's error detail */

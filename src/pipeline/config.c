@@ -334,29 +334,30 @@ static const KeyDef camera_keys[] = {
     {"live", K_ENUM, SRC(live), .names = live_names, .expect = "one of auto, true, false"},
     {"policy", K_ENUM, SRC(policy), .names = policy_names, .expect = "one of default, latest, lossless"},
     {"queue_depth", K_UINT, SRC(queue_depth), 0, 4096, .expect = "an integer in 0..4096"},
-    {"fps", K_DOUBLE, SRC(target_fps), 0, 1e6, .min_open = true, .expect = "a number > 0"},
+    {"fps", K_DOUBLE, SRC(target_fps), 0, 1e6, .min_open = true, .expect = "a number > 0 and at most 1e6"},
     {"every_nth", K_UINT, SRC(every_nth), 1, 1000000, .expect = "an integer >= 1"},
-    {"start", K_DUR_S, SRC(start_s), .expect = "a duration >= 0 " DUR_EXAMPLES},
-    {"stop", K_DUR_S, SRC(stop_s), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"start", K_DUR_S, SRC(start_s), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
+    {"stop", K_DUR_S, SRC(stop_s), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
     {"loop", K_INTBOOL, SRC(loop), .expect = "a boolean (true/false, yes/no, on/off)"},
     {"rtsp_transport", K_ENUM, SRC(rtsp_transport), .names = transport_names, .expect = "one of tcp, udp"},
-    {"open_timeout", K_DUR_NS, SRC(open_timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
-    {"stall_timeout", K_DUR_NS, SRC(stall_timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
-    {"backoff_min", K_DUR_NS, SRC(backoff_min_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
-    {"backoff_max", K_DUR_NS, SRC(backoff_max_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
-    {"pool_timeout", K_DUR_NS, SRC(pool_timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"open_timeout", K_DUR_NS, SRC(open_timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
+    {"stall_timeout", K_DUR_NS, SRC(stall_timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
+    {"backoff_min", K_DUR_NS, SRC(backoff_min_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
+    {"backoff_max", K_DUR_NS, SRC(backoff_max_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
+    {"pool_timeout", K_DUR_NS, SRC(pool_timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
     {"hw", K_ENUM, SRC(hw), .names = hw_names, .expect = "one of none, auto, cuda, vaapi"},
     {"hw_device", K_STRING, SRC(hw_device), .expect = "a device string (e.g. /dev/dri/renderD128 or 0)"},
+    {"protocols", K_STRING, SRC(protocols), .expect = "libavformat protocols, comma-separated (e.g. file,concat)"},
     {"decoder_threads", K_INT, SRC(decoder_threads), 0, 1024, .expect = "an integer in 0..1024"},
     {"raw_width", K_INT, SRC(raw_width), 1, 32768, .expect = "an integer in 1..32768"},
     {"raw_height", K_INT, SRC(raw_height), 1, 32768, .expect = "an integer in 1..32768"},
     {"raw_format", K_ENUM, SRC(raw_format), .names = format_names,
      .expect = "one of yuv420p, nv12, rgb24, bgr24, gray8"},
-    {"raw_fps", K_DOUBLE, SRC(raw_fps), 0, 1e6, .min_open = true, .expect = "a number > 0"},
+    {"raw_fps", K_DOUBLE, SRC(raw_fps), 0, 1e6, .min_open = true, .expect = "a number > 0 and at most 1e6"},
     {"roi", K_ROI, 0, .expect = "[x, y, w, h] with integers x, y >= 0 and w, h > 0"},
-    {"latency_budget", K_DUR_NS, CAM(latency_budget_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"latency_budget", K_DUR_NS, CAM(latency_budget_ns), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
     {"zones", K_ZONES, 0, .expect = "a list of zones (name, points, normalized)"},
-    {"meters_per_pixel", K_FLOAT, CAM(meters_per_pixel), 0, 1e6, .expect = "a number >= 0"},
+    {"meters_per_pixel", K_FLOAT, CAM(meters_per_pixel), 0, 1e6, .expect = "a number from 0 to 1e6"},
 };
 
 #define ZONE(f) offsetof(FpZoneConfig, f)
@@ -375,7 +376,7 @@ static const KeyDef tracker_keys[] = {
     {"match_iou", K_FLOAT, TRK(tracker.match_iou), 0, 1, .expect = "a number in 0..1"},
     {"low_match_iou", K_FLOAT, TRK(tracker.low_match_iou), 0, 1, .expect = "a number in 0..1"},
     {"min_hits", K_INT, TRK(tracker.min_hits), 1, 1000, .expect = "an integer in 1..1000"},
-    {"max_age", K_DUR_NS, TRK(tracker.max_age_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"max_age", K_DUR_NS, TRK(tracker.max_age_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
     {"per_class", K_BOOL, TRK(tracker.per_class), .expect = "a boolean (true/false, yes/no, on/off)"},
     {"max_tracks", K_INT, TRK(tracker.max_tracks), 1, 1 << 24, .expect = "an integer in 1..16777216"},
     {"present_n", K_INT, TRK(present_n), 1, FP_RULES_MAX_HISTORY, .expect = "an integer in 1..32"},
@@ -392,16 +393,16 @@ static const KeyDef rule_keys[] = {
     {"camera", K_NAME, offsetof(FpRuleSection, camera), .expect = "the name of a camera"},
     {"zone", K_STRING, RULE(zone), .expect = "the name of a zone of the rule's camera"},
     {"class", K_CLASS, 0, .expect = "a class id (integer >= -1) or a class name"},
-    {"duration", K_DUR_NS, RULE(duration_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
-    {"cooldown", K_DUR_NS, RULE(cooldown_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"duration", K_DUR_NS, RULE(duration_ns), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
+    {"cooldown", K_DUR_NS, RULE(cooldown_ns), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
     {"threshold", K_INT, RULE(threshold), 0, 1000000, .expect = "an integer in 0..1000000"},
     {"op", K_ENUM, RULE(count_op), .names = op_names, .expect = "one of above, below"},
     {"line", K_LINE, 0, .expect = "two points [[x, y], [x, y]] (A-end, B-end)"},
     {"normalized", K_BOOL, RULE(line_normalized), .expect = "a boolean (true/false, yes/no, on/off)"},
     {"direction", K_ENUM, RULE(direction), .names = direction_names, .expect = "one of a_to_b, b_to_a, any"},
-    {"speed", K_FLOAT, RULE(speed), 0, 1e9, .min_open = true, .expect = "a number > 0"},
+    {"speed", K_FLOAT, RULE(speed), 0, 1e9, .min_open = true, .expect = "a number > 0 and at most 1e9"},
     {"from_velocity", K_BOOL, RULE(speed_from_velocity), .expect = "a boolean (true/false, yes/no, on/off)"},
-    {"ratio", K_FLOAT, RULE(down_ratio), 1, 1000, .min_open = true, .expect = "a number > 1"},
+    {"ratio", K_FLOAT, RULE(down_ratio), 1, 1000, .min_open = true, .expect = "a number > 1 and at most 1000"},
 };
 
 #define MOD(f) offsetof(FpModelSection, f)
@@ -426,9 +427,9 @@ static const KeyDef model_keys[] = {
 #define BAT(f) offsetof(FpBatchSection, f)
 static const KeyDef batch_keys[] = {
     {"max_batch", K_INT, BAT(max_batch), 1, 64, .expect = "an integer in 1..64"},
-    {"max_wait", K_DUR_NS, BAT(max_wait_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"max_wait", K_DUR_NS, BAT(max_wait_ns), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
     {"per_camera", K_INT, BAT(per_camera), 1, 64, .expect = "an integer in 1..64"},
-    {"latency_budget", K_DUR_NS, BAT(latency_budget_ns), .expect = "a duration >= 0 " DUR_EXAMPLES},
+    {"latency_budget", K_DUR_NS, BAT(latency_budget_ns), .expect = "a duration from 0 to 1e9 s " DUR_EXAMPLES},
 };
 
 #define OUT(f) offsetof(FpOutputSection, f)
@@ -483,7 +484,7 @@ static const KeyDef redis_keys[] = {
     {"stream_frames", K_STRING, RDS(stream_frames), .expect = "a stream name"},
     {"stream_events", K_STRING, RDS(stream_events), .expect = "a stream name"},
     {"maxlen", K_INT, RDS(maxlen), 0, 2000000000, .expect = "an integer >= 0 (0: no trimming)"},
-    {"timeout", K_DUR_NS, RDS(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"timeout", K_DUR_NS, RDS(timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
 };
 #define MQT(f) offsetof(MqttSec, cfg.f)
 static const KeyDef mqtt_keys[] = {
@@ -499,7 +500,7 @@ static const KeyDef mqtt_keys[] = {
     {"tls", K_BOOL, MQT(tls), .expect = BOOL_EXPECT},
     {"ca_file", K_PATH, MQT(ca_file), .expect = "the path of a CA bundle"},
     {"keepalive", K_INT, MQT(keepalive_s), 5, 65535, .expect = "an integer in 5..65535 (seconds)"},
-    {"timeout", K_DUR_NS, MQT(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"timeout", K_DUR_NS, MQT(timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
 };
 #define WHK(f) offsetof(WebhookSec, cfg.f)
 static const KeyDef webhook_keys[] = {
@@ -507,9 +508,9 @@ static const KeyDef webhook_keys[] = {
     {"url", K_STRING, WHK(url), .required = true, .expect = "an http:// or https:// URL"},
     {"headers", K_SECTION, 0, .expect = "a mapping of header names to values"},
     {"bearer_token", K_STRING, WHK(bearer_token), .expect = "a token"},
-    {"timeout", K_DUR_NS, WHK(timeout_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"timeout", K_DUR_NS, WHK(timeout_ns), .min_open = true, .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
     {"connect_timeout", K_DUR_NS, WHK(connect_timeout_ns), .min_open = true,
-     .expect = "a duration > 0 " DUR_EXAMPLES},
+     .expect = "a duration > 0 and at most 1e9 s " DUR_EXAMPLES},
 };
 
 /* the top-level `redis:` section of the distributed roles (FpDistSection) */
@@ -1435,28 +1436,43 @@ static int syntax_error(const Ctx *c, const yaml_parser_t *p, const char *text, 
     return fail_at(c, m, "YAML syntax error", "%s", p->problem ? p->problem : "error");
 }
 
-/* Pass 1: syntax, anchors and aliases, a single document. */
+/*
+ * Pass 1: syntax, anchors and aliases, tags, nesting, a single document.
+ * The depth cap ends the scan of a hostile file early: libyaml's scanner
+ * costs O(depth) per token, so unbounded nesting is quadratic.
+ */
+#define FP_CONFIG_MAX_DEPTH 64
 static int scan_events(const Ctx *c, const char *text, size_t len)
 {
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return -ENOMEM;
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    int rc = 0, docs = 0;
+    int rc = 0, docs = 0, depth = 0;
     for (;;) {
         yaml_event_t ev;
         if (!yaml_parser_parse(&p, &ev)) {
             rc = syntax_error(c, &p, text, len);
             break;
         }
-        const yaml_char_t *anchor = NULL;
+        const yaml_char_t *anchor = NULL, *tag = NULL;
         if (ev.type == YAML_SCALAR_EVENT)
-            anchor = ev.data.scalar.anchor;
+            anchor = ev.data.scalar.anchor, tag = ev.data.scalar.tag;
         else if (ev.type == YAML_SEQUENCE_START_EVENT)
-            anchor = ev.data.sequence_start.anchor;
+            anchor = ev.data.sequence_start.anchor, tag = ev.data.sequence_start.tag, depth++;
         else if (ev.type == YAML_MAPPING_START_EVENT)
-            anchor = ev.data.mapping_start.anchor;
-        if (ev.type == YAML_ALIAS_EVENT)
+            anchor = ev.data.mapping_start.anchor, tag = ev.data.mapping_start.tag, depth++;
+        else if (ev.type == YAML_SEQUENCE_END_EVENT || ev.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        if (depth > FP_CONFIG_MAX_DEPTH)
+            rc = fail_at(c, ev.start_mark, "YAML", "nested deeper than %d levels (a config needs a few)",
+                         FP_CONFIG_MAX_DEPTH);
+        else if (tag && strcmp((const char *)tag, YAML_STR_TAG) != 0)
+            rc = fail_at(c, ev.start_mark, "YAML", "tags (%s%s) are not supported: write the value without one",
+                         !strncmp((const char *)tag, "tag:yaml.org,2002:", 18) ? "!!" : "",
+                         !strncmp((const char *)tag, "tag:yaml.org,2002:", 18) ? (const char *)tag + 18
+                                                                                : (const char *)tag);
+        else if (ev.type == YAML_ALIAS_EVENT)
             rc = fail_at(c, ev.start_mark, "YAML", "aliases (*%s) are not supported: write the value out",
                          (const char *)ev.data.alias.anchor);
         else if (anchor)

@@ -135,6 +135,7 @@ struct FpPipeline {
     int max_det;
 
     FpHistogram h_decode, h_queue, h_prep, h_infer, h_post, h_output, h_total, h_batch;
+    FpHistogram h_processing; /* taken into a batch -> delivered (total - queue), for the summary */
     FpCounter frames, dets_total, batches, sink_errors;
 
     /* results are delivered in the order batches were formed, whichever worker ran them */
@@ -649,6 +650,7 @@ static void deliver(FpPipeline *p, Worker *w, const FpBatch *b)
         fp_histogram_record(&p->h_output, (uint64_t)(t_done - t_out));
         fp_histogram_record(&p->h_queue, (uint64_t)r.queue_ns);
         fp_histogram_record(&p->h_total, (uint64_t)(total > 0 ? total : 0));
+        fp_histogram_record(&p->h_processing, (uint64_t)(total > r.queue_ns ? total - r.queue_ns : 0));
         fp_histogram_record(&c->latency, (uint64_t)(total > 0 ? total : 0));
         fp_counter_add(&c->processed, 1);
         fp_counter_add(&c->detections, (uint64_t)r.n_dets);
@@ -830,8 +832,8 @@ static int pipeline_alloc(FpPipeline **out, const FpPipelineConfig *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&p->done_cond, &ca);
     pthread_condattr_destroy(&ca);
-    FpHistogram *hs[] = {&p->h_decode, &p->h_queue, &p->h_prep, &p->h_infer,
-                         &p->h_post,   &p->h_output, &p->h_total, &p->h_batch};
+    FpHistogram *hs[] = {&p->h_decode, &p->h_queue,  &p->h_prep,  &p->h_infer,     &p->h_post,
+                         &p->h_output, &p->h_total, &p->h_batch, &p->h_processing};
     for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
         fp_histogram_init(hs[i]);
     char named[1024]; /* a named model ("face") becomes its installed path */
@@ -1293,6 +1295,8 @@ void fp_pipeline_get_summary(FpPipeline *p, FpPipelineSummary *out)
     out->seconds = p->started ? (double)(end - p->start_ns) / 1e9 : 0.0;
     out->fps = out->seconds > 0 ? (double)out->frames / out->seconds : 0.0;
     fp_histogram_summary(&p->h_total, &out->latency);
+    fp_histogram_summary(&p->h_queue, &out->queue);
+    fp_histogram_summary(&p->h_processing, &out->processing);
     out->batch_fill = gauge_batch_fill(p);
     out->sink_errors = fp_counter_get(&p->sink_errors);
     out->events = fp_counter_get(&p->events);

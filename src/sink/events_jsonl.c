@@ -25,6 +25,7 @@ struct FpEventsJsonl {
     FpLineOut out; /* the file (O_APPEND) or stdout; SIGPIPE-safe writes */
     char *path;
     _Atomic uint64_t lines;
+    _Atomic bool gone; /* a write found the reader gone (-EPIPE) */
 };
 
 int fp_events_jsonl_create(FpEventsJsonl **out, const char *path)
@@ -66,10 +67,17 @@ int fp_events_jsonl_write(void *sink, const FpEvent *ev, const FpFrameResult *fr
     int rc = fp__line_out_write(&s->out, buf, len + 1);
     if (buf != stack)
         free(buf);
+    if (rc == -EPIPE)
+        atomic_store(&s->gone, true);
     if (rc < 0)
         return fp_error(rc, "events sink: cannot write to %s: %s", s->path, fp_strerror(rc));
     atomic_fetch_add_explicit(&s->lines, 1, memory_order_relaxed);
     return 0;
+}
+
+bool fp_events_jsonl_gone(const FpEventsJsonl *s)
+{
+    return s && atomic_load(&((FpEventsJsonl *)s)->gone);
 }
 
 uint64_t fp_events_jsonl_lines(const FpEventsJsonl *s)

@@ -45,6 +45,7 @@ struct FpJsonlSink {
     char *buf;
     size_t cap;
     _Atomic uint64_t lines;
+    _Atomic bool gone; /* a write found the reader gone (-EPIPE) */
 };
 
 /* ---- bounded appender ---- */
@@ -339,6 +340,8 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r)
         s->cap *= 2;
     }
     rc = fp__line_out_write(&s->out, o.buf, o.len);
+    if (rc == -EPIPE)
+        atomic_store(&s->gone, true);
     if (rc < 0)
         rc = fp_error(rc, "jsonl sink: cannot write to %s: %s", s->path, fp_strerror(rc));
     else
@@ -346,6 +349,11 @@ int fp_jsonl_sink_write(void *sink, const FpFrameResult *r)
 out:
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+bool fp_jsonl_sink_gone(const FpJsonlSink *s)
+{
+    return s && atomic_load(&((FpJsonlSink *)s)->gone);
 }
 
 uint64_t fp_jsonl_sink_lines(const FpJsonlSink *s)

@@ -29,6 +29,24 @@ int fp__line_out_open(FpLineOut *o, const char *path, bool append)
     return 0;
 }
 
+/*
+ * A write that stopped part-way (a full disk, a file size limit) leaves the
+ * start of a line: cut the file back to its last whole line, so that a
+ * reader never sees half a JSON object (docs/jsonl.md). Only for files
+ * that can be truncated (regular files); nothing to do for a pipe.
+ */
+static void drop_partial_line(int fd, size_t done)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return;
+    off_t end = lseek(fd, 0, SEEK_CUR);
+    if (end < (off_t)done)
+        return;
+    if (ftruncate(fd, end - (off_t)done) == 0)
+        (void)lseek(fd, end - (off_t)done, SEEK_SET);
+}
+
 int fp__line_out_write(const FpLineOut *o, const char *p, size_t n)
 {
     sigset_t pipe_set, old_set;
@@ -42,6 +60,7 @@ int fp__line_out_write(const FpLineOut *o, const char *p, size_t n)
         was_pending = sigismember(&pending, SIGPIPE) == 1;
     }
     int rc = 0;
+    size_t done = 0; /* bytes of this line already in the file */
     while (n > 0) {
         ssize_t w = write(o->fd, p, n);
         if (w < 0) {
@@ -52,7 +71,10 @@ int fp__line_out_write(const FpLineOut *o, const char *p, size_t n)
         }
         p += w;
         n -= (size_t)w;
+        done += (size_t)w;
     }
+    if (rc < 0 && done > 0 && !o->is_pipe)
+        drop_partial_line(o->fd, done);
     if (o->is_pipe) {
         if (rc == -EPIPE && !was_pending) { /* consume the SIGPIPE this write raised, none from before */
             const struct timespec zero = {0, 0};

@@ -160,13 +160,20 @@ FP_TEST_TIMED(detect_file_one_json_line_per_frame_in_order_and_an_annotated_vide
     CHECK_EQ(num(s, "skipped"), 0);
     CHECK(num(s, "fps") > 0);
     /* the summary's fields and types, as docs/cli.md lists them */
-    check_keys(s, "frames:n,skipped:n,detections:n,events:n,seconds:n,fps:n,latency_ms:o,pool_hit_rate:n,batch_fill:n,"
-                  "cpu_seconds:n,cameras:a", "summary");
+    check_keys(s, "frames:n,skipped:n,detections:n,events:n,seconds:n,fps:n,latency_ms:o,queue_ms:o,processing_ms:o,"
+                  "pool_hit_rate:n,batch_fill:n,cpu_seconds:n,cameras:a", "summary");
     check_keys(cJSON_GetObjectItemCaseSensitive(s, "latency_ms"), "p50:n,p90:n,p99:n,max:n", "summary.latency_ms");
+    /* the latency split: each part of a frame's latency is at most all of it, so their medians are too */
+    check_keys(cJSON_GetObjectItemCaseSensitive(s, "queue_ms"), "p50:n,p99:n", "summary.queue_ms");
+    check_keys(cJSON_GetObjectItemCaseSensitive(s, "processing_ms"), "p50:n,p99:n", "summary.processing_ms");
+    double lat50 = num(cJSON_GetObjectItemCaseSensitive(s, "latency_ms"), "p50");
+    CHECK(num(cJSON_GetObjectItemCaseSensitive(s, "queue_ms"), "p50") <= lat50 + 0.01);
+    CHECK(num(cJSON_GetObjectItemCaseSensitive(s, "processing_ms"), "p50") <= lat50 + 0.01);
+    CHECK(num(cJSON_GetObjectItemCaseSensitive(s, "processing_ms"), "p50") > 0);
     cJSON *cams = cJSON_GetObjectItemCaseSensitive(s, "cameras");
     CHECK_EQ(cJSON_GetArraySize(cams), 1);
     cJSON *cam = cJSON_GetArrayItem(cams, 0);
-    check_keys(cam, "name:s,frames:n,decoded:n,skipped:n,reconnects:n,fps:n,skipped_fps:n,latency_ms:o,state:s",
+    check_keys(cam, "name:s,frames:n,decoded:n,skipped:n,reconnects:n,fps:n,skipped_fps:n,latency_ms:o,state:s,partial:b",
                "summary.cameras[0]");
     check_keys(cJSON_GetObjectItemCaseSensitive(cam, "latency_ms"), "p50:n,p99:n", "summary.cameras[0].latency_ms");
     CHECK(!strcmp(str(cam, "name"), "h264-320x240-37-25fps.mp4"));

@@ -81,6 +81,21 @@ FP_TEST(prometheus_text_format)
     CHECK(strstr(buf, "fp_latency_seconds_count 2\n"));
     free(buf);
 
+    /* a count-valued histogram (frames per batch) gets count buckets, not latency ones (issue 16, fault 9) */
+    static FpHistogram batch;
+    fp_histogram_init(&batch);
+    for (int v = 1; v <= 32; v++)
+        fp_histogram_record(&batch, (uint64_t)v);
+    CHECK_OK(fp_metrics_add_histogram(m, "fp_batch_size", NULL, "frames per batch", &batch, 0, &owner));
+    f = open_memstream(&buf, &len);
+    CHECK_OK(fp_metrics_write_prometheus(m, f));
+    fclose(f);
+    CHECK(strstr(buf, "fp_batch_size_bucket{le=\"1\"} 1\n"));
+    CHECK(strstr(buf, "fp_batch_size_bucket{le=\"8\"} 8\n"));
+    CHECK(strstr(buf, "fp_batch_size_bucket{le=\"32\"} 32\n"));
+    CHECK(!strstr(buf, "fp_batch_size_bucket{le=\"0.0001\"}"));
+    free(buf);
+
     fp_metrics_remove_owner(m, &owner);
     f = open_memstream(&buf, &len);
     CHECK_OK(fp_metrics_write_prometheus(m, f));

@@ -410,8 +410,13 @@ FP_TEST(config_error_bad_number_names_line_and_key)
                  "    url: /b.mp4\n"
                  "\n"
                  "    fps: fast\n" GOOD_MODEL,
-                 7, "cameras[1].fps", "expected a number > 0", "'fast'");
+                 7, "cameras[1].fps", "expected a number > 0 and at most 1e6", "'fast'");
     EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    fps: 0\n" GOOD_MODEL, 4, "cameras[0].fps");
+    /* too large reads as too large, not as a wrong sign (issue 16, fault 11) */
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    fps: 1e300\n" GOOD_MODEL, 4, "cameras[0].fps",
+                 "a number > 0 and at most 1e6", "'1e300'");
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    open_timeout: 1e300s\n" GOOD_MODEL, 4,
+                 "cameras[0].open_timeout", "a duration > 0 and at most 1e9 s", "'1e300s'");
     EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    queue_depth: -1\n" GOOD_MODEL, 4,
                  "cameras[0].queue_depth", "'-1'");
     EXPECT_ERROR("cameras:\n  - name: a\n    url: /a.mp4\n    every_nth: 1.5\n" GOOD_MODEL, 4,
@@ -562,6 +567,49 @@ FP_TEST(config_error_too_many_cameras_points_at_the_first_extra)
 FP_TEST(config_error_aliases_are_rejected)
 {
     EXPECT_ERROR("defaults: &d {name: a, url: /a.mp4}\ncameras:\n  - *d\n" GOOD_MODEL, 1, "anchors (&d)");
+}
+
+/* Tags are refused, not read as their text (issue 16, fault 12): !!binary would otherwise be base64 taken as a path. */
+FP_TEST(config_error_tags_are_rejected)
+{
+    EXPECT_ERROR("cameras:\n  - name: a\n    url: !!binary L2EubXA0\n" GOOD_MODEL, 3, "tags (!!binary)");
+    EXPECT_ERROR("cameras: !mine\n  - {name: a, url: /a.mp4}\n" GOOD_MODEL, 1, "tags (!mine)");
+    /* !!str changes nothing a config reads: accepted */
+    FpConfigFile *cf = NULL;
+    const char ok[] = "cameras:\n  - name: !!str a\n    url: /a.mp4\n" GOOD_MODEL;
+    CHECK_OK(fp_config_parse(&cf, ok, strlen(ok), "cams.yaml"));
+    fp_config_destroy(&cf);
+}
+
+/* A nesting bomb ends at the depth cap with a clear error, at once (issue 16, fault 2: it was quadratic). */
+FP_TEST(config_error_deep_nesting_is_capped)
+{
+    size_t n = 100000, len = 0;
+    char *text = malloc(n * 4 + 64);
+    CHECK(text != NULL);
+    for (size_t i = 0; i < n; i++) /* 100,000 nested mappings, 400 KB: "{a: {a: {a: ..." */
+        len += (size_t)sprintf(text + len, "{a: ");
+    EXPECT_ERROR(text, 1, "nested deeper than 64 levels");
+    len = 0;
+    len += (size_t)sprintf(text, "cameras: ");
+    for (size_t i = 0; i < n * 2 && len < n * 4; i++) /* 200 KB of [[[... */
+        text[len++] = '[';
+    text[len] = 0;
+    EXPECT_ERROR(text, 1, "nested deeper than 64 levels");
+    free(text);
+    /* 64 levels are fine for the scanner; the loader then says what is wrong */
+    len = (size_t)sprintf(text = malloc(4096), "cameras: ");
+    for (int i = 0; i < 63; i++)
+        text[len++] = '[';
+    for (int i = 0; i < 63; i++)
+        text[len++] = ']';
+    text[len++] = '\n';
+    text[len] = 0;
+    FpConfigFile *cf = NULL;
+    int rc = fp_config_parse(&cf, text, strlen(text), "cams.yaml");
+    CHECK_EQ(rc, FP_ECONFIG);
+    CHECK_MSG(!strstr(fp_error_detail(rc), "nested deeper"), "%s", fp_error_detail(rc));
+    free(text);
 }
 
 FP_TEST(config_error_missing_file_is_enoent_naming_the_path)
@@ -757,7 +805,7 @@ FP_TEST(config_error_zones_rules_and_tracker_name_line_and_key)
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: hall}\n", 9, "rules[0].zone",
                  "camera 'a' has no zone 'hall'");
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: dwell, zone: door, duration: -5s}\n", 9,
-                 "rules[0].duration", "a duration >= 0", "'-5s'");
+                 "rules[0].duration", "a duration from 0 to 1e9 s", "'-5s'");
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter, zone: door, cooldown: -1}\n", 9,
                  "rules[0].cooldown", "'-1'");
     EXPECT_ERROR(ZONE_CAM GOOD_MODEL "rules:\n  - {name: r, kind: enter}\n", 9, "rules[0]", "needs 'zone'");

@@ -137,6 +137,46 @@ FP_TEST_TIMED(pipeline_file_lossless_every_frame_once_in_order, 180)
     free(clip);
 }
 
+/*
+ * Every histogram's buckets fit its unit (issue 16, fault 9): *_seconds ones
+ * are times (1 us .. 60 s), the others counts (whole numbers from 1), and a
+ * count histogram holds every observation below its largest finite bound.
+ */
+static void check_histogram_buckets(const char *text)
+{
+    int histograms = 0;
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        const char *b = strstr(line, "_bucket{");
+        const char *eol = strchr(line, '\n');
+        if (!b || (eol && b > eol) || line[0] == '#')
+            continue;
+        char name[128];
+        size_t nlen = (size_t)(b - line);
+        CHECK(nlen < sizeof(name));
+        memcpy(name, line, nlen);
+        name[nlen] = 0;
+        const char *le = strstr(b, "le=\"");
+        CHECK(le && (!eol || le < eol));
+        le += 4;
+        if (!strncmp(le, "+Inf", 4))
+            continue;
+        histograms++;
+        double v = strtod(le, NULL);
+        size_t l = strlen(name);
+        if (l > 8 && !strcmp(name + l - 8, "_seconds"))
+            CHECK_MSG(v >= 1e-6 && v <= 60, "%s: bucket le=%g is not a sensible time in seconds", name, v);
+        else
+            CHECK_MSG(v >= 1 && v == floor(v), "%s: bucket le=%g is not a count", name, v);
+    }
+    CHECK(histograms > 0);
+    /* fp_batch_size: batches of 1..4 frames all fall in finite buckets */
+    const char *inf = strstr(text, "fp_batch_size_bucket{le=\"+Inf\"} ");
+    const char *four = strstr(text, "fp_batch_size_bucket{le=\"4\"} ");
+    CHECK(inf && four);
+    CHECK_EQ(strtoull(four + strlen("fp_batch_size_bucket{le=\"4\"} "), NULL, 10),
+             strtoull(inf + strlen("fp_batch_size_bucket{le=\"+Inf\"} "), NULL, 10));
+}
+
 FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
 {
     char *a = fp_media_clip("h264", 320, 240, 30, 25, "mp4");
@@ -176,6 +216,7 @@ FP_TEST_TIMED(pipeline_three_cameras_batched_each_in_order, 240)
     /* and decoding once per decoded frame (all of them were kept) */
     CHECK_MSG(strstr(text, "fp_stage_latency_seconds_count{stage=\"decode\"} 63\n"), "%s", text);
     CHECK(strstr(text, "fp_batch_fill_ratio"));
+    check_histogram_buckets(text);
     free(text);
     m = open_memstream(&text, &len);
     CHECK_OK(fp_pipeline_write_cameras_json(p, m));

@@ -12,7 +12,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -467,6 +469,47 @@ FP_TEST(jsonl_dev_full_error_names_the_path)
     fp_jsonl_sink_destroy(&s);
 }
 
+/*
+ * A write cut short (here by RLIMIT_FSIZE, as a full disk would) leaves only
+ * whole lines in the file (issue 16, fault 3: it ended with half a line).
+ * Runs in a child: the file size limit must not reach the harness.
+ */
+FP_TEST(jsonl_short_write_leaves_only_whole_lines)
+{
+    const char *path = tmp_path("short.jsonl");
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN); /* EFBIG instead of the signal */
+        struct rlimit rl = {10000, 10000};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(10);
+        FpJsonlSink *s;
+        if (fp_jsonl_sink_create(&s, path) < 0)
+            _exit(11);
+        FpFrame f = make_frame(0, 0);
+        FpDetection dets[3] = {{.class_id = 1, .score = 0.5f, .box = {1, 2, 3, 4}}};
+        FpFrameResult r = {.frame = &f, .camera_name = "cam", .dets = dets, .n_dets = 3};
+        int rc = 0, i = 0;
+        for (; i < 1000 && rc == 0; i++)
+            rc = fp_jsonl_sink_write(s, &r);
+        _exit(rc == -EFBIG && i > 3 ? 0 : 12);
+    }
+    int status = 0;
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    char buf[12000];
+    size_t n = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    CHECK(n > 0 && n < 10000);
+    CHECK_MSG(buf[n - 1] == '\n', "the file (%zu bytes) ends with a partial line", n);
+    Parsed p; /* and every line is valid JSON */
+    parse_file(&p, path, "seq");
+    parsed_free(&p);
+}
+
 /* The events sink shares the frame sink's output (FpLineOut): a closed reader is -EPIPE, never SIGPIPE. */
 FP_TEST(events_jsonl_closed_pipe_gives_epipe_not_sigpipe)
 {
@@ -487,7 +530,9 @@ FP_TEST(events_jsonl_closed_pipe_gives_epipe_not_sigpipe)
     CHECK_MSG(strncmp(line, "{\"id\":7,", 8) == 0 && line[got - 1] == '\n', "line: %s", line);
     close(rd);
     signal(SIGPIPE, SIG_DFL); /* the default action would kill this process */
+    CHECK(!fp_events_jsonl_gone(s));
     CHECK_EQ(fp_events_jsonl_write(s, &ev, NULL), -EPIPE);
+    CHECK(fp_events_jsonl_gone(s));
     sigset_t pending;
     sigpending(&pending);
     CHECK(!sigismember(&pending, SIGPIPE));
@@ -517,7 +562,9 @@ FP_TEST(jsonl_closed_pipe_gives_epipe_not_sigpipe)
     close(rd);
     signal(SIGPIPE, SIG_DFL); /* the default action would kill this process */
     fp_error_clear();
+    CHECK(!fp_jsonl_sink_gone(s));
     CHECK_EQ(fp_jsonl_sink_write(s, &r), -EPIPE);
+    CHECK(fp_jsonl_sink_gone(s)); /* the reader left for good */
     CHECK_MSG(strstr(fp_error_detail(-EPIPE), fifo) != NULL, "detail: %s", fp_error_detail(-EPIPE));
     CHECK_EQ(fp_jsonl_sink_write(s, &r), -EPIPE);
     /* no SIGPIPE left pending or blocked behind */

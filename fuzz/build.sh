@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds the libFuzzer targets with Debian's clang: fuzz/build.sh LIBFRAMEPIPE_A OUTDIR [TARGET...]
+#
+# Each target is compiled with -fsanitize=fuzzer,address,undefined together with the modules it
+# fuzzes (coverage-instrumented, so libFuzzer is guided by them); everything else comes from
+# LIBFRAMEPIPE_A (a gcc build of the library; its own copies of those modules are not pulled in).
+# Exits 77 (meson's "skipped") with a message when clang or its libFuzzer runtime is missing.
+set -euo pipefail
+lib=${1:?usage: fuzz/build.sh LIBFRAMEPIPE_A OUTDIR}
+out=${2:?usage: fuzz/build.sh LIBFRAMEPIPE_A OUTDIR}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cc=${FP_FUZZ_CC:-clang}
+mkdir -p "$out"
+probe=$(mktemp "$out/.probe.XXXXXX")
+if ! command -v "$cc" >/dev/null ||
+   ! printf 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+     "$cc" -x c -fsanitize=fuzzer,address,undefined - -o "$probe" 2>/dev/null; then
+  echo "fuzz: $cc with libFuzzer (-fsanitize=fuzzer) is not available: install clang and libclang-rt-14-dev" \
+       "(scripts/apt-packages.txt); skipping"
+  rm -f "$probe"
+  exit 77
+fi
+rm -f "$probe"
+deps="yaml-0.1 libcjson libavformat libavcodec libavutil libavdevice libswscale libturbojpeg hiredis libcurl
+      libmosquitto libmicrohttpd"
+cflags="-Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem
+        $(pkg-config --cflags $deps)"
+libs="$lib $(pkg-config --libs $deps) -ldl -lm -lrt -pthread"
+declare -A modules=(
+  [config]="src/pipeline/config.c"
+  [labels]="src/infer/labels.c"
+  [ring]="src/mem/ring.c"
+  [rawsrc]="src/ingest/rawsrc.c src/ingest/source.c"
+  [image]="src/ingest/imgsrc.c src/ingest/lavsrc.c src/ingest/source.c"
+)
+shift 2
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=("${!modules[@]}")
+for t in "${targets[@]}"; do
+  [ -n "${modules[$t]:-}" ] || { echo "fuzz: no target '$t' (${!modules[*]})"; exit 2; }
+  srcs=()
+  for m in ${modules[$t]}; do srcs+=("$root/$m"); done
+  objs=()
+  mkdir -p "$out/obj-$t"
+  for s in "${srcs[@]}"; do
+    o="$out/obj-$t/$(basename "$s" .c).o"
+    # shellcheck disable=SC2086
+    "$cc" $cflags -fsanitize=fuzzer-no-link -c "$s" -o "$o"
+    objs+=("$o")
+  done
+  # shellcheck disable=SC2086
+  "$cc" $cflags -fsanitize=fuzzer "$root/fuzz/fuzz_$t.c" "${objs[@]}" -Wl,--start-group $libs -Wl,--end-group \
+    -o "$out/fuzz_$t"
+done
+echo "fuzz: built ${targets[*]} into $out"
