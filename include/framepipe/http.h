@@ -52,8 +52,9 @@ extern "C" {
  * other). The streams block their connection's thread in preview_next (1 s
  * at a time) or polling the event log, never another connection's. At most
  * FP_HTTP_MAX_CONNECTIONS connections (so threads) are open at once, at most
- * FP_HTTP_MAX_PER_IP of them from one address (so that one client trickling
- * headers on many sockets cannot starve /healthz for the others), and a
+ * FP_HTTP_MAX_PER_IP of them from one address still sending their request
+ * headers (so that one client trickling headers on many sockets cannot starve
+ * /healthz for the others; busy clients behind one address are not capped), and a
  * connection whose request headers are not complete FP_HTTP_HEADER_TIMEOUT_S
  * seconds after it opened is closed however slowly it trickles. An idle
  * or stalled connection is closed after FP_HTTP_CONNECTION_TIMEOUT_S seconds
@@ -64,7 +65,7 @@ typedef struct FpHttpServer FpHttpServer;
 
 #define FP_HTTP_DEFAULT_LISTEN "127.0.0.1:9090"
 #define FP_HTTP_CONNECTION_TIMEOUT_S 10
-#define FP_HTTP_MAX_CONNECTIONS 64
+#define FP_HTTP_MAX_CONNECTIONS 128
 #define FP_HTTP_MAX_PER_IP 16
 #define FP_HTTP_HEADER_TIMEOUT_S 10 /* a connection without complete request headers by then is closed */
 #define FP_HTTP_KEEPALIVE_S 15 /* the event stream's comment line while no event comes */

@@ -10,6 +10,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -20,6 +22,7 @@ typedef struct Watched {
     int fd;           /* -1: free */
     int64_t since_ns; /* when the connection started */
     bool waiting;     /* its headers are not in yet */
+    struct sockaddr_storage addr; /* the client's address (port ignored when compared) */
 } Watched;
 
 struct FpHeaderWatch {
@@ -35,6 +38,20 @@ static int conn_fd(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     return ci ? (int)ci->connect_fd : -1;
+}
+
+/* Whether a and b are the same host (IPv4 or IPv6 address; the port is ignored). */
+static bool same_host(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return false;
+    if (a->sa_family == AF_INET)
+        return ((const struct sockaddr_in *)(const void *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)(const void *)b)->sin_addr.s_addr;
+    if (a->sa_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
 }
 
 static void *watch_thread(void *arg)
@@ -112,7 +129,13 @@ void fp__header_watch_notify(void *cls, struct MHD_Connection *c, void **socket_
     for (int i = 0; i < WATCH_SLOTS; i++) {
         Watched *w = &h->w[i];
         if (toe == MHD_CONNECTION_NOTIFY_STARTED && w->fd < 0) {
-            *w = (Watched){fd, fp_clock_ns(), true};
+            *w = (Watched){.fd = fd, .since_ns = fp_clock_ns(), .waiting = true};
+            const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            if (ci && ci->client_addr) {
+                socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                     : sizeof(struct sockaddr_in);
+                memcpy(&w->addr, ci->client_addr, len);
+            }
             break;
         }
         if (toe == MHD_CONNECTION_NOTIFY_CLOSED && w->fd == fd) {
@@ -131,4 +154,23 @@ void fp__header_watch_done(FpHeaderWatch *h, struct MHD_Connection *c)
         if (h->w[i].fd == fd && fd >= 0)
             h->w[i].waiting = false;
     pthread_mutex_unlock(&h->lock);
+}
+
+enum MHD_Result fp__header_watch_admit(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    FpHeaderWatch *h = cls;
+    if (!addr || addrlen < (socklen_t)sizeof(struct sockaddr_in))
+        return MHD_YES;
+    int waiting = 0;
+    pthread_mutex_lock(&h->lock);
+    for (int i = 0; i < WATCH_SLOTS; i++) {
+        const Watched *w = &h->w[i];
+        if (w->fd >= 0 && w->waiting && same_host((const struct sockaddr *)&w->addr, addr))
+            waiting++;
+    }
+    pthread_mutex_unlock(&h->lock);
+    if (waiting < FP_HTTP_MAX_PER_IP)
+        return MHD_YES;
+    fp_log_debug("http", "a connection refused: %d from its address are still sending request headers", waiting);
+    return MHD_NO;
 }

@@ -26,6 +26,13 @@ void fp__header_watch_destroy(FpHeaderWatch **w);
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the watch. */
 void fp__header_watch_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                              enum MHD_ConnectionNotificationCode toe);
+/*
+ * MHD_AcceptPolicyCallback (cls: the watch): refuses a connection from an
+ * address that already has FP_HTTP_MAX_PER_IP connections still sending
+ * their request headers (slowloris from one address), admits any other; many
+ * busy clients behind one address (a proxy, a load test) are not limited.
+ */
+enum MHD_Result fp__header_watch_admit(void *cls, const struct sockaddr *addr, socklen_t addrlen);
 /* The connection's request headers are in (idempotent; any connection thread). */
 void fp__header_watch_done(FpHeaderWatch *w, struct MHD_Connection *c);
 

@@ -954,11 +954,10 @@ int fp_http_server_create(FpHttpServer **out, const char *listen_spec, const FpH
     if (a.family == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
+        flags, 0, fp__header_watch_admit, (void *)s->watch, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)mhd_fd, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)FP_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned int)FP_HTTP_MAX_PER_IP, MHD_OPTION_NOTIFY_CONNECTION, fp__header_watch_notify, (void *)s->watch,
+        (unsigned int)FP_HTTP_MAX_CONNECTIONS, MHD_OPTION_NOTIFY_CONNECTION, fp__header_watch_notify, (void *)s->watch,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_keep_nul, (void *)NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
         MHD_OPTION_END);
