@@ -34,6 +34,8 @@ declare -A modules=(
   [ring]="src/mem/ring.c"
   [rawsrc]="src/ingest/rawsrc.c src/ingest/source.c"
   [image]="src/ingest/imgsrc.c src/ingest/lavsrc.c src/ingest/source.c"
+  [dist]="src/dist/codec.c"
+  [imgbody]="src/ingest/imgdecode.c"
 )
 shift 2
 targets=("$@")

@@ -47,7 +47,7 @@ typedef struct FpDistFields {
     size_t name_len[FP_DIST_MAX_FIELDS];
     const char *value[FP_DIST_MAX_FIELDS];
     size_t value_len[FP_DIST_MAX_FIELDS];
-    char text[FP_DIST_MAX_FIELDS][112]; /* the encoders' number text */
+    char text[FP_DIST_MAX_FIELDS][128]; /* the encoders' number text (8 floats as %.9g: at most 127) */
 } FpDistFields;
 
 /* One frame, letterboxed to the model's input, as the camera role sends it. */
@@ -107,6 +107,14 @@ int fp_dist_result_encode(const FpDistResult *r, const FpDetection *dets, uint8_
  * the field, FP_EINVALID (NULL argument). Pure; any thread.
  */
 int fp_dist_result_parse(const FpDistFields *f, FpDistResult *out, FpDetection *dets, int cap);
+
+/*
+ * Whether a detection can travel in a result message: finite box, score and
+ * keypoints (0..FP_MAX_KEYPOINTS), x2 >= x1, y2 >= y1, class >= 0 (what
+ * fp_dist_result_parse accepts; fp_dist_result_encode refuses the rest with
+ * FP_EINVALID). Pure; any thread.
+ */
+bool fp_dist_detection_ok(const FpDetection *d);
 
 /* "jpeg" / "raw"; parse: 0 or FP_EINVALID. */
 const char *fp_dist_encoding_name(FpDistEncoding e);

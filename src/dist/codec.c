@@ -76,7 +76,17 @@ static void putf(FpDistFields *f, const char *name, const char *fmt, ...)
     va_start(ap, fmt);
     int len = vsnprintf(t, sizeof(f->text[0]), fmt, ap);
     va_end(ap);
+    /* the slot fits the longest value written (8 x "%.9g" of a float: 127 bytes); never a length past it */
+    if (len < 0 || (size_t)len >= sizeof(f->text[0]))
+        len = 0;
     put(f, name, t, (size_t)len);
+}
+
+/* The clip rectangle lies inside the source. */
+static bool clip_ok(const FpTransform *t)
+{
+    return t->clip_x0 >= 0 && t->clip_y0 >= 0 && t->clip_x1 <= (float)t->src_width &&
+           t->clip_y1 <= (float)t->src_height && t->clip_x0 <= t->clip_x1 && t->clip_y0 <= t->clip_y1;
 }
 
 static bool transform_ok(const FpTransform *t)
@@ -97,10 +107,19 @@ int fp_dist_frame_encode(const FpDistFrame *m, FpDistFields *f)
         return fp_error(FP_EINVALID, "frame message: NULL argument");
     if (!name_ok(m->camera, strlen(m->camera)))
         return fp_error(FP_EINVALID, "frame message: camera name '%s' is not [A-Za-z0-9_.-]{1,63}", m->camera);
-    if (!transform_ok(&m->tf))
+    if (!transform_ok(&m->tf) || !clip_ok(&m->tf))
         return fp_error(FP_EINVALID, "frame message: camera %s: bad transform or sizes", m->camera);
     if (m->encoding != FP_DIST_JPEG && m->encoding != FP_DIST_RAW)
         return fp_error(FP_EINVALID, "frame message: camera %s: bad encoding %d", m->camera, (int)m->encoding);
+    /* what the parser would refuse is refused here, so a sent message always parses */
+    if (m->epoch < 0 || m->capture_ns < 0)
+        return fp_error(FP_EINVALID, "frame message: camera %s: negative epoch or capture time", m->camera);
+    if (m->encoding == FP_DIST_RAW && m->payload_len != (size_t)m->tf.dst_width * (size_t)m->tf.dst_height * 3)
+        return fp_error(FP_EINVALID, "frame message: camera %s: raw payload of %zu bytes for %dx%d RGB", m->camera,
+                        m->payload_len, m->tf.dst_width, m->tf.dst_height);
+    if (m->encoding == FP_DIST_JPEG && (m->payload_len < 4 || !m->payload || m->payload[0] != 0xFF ||
+                                        m->payload[1] != 0xD8))
+        return fp_error(FP_EINVALID, "frame message: camera %s: the payload is not a JPEG", m->camera);
     const FpTransform *t = &m->tf;
     f->n = 0;
     putf(f, "v", "%d", FP_DIST_VERSION);
@@ -145,6 +164,20 @@ static float get_f32(const uint8_t *p)
     return v;
 }
 
+static bool det_ok(const FpDetection *d, int nk)
+{
+    bool finite = isfinite(d->box.x1) && isfinite(d->box.y1) && isfinite(d->box.x2) && isfinite(d->box.y2) &&
+                  isfinite(d->score);
+    for (int k = 0; k < nk; k++)
+        finite = finite && isfinite(d->keypoints[k][0]) && isfinite(d->keypoints[k][1]);
+    return finite && d->box.x2 >= d->box.x1 && d->box.y2 >= d->box.y1 && d->class_id >= 0;
+}
+
+bool fp_dist_detection_ok(const FpDetection *d)
+{
+    return d && d->n_keypoints >= 0 && d->n_keypoints <= FP_MAX_KEYPOINTS && det_ok(d, d->n_keypoints);
+}
+
 int fp_dist_result_encode(const FpDistResult *r, const FpDetection *dets, uint8_t *buf, size_t cap,
                           FpDistFields *f)
 {
@@ -156,6 +189,10 @@ int fp_dist_result_encode(const FpDistResult *r, const FpDetection *dets, uint8_
     if (r->n_dets < 0 || r->n_dets > FP_DIST_MAX_DETS || r->batch < 1 || r->batch > FP_DIST_MAX_DETS)
         return fp_error(FP_EINVALID, "result message: camera %s: %d detections, batch %d", r->camera, r->n_dets,
                         r->batch);
+    if (r->src_width < 1 || r->src_height < 1 || r->src_width > FP_DIST_MAX_SIDE || r->src_height > FP_DIST_MAX_SIDE ||
+        r->epoch < 0 || r->capture_ns < 0 || r->infer_ns < 0 || r->done_ns < 0)
+        return fp_error(FP_EINVALID, "result message: camera %s: source %dx%d, or a negative epoch or time",
+                        r->camera, r->src_width, r->src_height);
     size_t need = (size_t)r->n_dets * FP_DIST_DET_BYTES;
     if (need > cap)
         return fp_error(FP_ETOO_LARGE, "result message: camera %s: %d detections need %zu bytes, %zu given",
@@ -164,6 +201,9 @@ int fp_dist_result_encode(const FpDistResult *r, const FpDetection *dets, uint8_
         uint8_t *p = buf + (size_t)i * FP_DIST_DET_BYTES;
         const FpDetection *d = &dets[i];
         int nk = d->n_keypoints < 0 ? 0 : d->n_keypoints > FP_MAX_KEYPOINTS ? FP_MAX_KEYPOINTS : d->n_keypoints;
+        if (!det_ok(d, nk)) /* what the parser would refuse is refused here, so a sent result always parses */
+            return fp_error(FP_EINVALID, "result message: camera %s: detection %d is not a finite box "
+                                         "(x2 >= x1, y2 >= y1) with a class >= 0", r->camera, i);
         put_f32(p, d->box.x1), put_f32(p + 4, d->box.y1), put_f32(p + 8, d->box.x2), put_f32(p + 12, d->box.y2);
         put_f32(p + 16, d->score);
         put_u32(p + 20, (uint32_t)d->class_id);
@@ -353,15 +393,14 @@ int fp_dist_frame_parse(const FpDistFields *f, FpDistFrame *out)
                      &t->src_width, &t->src_height)) < 0 ||
         (rc = get_size(&l, names, F_DST, &t->dst_width, &t->dst_height)) < 0)
         return rc;
-    char tt[112], tail;
+    char tt[sizeof(((FpDistFields *)0)->text[0])], tail; /* the longest tf the encoder writes fits */
     float v[8];
     if (!text_of(&l, F_TF, tt, sizeof(tt)) ||
         sscanf(tt, "%g %g %g %g %g %g %g %g%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &tail) != 8)
         return bad(&l, "tf", F_TF, "8 numbers (scale_x scale_y offset_x offset_y clip_x0 clip_y0 clip_x1 clip_y1)");
     t->scale_x = v[0], t->scale_y = v[1], t->offset_x = v[2], t->offset_y = v[3];
     t->clip_x0 = v[4], t->clip_y0 = v[5], t->clip_x1 = v[6], t->clip_y1 = v[7];
-    if (!transform_ok(t) || t->clip_x0 < 0 || t->clip_y0 < 0 || t->clip_x1 > (float)t->src_width ||
-        t->clip_y1 > (float)t->src_height || t->clip_x0 > t->clip_x1 || t->clip_y0 > t->clip_y1)
+    if (!transform_ok(t) || !clip_ok(t))
         return bad(&l, "tf", F_TF, "finite numbers, scales > 0, a clip rectangle inside the source");
     char enc[8];
     if (!text_of(&l, F_ENC, enc, sizeof(enc)) || fp_dist_encoding_parse(enc, &out->encoding) < 0)
@@ -422,11 +461,7 @@ int fp_dist_result_parse(const FpDistFields *f, FpDistResult *out, FpDetection *
             d->keypoints[k][0] = get_f32(p + 28 + k * 8);
             d->keypoints[k][1] = get_f32(p + 32 + k * 8);
         }
-        bool finite = isfinite(d->box.x1) && isfinite(d->box.y1) && isfinite(d->box.x2) && isfinite(d->box.y2) &&
-                      isfinite(d->score);
-        for (uint32_t k = 0; k < nk; k++)
-            finite = finite && isfinite(d->keypoints[k][0]) && isfinite(d->keypoints[k][1]);
-        if (!finite || d->box.x2 < d->box.x1 || d->box.y2 < d->box.y1 || d->class_id < 0)
+        if (!det_ok(d, (int)nk))
             return fp_error(FP_ECORRUPT, "result message: field 'dets': detection %d is not a finite box "
                             "(x2 >= x1, y2 >= y1) with a class >= 0", i);
     }

@@ -21,6 +21,7 @@
 #include "framepipe/prep.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,9 +228,18 @@ static int send_results(Worker *w, const Item *items, const int *counts, int n, 
         r.epoch = m->epoch, r.seq = m->seq, r.frame = m->frame, r.pts_ns = m->pts_ns, r.capture_ns = m->capture_ns;
         r.src_width = m->tf.src_width, r.src_height = m->tf.src_height;
         r.batch = n, r.infer_ns = infer_ns, r.done_ns = fp_wall_ns();
-        r.n_dets = counts[i];
+        /* a model's NaN/inverted box would make the result unparseable downstream: left out, with a warning */
+        FpDetection *fd = w->dets + (size_t)i * (size_t)w->max_det;
+        int kept = 0;
+        for (int k = 0; k < counts[i]; k++)
+            if (fp_dist_detection_ok(&fd[k]))
+                fd[kept++] = fd[k];
+        if (kept < counts[i])
+            fp_log_warn("dist", "worker: camera %s frame %" PRIu64 ": %d detection(s) with a non-finite or inverted "
+                                "box left out", m->camera, m->seq, counts[i] - kept);
+        r.n_dets = kept;
         FpDistFields f;
-        int rc = fp_dist_result_encode(&r, w->dets + (size_t)i * (size_t)w->max_det, w->packed,
+        int rc = fp_dist_result_encode(&r, fd, w->packed,
                                        (size_t)w->max_det * FP_DIST_DET_BYTES, &f);
         if (rc < 0)
             return rc;

@@ -257,10 +257,38 @@ FP_TEST(encoders_refuse_bad_input)
     m = sample_frame();
     m.tf.scale_x = INFINITY;
     CHECK_EQ(fp_dist_frame_encode(&m, &f), FP_EINVALID);
+    /* the longest transform text (8 x 15 characters, found by fuzz/fuzz_dist.c) round-trips exactly */
+    m = sample_frame();
+    m.tf.scale_x = m.tf.scale_y = 3.96040353e-11f;
+    m.tf.offset_x = m.tf.offset_y = -1.17549435e-38f;
+    m.tf.clip_x0 = m.tf.clip_y0 = 1.17549435e-38f;
+    m.tf.clip_x1 = m.tf.clip_y1 = 479.999969f;
+    CHECK_OK(fp_dist_frame_encode(&m, &f));
+    CHECK(f.value_len[field(&f, "tf")] > 112); /* past the 112-byte slot the codec once had */
+    FpDistFrame back;
+    CHECK_OK(fp_dist_frame_parse(&f, &back));
+    CHECK(back.tf.scale_x == m.tf.scale_x && back.tf.offset_y == m.tf.offset_y && back.tf.clip_y0 == m.tf.clip_y0);
     FpDistResult r = sample_result(FP_DIST_MAX_DETS + 1);
     uint8_t b[8];
     FpDetection d[1];
     CHECK_EQ(fp_dist_result_encode(&r, d, b, sizeof(b), &f), FP_EINVALID);
+    /* a detection the parser would refuse is refused by the encoder (found by fuzz/fuzz_dist.c's round trip) */
+    uint8_t buf[FP_DIST_DET_BYTES];
+    memset(d, 0, sizeof(d));
+    d[0].box = (FpBox){10, 10, 20, 20};
+    r = sample_result(1);
+    CHECK(fp_dist_detection_ok(&d[0]));
+    CHECK_OK(fp_dist_result_encode(&r, d, buf, sizeof(buf), &f));
+    FpDetection bad[3] = {d[0], d[0], d[0]};
+    bad[0].box.x1 = NAN;
+    bad[1].box.y2 = 5; /* inverted */
+    bad[2].class_id = -1;
+    for (int i = 0; i < 3; i++) {
+        CHECK(!fp_dist_detection_ok(&bad[i]));
+        int rc = fp_dist_result_encode(&r, &bad[i], buf, sizeof(buf), &f);
+        CHECK_EQ(rc, FP_EINVALID);
+        CHECK(strstr(fp_error_detail(rc), "detection 0 is not a finite box"));
+    }
 }
 
 /* Values with random bytes changed, cut or grown: the parsers answer 0 or FP_ECORRUPT, never read past a value. */
