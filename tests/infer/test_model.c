@@ -353,7 +353,7 @@ FP_TEST(bad_input_shape_rejected)
 
     /* A dynamic size left unset. */
     cfg = test_config(1);
-    check_detail(fp_model_create(&m, test_model_path(TINY), &cfg), FP_ECONFIG, TINY, "input_height");
+    check_detail(fp_model_create(&m, test_model_path(TINY), &cfg), FP_ECONFIG, TINY, "--input WxH");
 
     /* A size ONNX Runtime itself rejects at run time (2x2 under a 5x5 convolution without padding). */
     cfg.input_height = cfg.input_width = 2;
@@ -551,7 +551,7 @@ FP_TEST(framepipe_model_command_inspects_and_reports_errors)
     CHECK_MSG(strstr(out, "NHWC, 3 x 128 x 128, batch fixed (1)"), "%s", out);
 
     snprintf(args, sizeof(args), "model '%s/README.md'", fp_test_source_dir());
-    CHECK_EQ(run_framepipe(args, out, sizeof(out)), 1);
+    CHECK_EQ(run_framepipe(args, out, sizeof(out)), 3); /* a model error, as detect exits (docs/cli.md) */
     CHECK_MSG(strstr(out, "README.md is not an ONNX model"), "%s", out);
     CHECK_EQ(run_framepipe("model", out, sizeof(out)), 2);
 }
