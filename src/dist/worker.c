@@ -8,9 +8,12 @@
 // XADD and XACK, a claimed frame its slow owner also finishes); the logic
 // role drops the second one. Poison (a malformed entry, an undecodable JPEG,
 // a picture that is not the model's input size) goes to the dead-letter
-// stream with its reason and is acknowledged. The batch tensor, the decoded
-// pictures, the detections and the packed results are allocated once.
+// stream with its reason and is acknowledged. Each picture is decoded
+// straight into its slot of the batch tensor (slot.h: libjpeg scanlines
+// converted row by row, no intermediate picture); the batch tensor, the
+// decoder's row, the detections and the packed results are allocated once.
 #include "dist_internal.h"
+#include "slot.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
@@ -25,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
 
 
 typedef struct Worker {
@@ -40,13 +42,11 @@ typedef struct Worker {
     int n_outputs;
     int max_batch, max_det;
     int in_w, in_h;
-    size_t slot_bytes, pic_bytes;
+    size_t slot_bytes;
     uint8_t *tensor;       /* max_batch slots */
-    uint8_t *pictures;     /* max_batch decoded RGB pictures */
-    FpLetterbox *convert;  /* RGB picture (in_w x in_h) -> the model's slot (dtype, layout, normalisation) */
+    FpSlotDecoder *slots;  /* JPEG or raw RGB (in_w x in_h) -> a slot (dtype, layout, normalisation) */
     FpDetection *dets;     /* max_batch * max_det */
     uint8_t *packed;       /* max_det * FP_DIST_DET_BYTES */
-    tjhandle tj;
     FpMetrics *metrics;
     FpCounter frames, batches, claimed, late, dead, results;
     FpHistogram h_decode, h_infer, h_post, h_batch, h_age;
@@ -141,9 +141,8 @@ static int worker_model(Worker *w)
     }
     w->in_w = in->width, w->in_h = in->height;
     w->slot_bytes = fp_prep_slot_bytes(&o);
-    w->pic_bytes = (size_t)in->width * (size_t)in->height * 3;
-    /* the picture already has the input's size: the plan only converts (scale 1, no padding) */
-    if ((rc = fp_letterbox_create(&w->convert, in->width, in->height, FP_PIX_RGB24, &o)) < 0)
+    /* the picture already has the input's size: decoded and converted into the slot, no resampling */
+    if ((rc = fp__slot_decoder_create(&w->slots, &o)) < 0)
         return rc;
     FpPostConfig pc;
     fp_post_config_init(&pc, w->family.family);
@@ -179,36 +178,23 @@ static int worker_model(Worker *w)
     if ((rc = fp_post_create(&w->post, &pc, w->views, w->n_outputs)) < 0)
         return rc;
     w->tensor = aligned_alloc(64, (w->slot_bytes * (size_t)w->max_batch + 63) / 64 * 64);
-    w->pictures = malloc(w->pic_bytes * (size_t)w->max_batch);
     w->dets = calloc((size_t)w->max_batch * (size_t)w->max_det, sizeof(FpDetection));
     w->packed = malloc((size_t)w->max_det * FP_DIST_DET_BYTES);
-    w->tj = tjInitDecompress();
-    if (!w->tensor || !w->pictures || !w->dets || !w->packed || !w->tj)
+    if (!w->tensor || !w->dets || !w->packed)
         return fp_error(-ENOMEM, "worker: out of memory");
     return 0;
 }
 
-/* Decodes item i's payload into picture slot s. 0, or FP_ECORRUPT with the reason (poison). */
+/* Decodes a frame's payload into batch slot s. 0, or FP_ECORRUPT with the reason (poison). */
 static int decode(Worker *w, const FpDistFrame *m, int s)
 {
-    uint8_t *pic = w->pictures + (size_t)s * w->pic_bytes;
+    uint8_t *slot = w->tensor + (size_t)s * w->slot_bytes;
     if (m->tf.dst_width != w->in_w || m->tf.dst_height != w->in_h)
         return fp_error(FP_ECORRUPT, "frame is %dx%d, the model's input is %dx%d", m->tf.dst_width,
                         m->tf.dst_height, w->in_w, w->in_h);
-    if (m->encoding == FP_DIST_RAW) {
-        memcpy(pic, m->payload, w->pic_bytes);
-        return 0;
-    }
-    int jw = 0, jh = 0, sub = -1, cs = -1;
-    if (tjDecompressHeader3(w->tj, m->payload, (unsigned long)m->payload_len, &jw, &jh, &sub, &cs) != 0 || jw <= 0 ||
-        jh <= 0)
-        return fp_error(FP_ECORRUPT, "bad JPEG: %s", tjGetErrorStr2(w->tj));
-    if (jw != w->in_w || jh != w->in_h)
-        return fp_error(FP_ECORRUPT, "JPEG is %dx%d, the model's input is %dx%d", jw, jh, w->in_w, w->in_h);
-    if (tjDecompress2(w->tj, m->payload, (unsigned long)m->payload_len, pic, jw, 0, jh, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
-        tjGetErrorCode(w->tj) == TJERR_FATAL)
-        return fp_error(FP_ECORRUPT, "bad JPEG: %s", tjGetErrorStr2(w->tj));
-    return 0;
+    if (m->encoding == FP_DIST_RAW)
+        return fp__slot_convert_raw(w->slots, m->payload, m->payload_len, slot);
+    return fp__slot_decode_jpeg(w->slots, m->payload, m->payload_len, slot);
 }
 
 /* XADDs the results of items[0..n) (pipelined), then XACKs their ids. 0 or FP_EIO (connection lost). */
@@ -326,18 +312,8 @@ static int run_entries(Worker *w, const redisReply *entries)
     }
     if (n == 0)
         return 0;
-    int64_t t0 = fp_clock_ns();
-    for (int i = 0; i < n; i++) {
-        const FpFrame pic = {.data = {w->pictures + (size_t)i * w->pic_bytes},
-                             .linesize = {w->in_w * 3},
-                             .width = w->in_w,
-                             .height = w->in_h,
-                             .format = FP_PIX_RGB24};
-        int rc = fp_letterbox_run(w->convert, &pic, w->tensor + (size_t)i * w->slot_bytes, w->slot_bytes);
-        if (rc < 0)
-            return rc;
+    for (int i = 0; i < n; i++)
         fp_histogram_record(&w->h_age, (uint64_t)(now > items[i].m.capture_ns ? now - items[i].m.capture_ns : 0));
-    }
     int64_t t1 = fp_clock_ns();
     int rc = fp_model_run(w->model, w->tensor, n);
     int64_t t2 = fp_clock_ns();
@@ -356,7 +332,7 @@ static int run_entries(Worker *w, const redisReply *entries)
     int64_t t3 = fp_clock_ns();
     if (rc < 0)
         return rc;
-    fp_histogram_record(&w->h_decode, (uint64_t)(decode_ns + t1 - t0)); /* JPEG decode + conversion */
+    fp_histogram_record(&w->h_decode, (uint64_t)decode_ns); /* JPEG decode + conversion into the slots */
     fp_histogram_record(&w->h_infer, (uint64_t)(t2 - t1));
     fp_histogram_record(&w->h_post, (uint64_t)(t3 - t2));
     fp_histogram_record(&w->h_batch, (uint64_t)n);
@@ -479,12 +455,9 @@ done:
     fp_metrics_destroy(&w->metrics);
     fp__broker_deinit(&w->broker);
     fp_post_destroy(&w->post);
-    fp_letterbox_destroy(&w->convert);
+    fp__slot_decoder_destroy(&w->slots);
     fp_model_destroy(&w->model);
-    if (w->tj)
-        tjDestroy(w->tj);
     free(w->tensor);
-    free(w->pictures);
     free(w->dets);
     free(w->packed);
     free(w);
