@@ -8,7 +8,9 @@
 // XADD and XACK, a claimed frame its slow owner also finishes); the logic
 // role drops the second one. Poison (a malformed entry, an undecodable JPEG,
 // a picture that is not the model's input size) goes to the dead-letter
-// stream with its reason and is acknowledged. Each picture is decoded
+// stream with its reason and is acknowledged. A batch whose model run fails
+// stays pending and is claimed again; a frame delivered redis.max_deliveries
+// times (XPENDING's counter) is dead-lettered with the model's error. Each picture is decoded
 // straight into its slot of the batch tensor (slot.h: libjpeg scanlines
 // converted row by row, no intermediate picture); the batch tensor, the
 // decoder's row, the detections and the packed results are allocated once.
@@ -48,7 +50,7 @@ typedef struct Worker {
     FpDetection *dets;     /* max_batch * max_det */
     uint8_t *packed;       /* max_det * FP_DIST_DET_BYTES */
     FpMetrics *metrics;
-    FpCounter frames, batches, claimed, late, dead, results;
+    FpCounter frames, batches, claimed, late, dead, results, model_failures;
     FpHistogram h_decode, h_infer, h_post, h_batch, h_age;
     _Atomic int64_t pending, lag;
     int64_t next_claim_ns, next_backlog_ns;
@@ -82,6 +84,9 @@ static int worker_metrics(Worker *w)
                                           "frames older than redis.max_age: acknowledged, not run", &w->late, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_dead_lettered_total", NULL,
                                           "poison frames moved to the dead-letter stream", &w->dead, w);
+    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_model_failures_total", NULL,
+                                          "batches whose model run failed (their frames: retried, then dead-lettered)",
+                                          &w->model_failures, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
                                           &w->broker.reconnects, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
@@ -258,6 +263,55 @@ static int send_results(Worker *w, const Item *items, const int *counts, int n, 
     return rc;
 }
 
+/* Times entry `id` has been delivered to the group (XPENDING's delivery counter); 0 when it is not pending,
+ * FP_EIO when the connection dropped. */
+static int64_t deliveries(Worker *w, const char *id)
+{
+    const char *argv[] = {"XPENDING", w->d->frames, w->d->worker_group, id, id, "1"};
+    redisReply *r = fp__broker_cmd(&w->broker, 6, argv, NULL);
+    if (!r)
+        return FP_EIO;
+    int64_t n = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements == 4 && r->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
+        n = r->element[0]->element[3]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/*
+ * The model run of a batch failed: its frames stay pending (another worker, or this one, claims them again
+ * after redis.claim_idle), except those delivered redis.max_deliveries times or more: those go to the
+ * dead-letter stream with the reason and are acknowledged. 0, or FP_EIO (connection lost).
+ */
+static int model_failed(Worker *w, const Item *items, int n, int err)
+{
+    fp_counter_add(&w->model_failures, 1);
+    char detail[400], reason[512];
+    snprintf(detail, sizeof(detail), "%s", fp_error_detail(err));
+    int retried = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t k = deliveries(w, items[i].id);
+        if (k < 0)
+            return (int)k;
+        if (k < w->d->max_deliveries) {
+            retried++;
+            continue;
+        }
+        snprintf(reason, sizeof(reason), "model run failed in each of %lld deliveries (batch of %d): %s",
+                 (long long)k, n, detail);
+        fp_counter_add(&w->dead, 1);
+        int rc = fp__dead_letter(&w->broker, w->d, w->d->frames, w->d->worker_group, items[i].id, reason);
+        if (rc < 0)
+            return rc;
+    }
+    if (retried)
+        fp_log_warn("dist", "worker %s: model run failed for a batch of %d (%s); %d frame(s) stay pending, to be "
+                    "claimed again (dead-lettered after %d deliveries)", w->consumer, n, detail, retried,
+                    w->d->max_deliveries);
+    return 0;
+}
+
 /* Runs the entries of a read or claim reply: parse, drop late, decode, model, post, results, acks. */
 static int run_entries(Worker *w, const redisReply *entries)
 {
@@ -318,7 +372,7 @@ static int run_entries(Worker *w, const redisReply *entries)
     int rc = fp_model_run(w->model, w->tensor, n);
     int64_t t2 = fp_clock_ns();
     if (rc < 0)
-        return rc;
+        return model_failed(w, items, n, rc);
     FpTensorView views[FP_POST_MAX_OUTPUTS];
     FpTransform tfs[1024];
     for (int k = 0; k < w->n_outputs; k++) {
@@ -444,10 +498,12 @@ int fp_dist_worker_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     }
     if (rc == FP_EFLUSHING || fp__broker_stopped(&w->broker))
         rc = 0;
-    fp_log_info("dist", "worker %s: %llu frames, %llu batches, %llu claimed, %llu late, %llu dead-lettered",
+    fp_log_info("dist", "worker %s: %llu frames, %llu batches, %llu claimed, %llu late, %llu dead-lettered, "
+                "%llu failed model runs",
                 w->consumer, (unsigned long long)fp_counter_get(&w->frames),
                 (unsigned long long)fp_counter_get(&w->batches), (unsigned long long)fp_counter_get(&w->claimed),
-                (unsigned long long)fp_counter_get(&w->late), (unsigned long long)fp_counter_get(&w->dead));
+                (unsigned long long)fp_counter_get(&w->late), (unsigned long long)fp_counter_get(&w->dead),
+                (unsigned long long)fp_counter_get(&w->model_failures));
 done:
     if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
         rc = 0;

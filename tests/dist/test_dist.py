@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# The camera, worker and logic roles against a real redis-server on 127.0.0.1: 4 cameras, 2 workers, 1 logic give exactly one result per (camera, sequence), in order; a SIGKILLed worker's frames are claimed; a Redis restart (AOF) loses nothing; poison goes to the dead-letter stream; bad settings are clear errors; a face entering a zone raises, through the logic role, the events `framepipe run` raises with the same config, once.
+# The camera, worker and logic roles against a real redis-server on 127.0.0.1: 4 cameras, 2 workers, 1 logic give exactly one result per (camera, sequence), in order; a SIGKILLed worker's frames are claimed; a Redis restart (AOF) loses nothing; poison goes to the dead-letter stream; bad settings are clear errors; a face entering a zone raises, through the logic role, the events `framepipe run` raises with the same config, once; frames whose model run keeps failing are dead-lettered after redis.max_deliveries.
 #
 # Usage: test_dist.py FRAMEPIPE [CASE...]   (meson runs it with Debian's /usr/bin/python3; exit 77 = skipped)
 #
@@ -528,6 +528,87 @@ def case_zone_event_through_logic_same_as_run():
         keys.append((e["rule"], e["camera_name"], e["track_id"], e["kind"]))
     assert keys == want, f"output.redis: {keys}\nframepipe run: {want}"
     assert metric(lport, "fp_events_total") == len(want)
+    for p in ws + [lg]:
+        assert stop(p) == 0
+
+
+def failing_model(path):
+    """A YOLOv8-shaped model (images [B, 3, 64, 64] -> output0 [B, 5, 84], one class) whose run fails when a
+    picture is bright: output0 = Gather(zeros [1, 5, 84], floor(2 * max pixel)), an index out of bounds once
+    a pixel is 0.5 or more (pixel / 255; the letterbox pad 114 is below). Dark pictures give no detection."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        raise Skip("python3-onnx missing")
+    g = helper.make_graph(
+        [helper.make_node("ReduceMax", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),
+         helper.make_node("Mul", ["m", "two"], ["m2"]),
+         helper.make_node("Floor", ["m2"], ["f"]),
+         helper.make_node("Cast", ["f"], ["idx"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "idx"], ["output0"], axis=0)],
+        "fails_on_bright",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, 84])],
+        [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]),
+         helper.make_tensor("table", TensorProto.FLOAT, [1, 5, 84], [0.0] * 420)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return path
+
+
+def flat_clip(name, colour, frames):
+    path = os.path.join(WORK, name + ".mkv")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"color=c={colour}:s={W}x{H}:r=25", "-frames:v", str(frames), "-c:v", "ffv1", path], check=True)
+    return path
+
+
+def case_failing_model_runs_dead_letter_after_max_deliveries():
+    """A batch whose model run fails is not retried forever: each frame is claimed again until it has been
+    delivered redis.max_deliveries times, then it is in the dead-letter stream with the model's error; the
+    worker goes on (frames after them get their results)."""
+    rport = free_port()
+    start_redis(rport, os.path.join(WORK, "r7"))
+    model = failing_model(os.path.join(WORK, "fails_on_bright.onnx"))
+    bright, dark = flat_clip("bright", "white", 6), flat_clip("dark", "0x202020", 6)
+    text = (f"cameras:\n  - {{name: bright, url: {bright}, policy: lossless}}\n"
+            f"  - {{name: dark, url: {dark}, policy: lossless}}\n"
+            f"model: {{path: {model}}}\nbatch: {{max_batch: 4}}\n"
+            f"redis:\n  url: redis://127.0.0.1:{rport}\n  claim_idle: 400ms\n  block: 50ms\n  max_deliveries: 2\n")
+    cfg = os.path.join(WORK, "failing.yaml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    bright_only = os.path.join(WORK, "failing-bright.yaml")
+    with open(bright_only, "w") as f:
+        f.write(text.replace(f"  - {{name: dark, url: {dark}, policy: lossless}}\n", ""))
+    dark_only = os.path.join(WORK, "failing-dark.yaml")
+    with open(dark_only, "w") as f:
+        f.write(text.replace(f"  - {{name: bright, url: {bright}, policy: lossless}}\n", ""))
+    ws, wports, lg, lport, out = workers_and_logic(cfg, n_workers=1)
+    cam = role("camera", bright_only, "camera-bright")
+    assert cam.wait(120) == 0, slurp("camera-bright")[-2000:]
+    dead = wait_until("6 dead-lettered frames", lambda: (lambda e: e if len(e) >= 6 else None)(
+        entries(rport, "framepipe:dist:dead")), 120, (ws[0],))
+    for _id, f in dead:
+        reason = f[b"reason"].decode()
+        assert "model run failed in each of 2 deliveries" in reason, reason
+        assert "Gather" in reason or "out of" in reason or "bounds" in reason, reason  # ORT's own message
+    assert metric(wports[0], "fp_dist_model_failures_total") >= 2, metric(wports[0], "fp_dist_model_failures_total")
+    assert metric(wports[0], "fp_dist_dead_lettered_total") == 6
+    r = Redis(rport)
+    assert r("XPENDING", "framepipe:dist:frames", "workers")[0] == 0
+    r.close()
+    # the worker goes on: dark frames get their results
+    cam = role("camera", dark_only, "camera-dark")
+    assert cam.wait(120) == 0, slurp("camera-dark")[-2000:]
+    wait_until("the dark camera's results", lambda: len([x for x in results(out) if x["camera"] == "dark"]) >= 6,
+               120, (lg, *ws))
+    assert [x["seq"] for x in results(out) if x["camera"] == "dark"] == list(range(6))
+    time.sleep(0.5)
+    assert len(entries(rport, "framepipe:dist:dead")) == 6
     for p in ws + [lg]:
         assert stop(p) == 0
 
