@@ -69,6 +69,19 @@ int main(int argc, char **argv)
     FILE *out = fopen(md, "w");
     if (!out)
         return 2;
+    double load[1] = {0};
+    getloadavg(load, 1);
+    fprintf(out, "## Distributed worker: decoding a frame message into its batch-tensor slot\n\n"
+                 "The worker role's decode, before and after issue 14's second pass, side by side in one run "
+                 "(`bench/bench_dist_decode.c`, release build): before, `tjDecompress2` (TJFLAG_FASTDCT) into an RGB "
+                 "picture, then `fp_letterbox_run` (the SIMD prep kernel) into the slot; after, `src/dist/slot.c`: "
+                 "libjpeg scanlines converted row by row straight into the slot (three 256-entry tables), raw "
+                 "frames converted by the prep kernel straight from the message. The slot: float32 NCHW in "
+                 "[-1, 1] (BlazeFace). %d crops of %s, encoded as the camera role does (quality 85, 4:2:0); each "
+                 "round decodes all of them by both paths (the first alternating); ms per frame, median (min-max) of "
+                 "%d rounds. One thread on a 2-CPU machine shared with other jobs (load average %.1f at the "
+                 "start): compare the ratios.\n\n",
+            N_PICS, path, reps, load[0]);
     fprintf(out, "| input | payload | before: tjDecompress2 + fp_letterbox_run ms/frame | after: straight into the slot ms/frame | after / before |\n|---|---|---|---|---|\n");
     const int sides[] = {128, 256};
     for (int si = 0; si < 2; si++) {
@@ -147,6 +160,8 @@ int main(int argc, char **argv)
         for (int k = 0; k < N_PICS; k++)
             tjFree(jpeg[k]), free(raw[k]);
     }
+    fprintf(out, "\nRe-run: `ninja -C build/release bench/bench_dist_decode && build/release/bench/bench_dist_decode "
+                 "--md /tmp/dist_decode.md && bench/update_results.py dist_decode /tmp/dist_decode.md`.\n");
     fclose(out);
     tjDestroy(tjd), tjDestroy(tjc);
     free(whole), free(src);

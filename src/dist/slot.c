@@ -3,6 +3,7 @@
 #include "slot.h"
 
 #include "framepipe/error.h"
+#include "framepipe/frame.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,9 +25,15 @@ struct FpSlotDecoder {
     FpLayout layout;
     int perm[3];    /* tensor channel c holds RGB component perm[c] */
     float a[3], b[3];
-    size_t esize;   /* bytes per element */
+    /* every value a pixel byte can become, per tensor channel: fma(p, a[c], b[c]) stored as the dtype */
+    union {
+        float f32[3][256];
+        uint16_t f16[3][256];
+        uint8_t u8[3][256];
+    } lut;
     int direct;     /* uint8 NHWC RGB: scanlines go straight into the slot */
     uint8_t *row;   /* one RGB row (w * 3) */
+    FpLetterbox *raw; /* raw frames: the prep kernel over the reply's picture (same size: only the conversion) */
     struct jpeg_decompress_struct jd;
     struct SlotErr err;
 };
@@ -93,7 +100,6 @@ int fp__slot_decoder_create(FpSlotDecoder **out, const FpPrepOptions *o)
         return fp_error(-ENOMEM, "slot decoder: out of memory");
     d->w = o->dst_width, d->h = o->dst_height;
     d->type = o->type, d->layout = o->layout;
-    d->esize = fp_dtype_size(o->type);
     for (int c = 0; c < 3; c++) {
         d->perm[c] = o->order == FP_ORDER_RGB ? c : 2 - c;
         if (o->norm == FP_NORM_MEAN_STD) { /* as fp_letterbox_create plans it */
@@ -109,6 +115,16 @@ int fp__slot_decoder_create(FpSlotDecoder **out, const FpPrepOptions *o)
             d->b[c] = o->offset[c];
         }
     }
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 256; p++) {
+            float v = fmaf((float)p, d->a[c], d->b[c]);
+            if (o->type == FP_DTYPE_FLOAT32)
+                d->lut.f32[c][p] = v;
+            else if (o->type == FP_DTYPE_FLOAT16)
+                d->lut.f16[c][p] = f32_to_f16(v);
+            else
+                d->lut.u8[c][p] = to_u8(v);
+        }
     d->direct = o->type == FP_DTYPE_UINT8 && o->layout == FP_LAYOUT_NHWC && o->order == FP_ORDER_RGB &&
                 o->norm == FP_NORM_SCALE && d->a[0] == 1.f && d->a[1] == 1.f && d->a[2] == 1.f && d->b[0] == 0.f &&
                 d->b[1] == 0.f && d->b[2] == 0.f;
@@ -117,10 +133,17 @@ int fp__slot_decoder_create(FpSlotDecoder **out, const FpPrepOptions *o)
         free(d);
         return fp_error(-ENOMEM, "slot decoder: out of memory");
     }
+    int rc = fp_letterbox_create(&d->raw, d->w, d->h, FP_PIX_RGB24, o);
+    if (rc < 0) {
+        free(d->row);
+        free(d);
+        return rc;
+    }
     d->jd.err = jpeg_std_error(&d->err.pub);
     d->err.pub.error_exit = slot_error_exit;
     d->err.pub.output_message = slot_output_message;
     if (setjmp(d->err.jump)) {
+        fp_letterbox_destroy(&d->raw);
         free(d->row);
         free(d);
         return fp_error(-ENOMEM, "slot decoder: libjpeg could not start");
@@ -136,43 +159,73 @@ void fp__slot_decoder_destroy(FpSlotDecoder **dp)
         return;
     FpSlotDecoder *d = *dp;
     jpeg_destroy_decompress(&d->jd);
+    fp_letterbox_destroy(&d->raw);
     free(d->row);
     free(d);
     *dp = NULL;
 }
 
-/* RGB row y (w * 3 bytes) into the slot. */
-static void convert_row(const FpSlotDecoder *d, const uint8_t *rgb, int y, uint8_t *slot)
+/* RGB row y (w * 3 bytes) into the slot: one table lookup per value (the tables hold fma(p, a, b) as the
+ * dtype for every byte p, so this is exactly the per-pixel arithmetic, at the cost of a load). */
+static void convert_row(const FpSlotDecoder *d, const uint8_t *restrict rgb, int y, uint8_t *restrict slot)
 {
-    const int w = d->w;
-    const size_t plane = (size_t)w * (size_t)d->h * d->esize;
-    for (int c = 0; c < 3; c++) {
-        const float a = d->a[c], b = d->b[c];
-        const uint8_t *src = rgb + d->perm[c];
-        uint8_t *dst;
-        size_t step; /* bytes between neighbouring pixels of this channel */
-        if (d->layout == FP_LAYOUT_NCHW)
-            dst = slot + (size_t)c * plane + (size_t)y * (size_t)w * d->esize, step = d->esize;
-        else
-            dst = slot + ((size_t)y * (size_t)w * 3 + (size_t)c) * d->esize, step = 3 * d->esize;
-        switch (d->type) {
-        case FP_DTYPE_FLOAT32:
-            for (int x = 0; x < w; x++) {
-                float v = fmaf((float)src[3 * x], a, b);
-                memcpy(dst + (size_t)x * step, &v, 4);
+    const size_t w = (size_t)d->w;
+    const size_t plane = w * (size_t)d->h;
+    const int p0 = d->perm[0], p1 = d->perm[1], p2 = d->perm[2];
+    switch (d->type) {
+    case FP_DTYPE_FLOAT32: {
+        const float *t0 = d->lut.f32[0], *t1 = d->lut.f32[1], *t2 = d->lut.f32[2];
+        float *out = (float *)(void *)slot;
+        if (d->layout == FP_LAYOUT_NCHW) {
+            float *r0 = out + (size_t)y * w, *r1 = r0 + plane, *r2 = r1 + plane;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r0[x] = t0[px[p0]], r1[x] = t1[px[p1]], r2[x] = t2[px[p2]];
             }
-            break;
-        case FP_DTYPE_FLOAT16:
-            for (int x = 0; x < w; x++) {
-                uint16_t hv = f32_to_f16(fmaf((float)src[3 * x], a, b));
-                memcpy(dst + (size_t)x * step, &hv, 2);
+        } else {
+            float *r = out + (size_t)y * w * 3;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r[3 * x] = t0[px[p0]], r[3 * x + 1] = t1[px[p1]], r[3 * x + 2] = t2[px[p2]];
             }
-            break;
-        default:
-            for (int x = 0; x < w; x++)
-                dst[(size_t)x * step] = to_u8(fmaf((float)src[3 * x], a, b));
-            break;
         }
+        break;
+    }
+    case FP_DTYPE_FLOAT16: {
+        const uint16_t *t0 = d->lut.f16[0], *t1 = d->lut.f16[1], *t2 = d->lut.f16[2];
+        uint16_t *out = (uint16_t *)(void *)slot;
+        if (d->layout == FP_LAYOUT_NCHW) {
+            uint16_t *r0 = out + (size_t)y * w, *r1 = r0 + plane, *r2 = r1 + plane;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r0[x] = t0[px[p0]], r1[x] = t1[px[p1]], r2[x] = t2[px[p2]];
+            }
+        } else {
+            uint16_t *r = out + (size_t)y * w * 3;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r[3 * x] = t0[px[p0]], r[3 * x + 1] = t1[px[p1]], r[3 * x + 2] = t2[px[p2]];
+            }
+        }
+        break;
+    }
+    default: {
+        const uint8_t *t0 = d->lut.u8[0], *t1 = d->lut.u8[1], *t2 = d->lut.u8[2];
+        if (d->layout == FP_LAYOUT_NCHW) {
+            uint8_t *r0 = slot + (size_t)y * w, *r1 = r0 + plane, *r2 = r1 + plane;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r0[x] = t0[px[p0]], r1[x] = t1[px[p1]], r2[x] = t2[px[p2]];
+            }
+        } else {
+            uint8_t *r = slot + (size_t)y * w * 3;
+            for (size_t x = 0; x < w; x++) {
+                const uint8_t *px = rgb + 3 * x;
+                r[3 * x] = t0[px[p0]], r[3 * x + 1] = t1[px[p1]], r[3 * x + 2] = t2[px[p2]];
+            }
+        }
+        break;
+    }
     }
 }
 
@@ -185,9 +238,10 @@ int fp__slot_convert_raw(FpSlotDecoder *d, const uint8_t *rgb, size_t len, void 
         memcpy(slot, rgb, len);
         return 0;
     }
-    for (int y = 0; y < d->h; y++)
-        convert_row(d, rgb + (size_t)y * (size_t)d->w * 3, y, slot);
-    return 0;
+    /* the picture is already whole (in the reply): the SIMD prep kernel converts it in one pass */
+    const FpFrame pic = {.data = {(uint8_t *)rgb}, .linesize = {d->w * 3}, .width = d->w, .height = d->h,
+                         .format = FP_PIX_RGB24};
+    return fp_letterbox_run(d->raw, &pic, slot, fp_letterbox_slot_bytes(d->raw));
 }
 
 int fp__slot_decode_jpeg(FpSlotDecoder *d, const uint8_t *jpeg, size_t len, void *slot)

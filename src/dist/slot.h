@@ -15,14 +15,17 @@
  * fp_letterbox_run writes for an RGB24 picture of the input's size (no
  * resampling: v = fma(pixel, a[c], b[c]), uint8 rint(clamp(v, 0, 255)),
  * float16 round to nearest even), so a slot is bit-identical to the
- * decode-then-letterbox path.
+ * decode-then-letterbox path. The decoder computes these once for every
+ * byte value (three 256-entry tables); a row is then one lookup per value.
+ * Slots are aligned to their element size.
  *
  * JPEG: libjpeg-turbo's libjpeg API (the fast integer IDCT and fancy
  * upsampling, what tjDecompress2 with TJFLAG_FASTDCT does) reads scanlines
  * straight into the slot when the slot is uint8 NHWC RGB, else into a
  * one-row scratch (allocated once) converted row by row into the slot's
- * planes; no whole-picture intermediate. Raw: the message's bytes converted
- * row by row. The decoder allocates nothing per picture itself; libjpeg's
+ * planes; no whole-picture intermediate. Raw: the message's bytes are
+ * already the whole picture: the prep kernel (fp_letterbox_run, SIMD)
+ * converts them straight from the reply into the slot. The decoder allocates nothing per picture itself; libjpeg's
  * per-image memory pools are the library's (as tjDecompress2's were).
  * One thread at a time per decoder.
  */
