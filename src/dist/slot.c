@@ -167,7 +167,11 @@ void fp__slot_decoder_destroy(FpSlotDecoder **dp)
 
 /* RGB row y (w * 3 bytes) into the slot: one table lookup per value (the tables hold fma(p, a, b) as the
  * dtype for every byte p, so this is exactly the per-pixel arithmetic, at the cost of a load). */
-static void convert_row(const FpSlotDecoder *d, const uint8_t *restrict rgb, int y, uint8_t *restrict slot)
+/* an AVX2 clone where the CPU has it (the compiler widens the loops; bench/bench_dist_decode), picked at load
+ * time */
+__attribute__((target_clones("avx2", "default"))) static void convert_row(const FpSlotDecoder *d,
+                                                                          const uint8_t *restrict rgb, int y,
+                                                                          uint8_t *restrict slot)
 {
     const size_t w = (size_t)d->w;
     const size_t plane = w * (size_t)d->h;
