@@ -106,6 +106,20 @@ class Setup:
         self.work, self.fp = work, os.path.join(build, "apps", "framepipe")
         self.rtsp = os.path.join(build, "tests", "ingest", "fp_rtsp_server")
         self.log = open(os.path.join(work, "bench.log"), "ab")
+        self.procs = []  # every process started here, for stop_all()
+
+    def popen(self, argv, **kw):
+        p = subprocess.Popen(argv, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        """SIGKILLs, by pid, what this Setup started and is still running (after an error)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        self.procs.clear()
 
     def config(self, name, urls, redis_port=None, encoding="jpeg", live=False):
         t = "cameras:\n" + "".join(
@@ -120,13 +134,13 @@ class Setup:
 
     def redis(self):
         port = free_port()
-        p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        p = self.popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no"], stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(port)
         return p, port
 
     def inprocess(self, urls, out, duration=None):
-        cfg = self.config("inproc", urls)
+        cfg = self.config("inproc", urls, live=duration is not None)  # live: policy latest, as the camera role
         argv = [self.fp, "run", "-q", cfg]
         if duration:
             argv[2:2] = ["--duration", str(duration)]
@@ -139,16 +153,16 @@ class Setup:
         redis, rport = self.redis()
         cfg = self.config(f"dist-{encoding}", urls, rport, encoding, live=duration is not None)
         wport, lport = free_port(), free_port()
-        worker = subprocess.Popen([self.fp, "worker", "--http", f"127.0.0.1:{wport}", cfg], stdout=self.log,
+        worker = self.popen([self.fp, "worker", "--http", f"127.0.0.1:{wport}", cfg], stdout=self.log,
                                   stderr=subprocess.STDOUT)
-        logic = subprocess.Popen([self.fp, "logic", "--jsonl", out, "--http", f"127.0.0.1:{lport}", cfg],
+        logic = self.popen([self.fp, "logic", "--jsonl", out, "--http", f"127.0.0.1:{lport}", cfg],
                                  stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(wport), wait_port(lport)
         cpu0 = sum(cpu_of(p.pid) for p in (redis, worker, logic))
         t0 = time.monotonic()
         cam_log = os.path.join(self.work, "camera.log")
         with open(cam_log, "wb") as cl:
-            cam = subprocess.Popen([self.fp, "camera", cfg], stdout=cl, stderr=subprocess.STDOUT)
+            cam = self.popen([self.fp, "camera", cfg], stdout=cl, stderr=subprocess.STDOUT)
             if duration:
                 time.sleep(duration)
                 cam.send_signal(signal.SIGTERM)

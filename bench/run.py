@@ -27,7 +27,8 @@ Parts, in this order (docs/BENCHMARKS.md explains each and shows a reference run
   4 latency    a live-paced 1080p RTSP camera (the test RTSP server): per-stage p50/p99 from /metrics
   5 batching   images/s vs batch size 1..32 through FpModel (bench/batch_infer): the YOLOv8 test model, the
                dynamic-batch BlazeFace copy (scripts/setup.d/35-dynamic-batch.sh) and the batch-1 original
-  6 distributed  not measured yet (skipped with a note)
+  6 distributed  capture -> result latency p50/p99 of live RTSP cameras: in-process `framepipe run` vs
+               `framepipe camera` -> `worker` -> `logic` over a local redis-server (bench/bench_dist.py's Setup)
 
 Every figure is a median over the repetitions with min-max; the programs compared in one part take
 turns (the order rotates each repetition). Everything started here is stopped by pid at the end.
@@ -64,6 +65,8 @@ SEED = {
               "images; 12 buffers for 50 images; pool hit rate 99 %+",
     "video": {"720p": (18.2, 54.95), "1080p": (28.5, 35.09), "4K": (92.3, 10.83)},
     "latency": "seed: 45 ms before, 12 ms after",
+    "distributed": "seed: camera managers -> batch-inference workers -> logic workers over Redis, latency under "
+                   "50 ms",
 }
 
 
@@ -186,7 +189,8 @@ def part_zerocopy(args, out, say):
         else:
             paths["api"] = ("(d) framepipe serve: raw body POST /api/detect (detection included)",
                             ["node", os.path.join(HERE, "zc_node.js"), "api", "--port", str(port)])
-            notes.append("(d) does more than (a)-(c): framepipe serve also runs face detection on the frame "
+            notes.append("(d) `POST /api/detect` raw body does more than (a)-(c): framepipe serve also runs face "
+                         "detection on the frame "
                          "(prep, BlazeFace, post) and answers its detections; server: `" + serve_cmd + "`.")
     else:
         notes.append(f"(d) `POST /api/detect` raw body: skipped, {serve_note}.")
@@ -689,6 +693,88 @@ def plot_batching(out, models, batches, res, fail, provider):
     plt.close(fig_)
 
 
+# ---------------------------------------------------------------- part 6: distributed
+
+def captured(result):
+    """A JSON line's capture_time (ISO 8601, UTC) in seconds."""
+    import datetime
+    return datetime.datetime.fromisoformat(result["capture_time"].replace("Z", "+00:00")).timestamp()
+
+
+def part_distributed(args, out, say):
+    """Capture -> result latency of live RTSP cameras: in-process `framepipe run` vs camera -> worker -> logic
+    over a local redis-server (bench/bench_dist.py's Setup, one run of each per repetition, order rotating)."""
+    import bench_dist as bd
+    if not shutil.which("redis-server"):
+        return "Skipped: redis-server is not installed (Debian package redis-server).", []
+    w, h = (320, 240) if args.tiny else (720, 528)
+    cams = 1 if args.tiny else bd.CAMS
+    dur = 4 if args.tiny else (6 if args.quick else 15)  # under the clips: 5 s tiny, 35 s else
+    reps = 1 if args.tiny else max(1, args.reps // 2)
+    server = os.path.join(args.build, "tests", "ingest", "fp_rtsp_server")
+    clip = bp.make_clip(w, h, 150 if args.tiny else 1050, True)
+    work = tmpdir("fp-bench-dist-")
+    S = bd.Setup(work, args.build)
+    S.fp = args.framepipe
+    kinds = ["in-process", "dist-jpeg"]
+    lat = {k: [] for k in kinds}
+    frames = {k: [] for k in kinds}
+    fail = None
+    pid, url = bp.start_rtsp(server, clip)
+    if pid is None:
+        return f"Skipped: {url}.", []
+    try:
+        for rep in range(reps):
+            for kind in rotate(kinds, rep):
+                say("6 distributed", f"repetition {rep + 1}/{reps}: {kind}, {cams} live {w}x{h} RTSP camera(s), "
+                    f"{dur} s")
+                res = os.path.join(work, f"{kind}-{rep}.jsonl")
+                if kind == "in-process":
+                    S.inprocess([url] * cams, res, duration=dur)
+                else:
+                    S.distributed([url] * cams, res, "jpeg", duration=dur)
+                # the first second of results left out (connections, model warm-up), by capture time
+                got = [x for x in bd.lines(res) if x.get("latency_ms", {}).get("total") is not None]
+                t_first = min((captured(x) for x in got), default=0.0)
+                ms = [x["latency_ms"]["total"] for x in got if captured(x) >= t_first + 1.0]
+                if not ms:
+                    fail = f"{kind}: no results after the first second"
+                    break
+                lat[kind].append((bd.pct(ms, 0.5), bd.pct(ms, 0.99)))
+                frames[kind].append(len(ms))
+            if fail:
+                break
+    except SystemExit as e:  # bench_dist's helpers exit with a message when a role fails
+        fail = str(e)
+    finally:
+        S.stop_all()
+        bp.stop(pid)
+    if fail:
+        return f"Failed: {fail}.", []
+    rows = []
+    for k in kinds:
+        p50 = [x[0] for x in lat[k]]
+        p99 = [x[1] for x in lat[k]]
+        rows.append([k, fig(p50, "{:.1f}"), fig(p99, "{:.1f}"), f"{statistics.median(frames[k]):.0f}"])
+    md = [f"{cams} live-paced {w}x{h} 30 fps RTSP camera(s) (the project's test RTSP server, real-time playback), "
+          f"{dur} s per run, BlazeFace front 128, batch 4, policy latest. in-process: `framepipe run`; dist-jpeg: "
+          f"`framepipe camera`, `worker` and `logic` (JPEG q85) over one local redis-server (no persistence), all "
+          f"on this machine. Latency capture -> result: the JSON lines' `latency_ms.total` (in-process: decoded "
+          f"-> output written; distributed: the camera role's decode, wall clock -> the logic role's delivery), "
+          f"the first second of results (by capture time) left out; p50/p99 per run, median (min-max) over {reps} run(s).", "",
+          table(["run", "p50 ms", "p99 ms", "frames"], rows), "",
+          f"- {SEED['distributed']}", "",
+          "Commands (bench/bench_dist.py's Setup; throughput, where the time goes and JPEG vs raw: "
+          "`bench/bench_dist.py`, section \"Distributed roles\" of bench/RESULTS.md):", "", "```",
+          "redis-server --port RPORT --save '' --appendonly no",
+          f"{cmdline([args.framepipe, 'worker', '--http', '127.0.0.1:WPORT', 'dist-jpeg.yaml'])}",
+          f"{cmdline([args.framepipe, 'logic', '--jsonl', 'OUT.jsonl', '--http', '127.0.0.1:LPORT', 'dist-jpeg.yaml'])}",
+          f"{cmdline([args.framepipe, 'camera', 'dist-jpeg.yaml'])}   # SIGTERM after {dur} s",
+          f"{cmdline([args.framepipe, 'run', '-q', '--duration', str(dur), 'inproc.yaml'])}",
+          "```"]
+    return "\n".join(md), []
+
+
 # ---------------------------------------------------------------- plots
 
 def plt_mod():
@@ -810,10 +896,7 @@ def plot_latency(out, per, stages, q, title):
 
 # ---------------------------------------------------------------- main
 
-SKIPPED = {
-    "distributed": "Skipped: capture -> result latency through redis-server needs the camera/worker/logic roles, "
-                   "which are being built on another branch.",
-}
+SKIPPED = {}
 TITLES = {"zerocopy": "1. Zero-copy vs traditional: one frame to another process and a result back",
           "memory": "2. Memory: pool vs malloc/free per frame", "video": "3. Video: face detection per resolution",
           "latency": "4. Latency per stage: a live RTSP camera", "batching": "5. Batching",
@@ -863,7 +946,7 @@ def main():
     invocation = "/usr/bin/python3 bench/run.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     sections, pngs = [], []
     fns = {"zerocopy": part_zerocopy, "memory": part_memory, "video": part_video, "latency": part_latency,
-           "batching": part_batching}
+           "batching": part_batching, "distributed": part_distributed}
     t0 = time.monotonic()
     for part in PARTS:
         if part not in args.only:

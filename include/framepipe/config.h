@@ -122,6 +122,7 @@ typedef struct FpDistSection {
     int64_t claim_idle_ns;    /* XAUTOCLAIM entries pending this long in a dead consumer (default 5 s) */
     int64_t max_age_ns;       /* worker: frames captured longer ago are acked and counted late (0: off, default) */
     int64_t reorder_wait_ns;  /* logic: how long a missing sequence number holds back later results (default 10 s) */
+    int max_deliveries;       /* worker: a frame whose batch's model run failed this many deliveries is dead-lettered (default 3) */
 } FpDistSection;
 
 typedef struct FpPipelineConfig {

@@ -6,9 +6,13 @@
 // decoder drops the oldest frames and counts them as skipped (newest wins);
 // with `lossless` it waits. Frames are numbered per camera from 0 as they
 // are sent (seq), and an epoch (the role's start, wall ns) tells a restarted
-// camera's numbers apart. The letterbox picture, the JPEG and the XADD
-// arguments live in buffers allocated once per camera; nothing is allocated
-// per frame but hiredis' command buffer.
+// camera's numbers apart. The letterbox picture and the JPEG buffer
+// (tjBufSize, filled by tjCompress2 with TJFLAG_NOREALLOC) are allocated
+// once; the XADD's arguments point into them. One JPEG buffer is the whole
+// pool: hiredis copies the arguments into its command buffer before the
+// XADD returns, so the buffer is free again for the next frame. Nothing is
+// allocated per frame in framepipe's code (tests/dist/test_camera_alloc.c
+// counts); hiredis' command buffer and reply are the library's.
 #include "dist_internal.h"
 
 #include "framepipe/clock.h"

@@ -21,6 +21,7 @@
 #include "framepipe/http.h"
 #include "framepipe/log.h"
 #include "framepipe/model.h"
+#include "framepipe/labels.h"
 #include "framepipe/rules.h"
 #include "framepipe/track.h"
 
@@ -127,31 +128,45 @@ static int logic_metrics(Logic *l)
     return rc;
 }
 
-/* The model's class names (the model is opened once for them, then closed). */
+/* The class names, as `framepipe run` has them (pipeline.c): the labels file, else the model's metadata, else
+ * the family's (BlazeFace: "face"). The model is opened once for them, then closed. */
 static int load_classes(Logic *l)
 {
+    FpLabels *labels = NULL;
+    int rc;
+    if (l->cfg->model.labels && (rc = fp_labels_load(&labels, l->cfg->model.labels)) < 0)
+        return rc;
     FpModelConfig mc;
     fp_model_config_init(&mc);
     mc.input_width = l->cfg->model.input_width;
     mc.input_height = l->cfg->model.input_height;
     FpModel *m = NULL;
-    int rc = fp_model_create(&m, l->cfg->model.path, &mc);
-    if (rc < 0)
+    rc = fp_model_create(&m, l->cfg->model.path, &mc);
+    if (rc < 0) {
+        fp_labels_destroy(&labels);
         return rc;
-    int n = fp_model_class_count(m);
+    }
+    FpFamilyInfo fi;
+    bool blazeface = fp_model_family(m, &fi) == FP_FAMILY_BLAZEFACE;
+    int n = labels ? fp_labels_count(labels) : fp_model_class_count(m);
+    if (n <= 0 && blazeface)
+        n = 1;
     if (n > 0) {
         l->class_names = calloc((size_t)n, sizeof(char *));
         if (!l->class_names) {
             fp_model_destroy(&m);
+            fp_labels_destroy(&labels);
             return fp_error(-ENOMEM, "logic: out of memory");
         }
         l->n_classes = n;
         for (int i = 0; i < n; i++) {
-            const char *s = fp_model_class_name(m, i);
+            const char *s = labels ? fp_labels_name(labels, i) : fp_model_class_count(m) > 0 ? fp_model_class_name(m, i)
+                                                                                             : "face";
             l->class_names[i] = s ? strdup(s) : NULL;
         }
     }
     fp_model_destroy(&m);
+    fp_labels_destroy(&labels);
     return 0;
 }
 

@@ -8,9 +8,14 @@
 // XADD and XACK, a claimed frame its slow owner also finishes); the logic
 // role drops the second one. Poison (a malformed entry, an undecodable JPEG,
 // a picture that is not the model's input size) goes to the dead-letter
-// stream with its reason and is acknowledged. The batch tensor, the decoded
-// pictures, the detections and the packed results are allocated once.
+// stream with its reason and is acknowledged. A batch whose model run fails
+// stays pending and is claimed again; a frame delivered redis.max_deliveries
+// times (XPENDING's counter) is dead-lettered with the model's error. Each picture is decoded
+// straight into its slot of the batch tensor (slot.h: libjpeg scanlines
+// converted row by row, no intermediate picture); the batch tensor, the
+// decoder's row, the detections and the packed results are allocated once.
 #include "dist_internal.h"
+#include "slot.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
@@ -26,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <turbojpeg.h>
 
 
 typedef struct Worker {
@@ -41,15 +45,13 @@ typedef struct Worker {
     int n_outputs;
     int max_batch, max_det;
     int in_w, in_h;
-    size_t slot_bytes, pic_bytes;
+    size_t slot_bytes;
     uint8_t *tensor;       /* max_batch slots */
-    uint8_t *pictures;     /* max_batch decoded RGB pictures */
-    FpLetterbox *convert;  /* RGB picture (in_w x in_h) -> the model's slot (dtype, layout, normalisation) */
+    FpSlotDecoder *slots;  /* JPEG or raw RGB (in_w x in_h) -> a slot (dtype, layout, normalisation) */
     FpDetection *dets;     /* max_batch * max_det */
     uint8_t *packed;       /* max_det * FP_DIST_DET_BYTES */
-    tjhandle tj;
     FpMetrics *metrics;
-    FpCounter frames, batches, claimed, late, dead, results;
+    FpCounter frames, batches, claimed, late, dead, results, model_failures;
     FpHistogram h_decode, h_infer, h_post, h_batch, h_age;
     _Atomic int64_t pending, lag;
     int64_t next_claim_ns, next_backlog_ns;
@@ -83,6 +85,9 @@ static int worker_metrics(Worker *w)
                                           "frames older than redis.max_age: acknowledged, not run", &w->late, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_dead_lettered_total", NULL,
                                           "poison frames moved to the dead-letter stream", &w->dead, w);
+    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_model_failures_total", NULL,
+                                          "batches whose model run failed (their frames: retried, then dead-lettered)",
+                                          &w->model_failures, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
                                           &w->broker.reconnects, w);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
@@ -142,9 +147,8 @@ static int worker_model(Worker *w)
     }
     w->in_w = in->width, w->in_h = in->height;
     w->slot_bytes = fp_prep_slot_bytes(&o);
-    w->pic_bytes = (size_t)in->width * (size_t)in->height * 3;
-    /* the picture already has the input's size: the plan only converts (scale 1, no padding) */
-    if ((rc = fp_letterbox_create(&w->convert, in->width, in->height, FP_PIX_RGB24, &o)) < 0)
+    /* the picture already has the input's size: decoded and converted into the slot, no resampling */
+    if ((rc = fp__slot_decoder_create(&w->slots, &o)) < 0)
         return rc;
     FpPostConfig pc;
     fp_post_config_init(&pc, w->family.family);
@@ -180,36 +184,23 @@ static int worker_model(Worker *w)
     if ((rc = fp_post_create(&w->post, &pc, w->views, w->n_outputs)) < 0)
         return rc;
     w->tensor = aligned_alloc(64, (w->slot_bytes * (size_t)w->max_batch + 63) / 64 * 64);
-    w->pictures = malloc(w->pic_bytes * (size_t)w->max_batch);
     w->dets = calloc((size_t)w->max_batch * (size_t)w->max_det, sizeof(FpDetection));
     w->packed = malloc((size_t)w->max_det * FP_DIST_DET_BYTES);
-    w->tj = tjInitDecompress();
-    if (!w->tensor || !w->pictures || !w->dets || !w->packed || !w->tj)
+    if (!w->tensor || !w->dets || !w->packed)
         return fp_error(-ENOMEM, "worker: out of memory");
     return 0;
 }
 
-/* Decodes item i's payload into picture slot s. 0, or FP_ECORRUPT with the reason (poison). */
+/* Decodes a frame's payload into batch slot s. 0, or FP_ECORRUPT with the reason (poison). */
 static int decode(Worker *w, const FpDistFrame *m, int s)
 {
-    uint8_t *pic = w->pictures + (size_t)s * w->pic_bytes;
+    uint8_t *slot = w->tensor + (size_t)s * w->slot_bytes;
     if (m->tf.dst_width != w->in_w || m->tf.dst_height != w->in_h)
         return fp_error(FP_ECORRUPT, "frame is %dx%d, the model's input is %dx%d", m->tf.dst_width,
                         m->tf.dst_height, w->in_w, w->in_h);
-    if (m->encoding == FP_DIST_RAW) {
-        memcpy(pic, m->payload, w->pic_bytes);
-        return 0;
-    }
-    int jw = 0, jh = 0, sub = -1, cs = -1;
-    if (tjDecompressHeader3(w->tj, m->payload, (unsigned long)m->payload_len, &jw, &jh, &sub, &cs) != 0 || jw <= 0 ||
-        jh <= 0)
-        return fp_error(FP_ECORRUPT, "bad JPEG: %s", tjGetErrorStr2(w->tj));
-    if (jw != w->in_w || jh != w->in_h)
-        return fp_error(FP_ECORRUPT, "JPEG is %dx%d, the model's input is %dx%d", jw, jh, w->in_w, w->in_h);
-    if (tjDecompress2(w->tj, m->payload, (unsigned long)m->payload_len, pic, jw, 0, jh, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
-        tjGetErrorCode(w->tj) == TJERR_FATAL)
-        return fp_error(FP_ECORRUPT, "bad JPEG: %s", tjGetErrorStr2(w->tj));
-    return 0;
+    if (m->encoding == FP_DIST_RAW)
+        return fp__slot_convert_raw(w->slots, m->payload, m->payload_len, slot);
+    return fp__slot_decode_jpeg(w->slots, m->payload, m->payload_len, slot);
 }
 
 /* XADDs the results of items[0..n) (pipelined), then XACKs their ids. 0 or FP_EIO (connection lost). */
@@ -282,6 +273,55 @@ static int send_results(Worker *w, const Item *items, const int *counts, int n, 
     return rc;
 }
 
+/* Times entry `id` has been delivered to the group (XPENDING's delivery counter); 0 when it is not pending,
+ * FP_EIO when the connection dropped. */
+static int64_t deliveries(Worker *w, const char *id)
+{
+    const char *argv[] = {"XPENDING", w->d->frames, w->d->worker_group, id, id, "1"};
+    redisReply *r = fp__broker_cmd(&w->broker, 6, argv, NULL);
+    if (!r)
+        return FP_EIO;
+    int64_t n = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements == 4 && r->element[0]->element[3]->type == REDIS_REPLY_INTEGER)
+        n = r->element[0]->element[3]->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+/*
+ * The model run of a batch failed: its frames stay pending (another worker, or this one, claims them again
+ * after redis.claim_idle), except those delivered redis.max_deliveries times or more: those go to the
+ * dead-letter stream with the reason and are acknowledged. 0, or FP_EIO (connection lost).
+ */
+static int model_failed(Worker *w, const Item *items, int n, int err)
+{
+    fp_counter_add(&w->model_failures, 1);
+    char detail[400], reason[512];
+    snprintf(detail, sizeof(detail), "%s", fp_error_detail(err));
+    int retried = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t k = deliveries(w, items[i].id);
+        if (k < 0)
+            return (int)k;
+        if (k < w->d->max_deliveries) {
+            retried++;
+            continue;
+        }
+        snprintf(reason, sizeof(reason), "model run failed in each of %lld deliveries (batch of %d): %s",
+                 (long long)k, n, detail);
+        fp_counter_add(&w->dead, 1);
+        int rc = fp__dead_letter(&w->broker, w->d, w->d->frames, w->d->worker_group, items[i].id, reason);
+        if (rc < 0)
+            return rc;
+    }
+    if (retried)
+        fp_log_warn("dist", "worker %s: model run failed for a batch of %d (%s); %d frame(s) stay pending, to be "
+                    "claimed again (dead-lettered after %d deliveries)", w->consumer, n, detail, retried,
+                    w->d->max_deliveries);
+    return 0;
+}
+
 /* Runs the entries of a read or claim reply: parse, drop late, decode, model, post, results, acks. */
 static int run_entries(Worker *w, const redisReply *entries)
 {
@@ -336,23 +376,13 @@ static int run_entries(Worker *w, const redisReply *entries)
     }
     if (n == 0)
         return 0;
-    int64_t t0 = fp_clock_ns();
-    for (int i = 0; i < n; i++) {
-        const FpFrame pic = {.data = {w->pictures + (size_t)i * w->pic_bytes},
-                             .linesize = {w->in_w * 3},
-                             .width = w->in_w,
-                             .height = w->in_h,
-                             .format = FP_PIX_RGB24};
-        int rc = fp_letterbox_run(w->convert, &pic, w->tensor + (size_t)i * w->slot_bytes, w->slot_bytes);
-        if (rc < 0)
-            return rc;
+    for (int i = 0; i < n; i++)
         fp_histogram_record(&w->h_age, (uint64_t)(now > items[i].m.capture_ns ? now - items[i].m.capture_ns : 0));
-    }
     int64_t t1 = fp_clock_ns();
     int rc = fp_model_run(w->model, w->tensor, n);
     int64_t t2 = fp_clock_ns();
     if (rc < 0)
-        return rc;
+        return model_failed(w, items, n, rc);
     FpTensorView views[FP_POST_MAX_OUTPUTS];
     FpTransform tfs[1024];
     for (int k = 0; k < w->n_outputs; k++) {
@@ -366,7 +396,7 @@ static int run_entries(Worker *w, const redisReply *entries)
     int64_t t3 = fp_clock_ns();
     if (rc < 0)
         return rc;
-    fp_histogram_record(&w->h_decode, (uint64_t)(decode_ns + t1 - t0)); /* JPEG decode + conversion */
+    fp_histogram_record(&w->h_decode, (uint64_t)decode_ns); /* JPEG decode + conversion into the slots */
     fp_histogram_record(&w->h_infer, (uint64_t)(t2 - t1));
     fp_histogram_record(&w->h_post, (uint64_t)(t3 - t2));
     fp_histogram_record(&w->h_batch, (uint64_t)n);
@@ -478,10 +508,12 @@ int fp_dist_worker_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     }
     if (rc == FP_EFLUSHING || fp__broker_stopped(&w->broker))
         rc = 0;
-    fp_log_info("dist", "worker %s: %llu frames, %llu batches, %llu claimed, %llu late, %llu dead-lettered",
+    fp_log_info("dist", "worker %s: %llu frames, %llu batches, %llu claimed, %llu late, %llu dead-lettered, "
+                "%llu failed model runs",
                 w->consumer, (unsigned long long)fp_counter_get(&w->frames),
                 (unsigned long long)fp_counter_get(&w->batches), (unsigned long long)fp_counter_get(&w->claimed),
-                (unsigned long long)fp_counter_get(&w->late), (unsigned long long)fp_counter_get(&w->dead));
+                (unsigned long long)fp_counter_get(&w->late), (unsigned long long)fp_counter_get(&w->dead),
+                (unsigned long long)fp_counter_get(&w->model_failures));
 done:
     if (rc == FP_EFLUSHING) /* stopped while waiting for Redis */
         rc = 0;
@@ -489,12 +521,9 @@ done:
     fp_metrics_destroy(&w->metrics);
     fp__broker_deinit(&w->broker);
     fp_post_destroy(&w->post);
-    fp_letterbox_destroy(&w->convert);
+    fp__slot_decoder_destroy(&w->slots);
     fp_model_destroy(&w->model);
-    if (w->tj)
-        tjDestroy(w->tj);
     free(w->tensor);
-    free(w->pictures);
     free(w->dets);
     free(w->packed);
     free(w);

@@ -543,6 +543,7 @@ static const KeyDef dist_keys[] = {
     {"claim_idle", K_DUR_NS, DST(claim_idle_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
     {"max_age", K_DUR_NS, DST(max_age_ns), .expect = "a duration >= 0 " DUR_EXAMPLES " (0: off)"},
     {"reorder_wait", K_DUR_NS, DST(reorder_wait_ns), .min_open = true, .expect = "a duration > 0 " DUR_EXAMPLES},
+    {"max_deliveries", K_INT, DST(max_deliveries), 1, 1000000, .expect = "an integer >= 1 (deliveries)"},
 };
 
 enum { TOP_CAMERAS, TOP_MODEL, TOP_BATCH, TOP_OUTPUT, TOP_TRACKER, TOP_RULES, TOP_REDIS };
@@ -1556,6 +1557,7 @@ void fp_pipeline_config_init(FpPipelineConfig *cfg)
     cfg->dist.block_ns = 100 * 1000000LL;
     cfg->dist.claim_idle_ns = 5 * 1000000000LL;
     cfg->dist.reorder_wait_ns = 10 * 1000000000LL;
+    cfg->dist.max_deliveries = 3;
     cfg->output.preview_fps = 10.0;
     cfg->output.preview_width = 640;
     cfg->tracker.enabled = false;

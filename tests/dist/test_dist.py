@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# The camera, worker and logic roles against a real redis-server on 127.0.0.1: 4 cameras, 2 workers, 1 logic give exactly one result per (camera, sequence), in order; a SIGKILLed worker's frames are claimed; a Redis restart (AOF) loses nothing; poison goes to the dead-letter stream; bad settings are clear errors.
+# The camera, worker and logic roles against a real redis-server on 127.0.0.1: 4 cameras, 2 workers, 1 logic give exactly one result per (camera, sequence), in order; a SIGKILLed worker's frames are claimed; a Redis restart (AOF) loses nothing; poison goes to the dead-letter stream; bad settings are clear errors; a face entering a zone raises, through the logic role, the events `framepipe run` raises with the same config, once; frames whose model run keeps failing are dead-lettered after redis.max_deliveries.
 #
 # Usage: test_dist.py FRAMEPIPE [CASE...]   (meson runs it with Debian's /usr/bin/python3; exit 77 = skipped)
 #
@@ -24,6 +24,7 @@ BUILD = os.environ.get("FP_BUILD_DIR", tempfile.gettempdir())
 CACHE = os.environ.get("FP_CACHE_DIR", os.path.expanduser("~/.cache/framepipe"))
 MODEL = os.path.join(CACHE, "models", "blazeface", "face_detection_front_128x128_barracuda.onnx")
 REDIS = "/usr/bin/redis-server"
+MEGAMIND = "/usr/share/doc/opencv-doc/examples/data/Megamind.avi"
 W, H, BLOCK, BITS = 320, 240, 32, 10
 
 WORK = tempfile.mkdtemp(prefix="dist-", dir=BUILD)
@@ -442,6 +443,174 @@ def case_bad_settings_are_clear_errors():
     cfg = config("nopassword", rport, 1, 5)
     err = run_expect([FRAMEPIPE, "worker", cfg], 2)
     assert "NOAUTH" in err, err
+
+
+def slide_clip():
+    """Frame 230 of Megamind.avi (one face) sliding across a grey 320x240 canvas (tests/apps/test_outputs.py's
+    clip), three times: the face enters the right half and leaves it (or vanishes) once per pass, 150 frames."""
+    path = os.path.join(BUILD, "dist-slide3.mkv")
+    if os.path.exists(path):
+        return path
+    if not os.path.exists(MEGAMIND):
+        raise Skip(f"{MEGAMIND} missing (opencv-doc)")
+    png = os.path.join(WORK, "face.png")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-i", MEGAMIND, "-vf", r"select=eq(n\,230)",
+                    "-frames:v", "1", png], check=True)
+    tmp = path + ".tmp.mkv"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=320x240:r=25:d=6",
+                    "-loop", "1", "-framerate", "25", "-i", png, "-filter_complex",
+                    "[1:v]scale=160:120[f];[0:v][f]overlay=x='-40+200*mod(t,2)':y=60:enable='lt(mod(t,2),1.6)':"
+                    "shortest=1,format=yuv420p", "-c:v", "ffv1", "-t", "6", tmp], check=True)
+    os.rename(tmp, path)
+    return path
+
+
+def event_keys(path):
+    out = []
+    for r in results(path):
+        out.append((r["rule"], r["camera_name"], r["track_id"], r["kind"]))
+    return out
+
+
+def case_zone_event_through_logic_same_as_run():
+    """A face moving into a zone (raw frames): the logic role raises the events `framepipe run` raises with the same config
+    (rule, camera, track, kind), each exactly once, in its events JSON lines and on output.redis' event stream."""
+    rport = free_port()
+    start_redis(rport, os.path.join(WORK, "r6"))
+    text = (
+        "cameras:\n"
+        f"  - name: slide\n    url: {slide_clip()}\n    policy: lossless\n"
+        "    zones:\n      - {name: right, points: [[160, 0], [320, 0], [320, 240], [160, 240]]}\n"
+        f"model: {{path: {MODEL}}}\nbatch: {{max_batch: 4}}\n"
+        "tracker: {anchor: center}\n"
+        "rules:\n"
+        "  - {name: arrives, kind: enter, zone: right, class: face}\n"
+        "  - {name: goes, kind: leave, zone: right, class: face}\n"
+        f"redis:\n  url: redis://127.0.0.1:{rport}\n  claim_idle: 1s\n  block: 50ms\n"
+        # raw frames: the worker sees the in-process pictures but for the uint8 rounding of the letterbox (JPEG
+        # q85 raises a second, 0.5-0.6 box beside this face on some frames: another track, other events)
+        "  encoding: raw\n"
+    )
+    paths = {}
+    for kind in ("run", "dist"):
+        ev = os.path.join(WORK, f"zone-{kind}-events.jsonl")
+        out = (f"output:\n  jsonl: {WORK}/zone-{kind}.jsonl\n  events: {ev}\n  spool: {WORK}/zone-{kind}-spool\n")
+        if kind == "dist":
+            out += (f"  redis: {{url: 'redis://127.0.0.1:{rport}', stream_events: 'out:events', frames: false}}\n")
+        paths[kind] = os.path.join(WORK, f"zone-{kind}.yaml")
+        with open(paths[kind], "w") as f:
+            f.write(text + out)
+    run = spawn([FRAMEPIPE, "run", "-q", paths["run"]], "zone-run")
+    assert run.wait(300) == 0, slurp("zone-run")[-2000:]
+    want = event_keys(os.path.join(WORK, "zone-run-events.jsonl"))
+    assert any(k[0] == "arrives" for k in want) and any(k[0] == "goes" for k in want), want
+    assert len(want) >= 4, want  # three passes: at least two arrivals and two departures
+
+    cfg = paths["dist"]
+    ws, wports, lg, lport, out = workers_and_logic(cfg, n_workers=1)
+    cam = role("camera", cfg, "camera")
+    assert cam.wait(120) == 0, slurp("camera")[-2000:]
+    frames = len(results(os.path.join(WORK, "zone-run.jsonl")))
+    wait_until("every result", lambda: len(results(out)) >= frames, 120, (lg, *ws))
+    ev = os.path.join(WORK, "zone-dist-events.jsonl")
+    wait_until("the events", lambda: len(event_keys(ev)) >= len(want), 30, (lg,))
+    time.sleep(0.5)  # a second copy would come now
+    got = event_keys(ev)
+    assert got == want, f"logic role: {got}\nframepipe run: {want}"
+    streamed = wait_until("output.redis' events", lambda: (lambda e: e if len(e) >= len(want) else None)(
+        entries(rport, "out:events")), 30, (lg,))
+    time.sleep(0.3)
+    streamed = entries(rport, "out:events")
+    keys = []
+    for _id, f in streamed:
+        assert f[b"kind"] == b"event", f
+        e = json.loads(f[b"data"])
+        keys.append((e["rule"], e["camera_name"], e["track_id"], e["kind"]))
+    assert keys == want, f"output.redis: {keys}\nframepipe run: {want}"
+    assert metric(lport, "fp_events_total") == len(want)
+    for p in ws + [lg]:
+        assert stop(p) == 0
+
+
+def failing_model(path):
+    """A YOLOv8-shaped model (images [B, 3, 64, 64] -> output0 [B, 5, 84], one class) whose run fails when a
+    picture is bright: output0 = Gather(zeros [1, 5, 84], floor(2 * max pixel)), an index out of bounds once
+    a pixel is 0.5 or more (pixel / 255; the letterbox pad 114 is below). Dark pictures give no detection."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper
+    except ImportError:
+        raise Skip("python3-onnx missing")
+    g = helper.make_graph(
+        [helper.make_node("ReduceMax", ["images"], ["m"], axes=[1, 2, 3], keepdims=0),
+         helper.make_node("Mul", ["m", "two"], ["m2"]),
+         helper.make_node("Floor", ["m2"], ["f"]),
+         helper.make_node("Cast", ["f"], ["idx"], to=TensorProto.INT64),
+         helper.make_node("Gather", ["table", "idx"], ["output0"], axis=0)],
+        "fails_on_bright",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 5, 84])],
+        [helper.make_tensor("two", TensorProto.FLOAT, [], [2.0]),
+         helper.make_tensor("table", TensorProto.FLOAT, [1, 5, 84], [0.0] * 420)])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+    return path
+
+
+def flat_clip(name, colour, frames):
+    path = os.path.join(WORK, name + ".mkv")
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    f"color=c={colour}:s={W}x{H}:r=25", "-frames:v", str(frames), "-c:v", "ffv1", path], check=True)
+    return path
+
+
+def case_failing_model_runs_dead_letter_after_max_deliveries():
+    """A batch whose model run fails is not retried forever: each frame is claimed again until it has been
+    delivered redis.max_deliveries times, then it is in the dead-letter stream with the model's error; the
+    worker goes on (frames after them get their results)."""
+    rport = free_port()
+    start_redis(rport, os.path.join(WORK, "r7"))
+    model = failing_model(os.path.join(WORK, "fails_on_bright.onnx"))
+    bright, dark = flat_clip("bright", "white", 6), flat_clip("dark", "0x202020", 6)
+    text = (f"cameras:\n  - {{name: bright, url: {bright}, policy: lossless}}\n"
+            f"  - {{name: dark, url: {dark}, policy: lossless}}\n"
+            f"model: {{path: {model}}}\nbatch: {{max_batch: 4}}\n"
+            f"redis:\n  url: redis://127.0.0.1:{rport}\n  claim_idle: 400ms\n  block: 50ms\n  max_deliveries: 2\n")
+    cfg = os.path.join(WORK, "failing.yaml")
+    with open(cfg, "w") as f:
+        f.write(text)
+    bright_only = os.path.join(WORK, "failing-bright.yaml")
+    with open(bright_only, "w") as f:
+        f.write(text.replace(f"  - {{name: dark, url: {dark}, policy: lossless}}\n", ""))
+    dark_only = os.path.join(WORK, "failing-dark.yaml")
+    with open(dark_only, "w") as f:
+        f.write(text.replace(f"  - {{name: bright, url: {bright}, policy: lossless}}\n", ""))
+    ws, wports, lg, lport, out = workers_and_logic(cfg, n_workers=1)
+    cam = role("camera", bright_only, "camera-bright")
+    assert cam.wait(120) == 0, slurp("camera-bright")[-2000:]
+    dead = wait_until("6 dead-lettered frames", lambda: (lambda e: e if len(e) >= 6 else None)(
+        entries(rport, "framepipe:dist:dead")), 120, (ws[0],))
+    for _id, f in dead:
+        reason = f[b"reason"].decode()
+        assert "model run failed in each of 2 deliveries" in reason, reason
+        assert "Gather" in reason or "out of" in reason or "bounds" in reason, reason  # ORT's own message
+    assert metric(wports[0], "fp_dist_model_failures_total") >= 2, metric(wports[0], "fp_dist_model_failures_total")
+    assert metric(wports[0], "fp_dist_dead_lettered_total") == 6
+    r = Redis(rport)
+    assert r("XPENDING", "framepipe:dist:frames", "workers")[0] == 0
+    r.close()
+    # the worker goes on: dark frames get their results
+    cam = role("camera", dark_only, "camera-dark")
+    assert cam.wait(120) == 0, slurp("camera-dark")[-2000:]
+    wait_until("the dark camera's results", lambda: len([x for x in results(out) if x["camera"] == "dark"]) >= 6,
+               120, (lg, *ws))
+    assert [x["seq"] for x in results(out) if x["camera"] == "dark"] == list(range(6))
+    time.sleep(0.5)
+    assert len(entries(rport, "framepipe:dist:dead")) == 6
+    for p in ws + [lg]:
+        assert stop(p) == 0
 
 
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]

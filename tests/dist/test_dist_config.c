@@ -41,7 +41,7 @@ FP_TEST(no_section_means_disabled_with_defaults)
     CHECK(streq(d->logic_group, "logic") && d->consumer == NULL);
     CHECK(d->maxlen == 10000 && d->encoding == 0 && d->jpeg_quality == 85);
     CHECK(d->block_ns == 100000000LL && d->claim_idle_ns == 5000000000LL && d->max_age_ns == 0);
-    CHECK(d->reorder_wait_ns == 10000000000LL);
+    CHECK(d->reorder_wait_ns == 10000000000LL && d->max_deliveries == 3);
     CHECK(streq(d->redis.host, "127.0.0.1") && d->redis.port == 6379);
     fp_config_destroy(&cf);
 }
@@ -53,7 +53,8 @@ FP_TEST(every_key_and_the_url)
         &load(&cf, HEAD "redis:\n  url: redis://u:p%40ss@10.0.0.2:7000/3\n  frames: f\n  results: r\n"
                         "  dead_letter: dl\n  maxlen: 500\n  worker_group: wg\n  logic_group: lg\n"
                         "  consumer: gpu-1\n  encoding: raw\n  jpeg_quality: 70\n  block: 20ms\n"
-                        "  claim_idle: 2s\n  max_age: 1.5s\n  reorder_wait: 3s\n  timeout: 1s\n")
+                        "  claim_idle: 2s\n  max_age: 1.5s\n  reorder_wait: 3s\n  timeout: 1s\n"
+                        "  max_deliveries: 7\n")
              ->dist;
     CHECK(d->enabled);
     CHECK(streq(d->redis.host, "10.0.0.2") && d->redis.port == 7000 && d->redis.db == 3);
@@ -62,7 +63,7 @@ FP_TEST(every_key_and_the_url)
     CHECK(streq(d->worker_group, "wg") && streq(d->logic_group, "lg") && streq(d->consumer, "gpu-1"));
     CHECK(d->encoding == 1 && d->jpeg_quality == 70 && d->block_ns == 20000000LL);
     CHECK(d->claim_idle_ns == 2000000000LL && d->max_age_ns == 1500000000LL && d->reorder_wait_ns == 3000000000LL);
-    CHECK(d->redis.timeout_ns == 1000000000LL);
+    CHECK(d->redis.timeout_ns == 1000000000LL && d->max_deliveries == 7);
     fp_config_destroy(&cf);
     /* a password key next to the url wins; host/port keys */
     d = &load(&cf, HEAD "redis: {url: 'redis://:a@h', password: b}\n")->dist;
@@ -87,5 +88,6 @@ FP_TEST(bad_values_are_named_at_their_line)
     expect_error(HEAD "redis:\n  url: http://x\n", "d.yaml:5:", "redis.url");
     expect_error(HEAD "redis:\n  url: redis://h\n  port: 1\n", "d.yaml:5:", "either url or host/port");
     expect_error(HEAD "redis:\n  block: 0\n", "d.yaml:5:", "block");
+    expect_error(HEAD "redis:\n  max_deliveries: 0\n", "d.yaml:5:", "max_deliveries");
     expect_error(HEAD "redis: 5\n", "d.yaml:4:", "redis");
 }
