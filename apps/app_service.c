@@ -30,19 +30,23 @@
  *   begin   route, Content-Length (413 past max_body, before any byte of
  *           the body is read), query; a request slot (503 + Retry-After
  *           when max_inflight are in flight) and an "upload" pool buffer
- *           of Content-Length bytes;
- *   body    each piece copied into that buffer (the only copy of the body);
+ *           of Content-Length + FP_IMAGE_PADDING bytes;
+ *   body    each piece copied into that buffer (the only copy of the body:
+ *           libmicrohttpd's read buffer to the pool);
  *   finish  raw (?width=&height=&format=): the upload buffer *is* the
- *           frame (no copy); else the picture is decoded into the
- *           "request-frames" pool; the frame goes to the push queue of
+ *           frame (no copy); else libavcodec reads the upload buffer
+ *           itself (fp_image_decode_buffer: no copy, a cached decoder
+ *           context) and writes the picture into the "request-frames"
+ *           pool; the frame goes to the push queue of
  *           the camera "api", so the pipeline's batcher takes it with the
  *           cameras' frames, and the thread waits on the reply board for
  *           its result (the sink matches it by its planes' address);
  *   end     the slot and buffers go back.
  * The inference workers never touch a socket: a slow client holds only its
  * own connection thread. Request slots, their JSON buffers and the blur
- * scratch are allocated once; per request, only libavcodec's decoder
- * context and, for /api/redact, the encoded picture are allocated.
+ * scratch are allocated once, decoder contexts are reused; per request
+ * there remain libavcodec's small AVBufferRefs (packet and picture), the
+ * FpFrame struct and, for /api/redact, the encoded picture (docs/service.md).
  */
 
 #define JSON_CAP (256 * 1024)
@@ -214,7 +218,7 @@ static int begin(void *opaque, const FpHttpPost *req, void **ctx, FpHttpReply *r
         goto refuse;
     }
     if (n > 0) {
-        int rc = fp_pool_acquire(s->upload_pool, (size_t)n, 0, &r->body);
+        int rc = fp_pool_acquire(s->upload_pool, (size_t)n + FP_IMAGE_PADDING, 0, &r->body);
         if (rc < 0) {
             fp_counter_add(&s->n_busy, 1);
             json_error(rep, tl_err, sizeof(tl_err), 503, "busy: no upload buffer free (%s)", fp_error_detail(rc));
@@ -321,7 +325,7 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         if (rc == 0)
             r->body = NULL; /* the frame owns the upload buffer now */
     } else {
-        rc = fp_image_decode(fp_buffer_data(r->body), r->len, s->frame_pool, &lim, &f);
+        rc = fp_image_decode_buffer(r->body, r->len, s->frame_pool, &lim, &f);
         fp_buffer_unref(&r->body); /* decoded: the bytes are no longer needed */
     }
     if (rc < 0) {
@@ -432,14 +436,15 @@ int fp_app_service_create(FpAppService **out, const FpAppServiceConfig *c)
     for (size_t i = 0; i < 3; i++)
         if (sizes[i] < c->max_body)
             pc.class_size[pc.n_classes++] = sizes[i];
-    pc.class_size[pc.n_classes++] = c->max_body;
+    pc.class_size[pc.n_classes++] = c->max_body + FP_IMAGE_PADDING;
     pc.max_buffers = (unsigned)c->max_inflight;
     pc.idle_evict_ns = 10 * 1000000000LL;
     if (rc == 0)
         rc = fp_pool_create(&s->upload_pool, &pc);
     FpPoolConfig fc = {0};
     fc.name = "request-frames";
-    size_t biggest = (size_t)(3 * c->max_width + 64) * (size_t)c->max_height + 4096;
+    /* libavcodec's layout: rows rounded up to 64 pixels, height to its block size, padding after each plane */
+    size_t biggest = (size_t)(3 * (c->max_width + 64) + 64) * (size_t)(c->max_height + 64) + 4096;
     size_t fsizes[] = {1u << 20, 4u << 20, 16u << 20};
     for (size_t i = 0; i < 3; i++)
         if (fsizes[i] < biggest)
@@ -550,6 +555,7 @@ void fp_app_service_destroy(FpAppService **ps)
     free(s->reqs);
     fp_pool_destroy(&s->upload_pool);
     fp_pool_destroy(&s->frame_pool);
+    fp_image_decoders_free();
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
