@@ -229,6 +229,14 @@ def case_serve_detect_answers_every_kind_of_body_with_its_documented_status():
         assert st == 413, doc
     except (BrokenPipeError, ConnectionResetError):
         pass  # the server answered 413 and closed while the client was still writing: allowed
+    # another method: 405 whose Allow names POST, since POST routes exist here
+    for method in ("PUT", "DELETE"):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(method, "/api/detect", body=b"")
+        r = conn.getresponse()
+        r.read()
+        conn.close()
+        assert r.status == 405 and r.getheader("Allow") == "GET, HEAD, POST", (method, r.status, r.getheaders())
     # still answering, the same result
     st, _, doc = post_json(port, "/api/detect", jpeg)
     assert st == 200, doc
