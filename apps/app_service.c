@@ -69,6 +69,7 @@ typedef struct Req {
     char *json;
     uint8_t *img;
     FpImgScratch scratch;
+    FpFrame copy; /* /api/redact: the picture redacted, a request-frames pool copy of the pipeline's frame */
 } Req;
 
 struct FpAppService {
@@ -301,6 +302,48 @@ int fp_app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScr
     return 0;
 }
 
+static void copy_release(FpFrame *f, void *opaque)
+{
+    (void)opaque;
+    fp_buffer_unref(&f->buf[0]);
+}
+
+/*
+ * /api/redact changes a copy, never the frame the pipeline had: the
+ * outputs (the live view of the camera "api", frame deliveries) may still
+ * hold that one and read it on their own threads, and they must see the
+ * picture as posted, never half redacted. The copy keeps the frame's
+ * strides; its struct is the request slot's, its buffer the pool's.
+ */
+static int copy_frame(FpPool *pool, const FpFrame *f, FpFrame *out)
+{
+    int ch = (f->height + 1) / 2;
+    int rows[FP_FRAME_MAX_PLANES] = {f->height, 0, 0, 0};
+    if (f->format == FP_PIX_YUV420P)
+        rows[1] = rows[2] = ch;
+    else if (f->format == FP_PIX_NV12)
+        rows[1] = ch;
+    size_t off[FP_FRAME_MAX_PLANES], total = 0;
+    for (int i = 0; i < FP_FRAME_MAX_PLANES; i++) {
+        off[i] = total;
+        total += ((size_t)f->linesize[i] * (size_t)rows[i] + 63) & ~(size_t)63;
+    }
+    FpBuffer *b = NULL;
+    int rc = fp_pool_acquire(pool, total, 0, &b);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < FP_FRAME_MAX_PLANES && rows[i]; i++) {
+        out->data[i] = fp_buffer_data(b) + off[i];
+        out->linesize[i] = f->linesize[i];
+        memcpy(out->data[i], f->data[i], (size_t)f->linesize[i] * (size_t)rows[i]);
+    }
+    out->width = f->width, out->height = f->height, out->format = f->format;
+    out->buf[0] = b;
+    fp_frame_init_ref(out, copy_release, NULL);
+    return 0;
+}
+
 static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
 {
     (void)req;
@@ -377,8 +420,19 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         *rep = (FpHttpReply){.status = 200, .type = "application/json", .body = r->json, .len = len};
     } else {
         size_t len = 0;
-        if ((rc = fp_app_redact(f, res.dets, n, r->mode, &r->scratch)) < 0 ||
-            (rc = fp_image_encode(f, r->png ? FP_ENCODE_PNG : FP_ENCODE_JPEG, 90, &r->img, &len)) < 0) {
+        if ((rc = copy_frame(s->frame_pool, f, &r->copy)) < 0) {
+            unsigned status = rc == FP_EWOULD_BLOCK || rc == FP_ETIMEOUT ? 503 : 500;
+            fp_counter_add(status == 503 ? &s->n_busy : &s->n_client_err, 1);
+            json_error(rep, r->json, JSON_CAP, status, "no frame buffer for the redacted copy: %s", fp_error_detail(rc));
+            rep->retry_after_s = status == 503;
+            goto out;
+        }
+        FpFrame *copy = &r->copy;
+        rc = fp_app_redact(copy, res.dets, n, r->mode, &r->scratch);
+        if (rc >= 0)
+            rc = fp_image_encode(copy, r->png ? FP_ENCODE_PNG : FP_ENCODE_JPEG, 90, &r->img, &len);
+        fp_frame_unref(&copy);
+        if (rc < 0) {
             json_error(rep, r->json, JSON_CAP, 500, "%s", fp_error_detail(rc));
             goto out;
         }
@@ -450,7 +504,7 @@ int fp_app_service_create(FpAppService **out, const FpAppServiceConfig *c)
         if (fsizes[i] < biggest)
             fc.class_size[fc.n_classes++] = fsizes[i];
     fc.class_size[fc.n_classes++] = biggest;
-    fc.max_buffers = (unsigned)c->max_inflight;
+    fc.max_buffers = 2 * (unsigned)c->max_inflight; /* a picture and, for /api/redact, its redacted copy */
     fc.idle_evict_ns = 10 * 1000000000LL;
     if (rc == 0)
         rc = fp_pool_create(&s->frame_pool, &fc);
