@@ -281,17 +281,21 @@ static int slot_open(DecSlot *d, enum AVCodecID id)
     return 0;
 }
 
-/* A free slot, preferably with an open decoder of `id`; NULL when all are busy. */
+/*
+ * A free slot, preferably with an open decoder of `id`; NULL when all are
+ * busy. A slot's fields are read only by the thread that took it.
+ */
 static DecSlot *slot_take(enum AVCodecID id)
 {
-    for (int pass = 0; pass < 2; pass++)
+    for (int pass = 0; pass < 3; pass++) /* 0: an open decoder of id; 1: an empty slot; 2: any idle one */
         for (int i = 0; i < DEC_SLOTS; i++) {
             DecSlot *d = &dec_slots[i];
             int idle = 0;
-            if ((pass == 0) != (d->id == id && d->ctx))
+            if (!atomic_compare_exchange_strong(&d->busy, &idle, 1))
                 continue;
-            if (atomic_compare_exchange_strong(&d->busy, &idle, 1))
+            if (pass == 2 || (pass == 0 && d->ctx && d->id == id) || (pass == 1 && !d->ctx))
                 return d;
+            atomic_store(&d->busy, 0);
         }
     return NULL;
 }
