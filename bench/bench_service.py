@@ -7,10 +7,11 @@ A 1920x1080 JPEG (opencv-doc's messi5.jpg scaled up, quality 90) posted by
 1 and 8 concurrent clients (keep-alive connections, each request waits for
 its answer) to
   framepipe: `framepipe serve face` (POST /api/detect, the JPEG as the body);
-  traditional: bench/peer_base64_server.py (JSON {"image": base64}, a fresh
+  traditional: bench/peer_base64_server.py and, where `node` is installed,
+               bench/peer_base64_server.js (JSON {"image": base64}, a fresh
                `framepipe detect face FILE` per request: the same model,
                runtime and decoder).
-Runs alternate (framepipe 1, traditional 1, framepipe 8, traditional 8).
+Runs alternate (framepipe 1, Python 1, Node.js 1, framepipe 8, Python 8, Node.js 8).
 Reports requests per second, latency p50/p99 (ms, client side) and peak RSS
 (framepipe: the serve process's VmHWM; traditional: the server's own peak
 plus the largest child's), and allocator calls per POST /api/detect at
@@ -27,6 +28,7 @@ import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -153,24 +155,35 @@ def main():
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tr = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "peer_base64_server.py"), str(tr_port),
                            a.framepipe, "face"])
+    node = shutil.which("node")
+    nd_port = free_port()
+    nd = subprocess.Popen([node, os.path.join(HERE, "peer_base64_server.js"), str(nd_port), a.framepipe, "face"]) \
+        if node else None
     wait_port(fp_port, fp)
     wait_port(tr_port, tr)
+    if nd:
+        wait_port(nd_port, nd)
     load(fp_port, "/api/detect", jpeg, {}, 8, 40)  # warm-up: pools, decoder tables
     rows = []
     for clients in (1, 8):
         f = load(fp_port, "/api/detect", jpeg, {}, clients, a.requests)
         t = load(tr_port, "/", wrapped, {"Content-Type": "application/json"}, clients, a.trad_requests)
-        rows.append((clients, f, t))
-        print(clients, f, t, flush=True)
-    conn = http.client.HTTPConnection("127.0.0.1", tr_port)
-    conn.request("GET", "/stats")
-    st = json.loads(conn.getresponse().read())
+        n = load(nd_port, "/", wrapped, {"Content-Type": "application/json"}, clients, a.trad_requests) if nd else None
+        rows.append((clients, f, t, n))
+        print(clients, f, t, n, flush=True)
+
+    def stats(port):
+        conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.request("GET", "/stats")
+        return json.loads(conn.getresponse().read())
+    st = stats(tr_port)
+    nst = stats(nd_port) if nd else None
     fp_rss = hwm_kb(fp.pid)
     tr_rss = st["self_max_rss_kb"] + st["children_max_rss_kb"]
-    fp.terminate()
-    tr.terminate()
-    fp.wait()
-    tr.wait()
+    for proc in (fp, tr, nd):
+        if proc:
+            proc.terminate()
+            proc.wait()
     allocs = []
     tmp = os.environ.get("TMPDIR", "/tmp")
     builds = [("this build", a.framepipe)] + ([(a.before_label, a.before)] if a.before else [])
@@ -184,20 +197,28 @@ def main():
         f"1920x1080 JPEG ({len(jpeg)} B; {len(wrapped)} B as base64 in JSON), BlazeFace back 256 (`face`), CPU, "
         "release build; clients on the same machine, keep-alive, each waits for its answer. framepipe: "
         "`framepipe serve face`, the JPEG as the body of POST /api/detect. traditional: "
-        "`bench/peer_base64_server.py`, JSON {\"image\": base64} and a fresh `framepipe detect face FILE` per "
+        "`bench/peer_base64_server.py` (Python) and `bench/peer_base64_server.js` (Node.js, the seed's language), "
+        "JSON {\"image\": base64} and a fresh `framepipe detect face FILE` per "
         "request (the same model, runtime and decoder). Alternating runs; latency measured by the client. "
         "The machine (2 cores) was shared with other jobs while this ran: compare the ratios, not the "
         "absolute numbers.",
         "",
-        "| clients | framepipe req/s | p50 ms | p99 ms | traditional req/s | p50 ms | p99 ms | throughput ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| clients | framepipe req/s | p50 ms | p99 ms | traditional Python req/s | p50 ms | p99 ms | "
+        "traditional Node.js req/s | p50 ms | p99 ms | throughput ratio (vs Python, vs Node.js) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for clients, f, t in rows:
+    for clients, f, t, n in rows:
+        nd_cells = (f"{n['rps']:.2f} ({n['n']}) | {n['p50']:.0f} | {n['p99']:.0f}" if n else "- | - | -")
+        nd_ratio = f"{f['rps'] / n['rps']:.1f}x" if n else "-"
         out.append(f"| {clients} | **{f['rps']:.1f}** ({f['n']}) | {f['p50']:.0f} | {f['p99']:.0f} | "
-                   f"{t['rps']:.2f} ({t['n']}) | {t['p50']:.0f} | {t['p99']:.0f} | {f['rps'] / t['rps']:.1f}x |")
+                   f"{t['rps']:.2f} ({t['n']}) | {t['p50']:.0f} | {t['p99']:.0f} | {nd_cells} | "
+                   f"{f['rps'] / t['rps']:.1f}x, {nd_ratio} |")
     out += ["", f"Peak RSS: framepipe serve {fp_rss // 1024} MiB (one process, whole run); traditional "
             f"{tr_rss // 1024} MiB (server {st['self_max_rss_kb'] // 1024} MiB + largest child "
-            f"{st['children_max_rss_kb'] // 1024} MiB, one child per request)."]
+            f"{st['children_max_rss_kb'] // 1024} MiB, one child per request)" +
+            (f"; traditional Node.js {(nst['self_max_rss_kb'] + nst['children_max_rss_kb']) // 1024} MiB (server "
+             f"{nst['self_max_rss_kb'] // 1024} MiB + largest child {nst['children_max_rss_kb'] // 1024} MiB)."
+             if nst else ".")]
     if allocs:
         out += ["", f"Allocator calls per POST /api/detect at steady state (`bench/alloc_preload.c` under "
                 f"`framepipe serve`: malloc, calloc, realloc, posix_memalign, aligned_alloc, memalign, mmap of the "
