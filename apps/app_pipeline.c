@@ -571,6 +571,7 @@ static void close_outputs(AppOutputs *o)
  * annotation). One lock: sinks run on every worker, the scratch is one. */
 typedef struct AppRedact {
     int mode;
+    const char *skip_camera; /* run --api: the posted pictures' camera, left as posted (docs/service.md) */
     pthread_mutex_t lock;
     FpImgScratch scratch;
 } AppRedact;
@@ -578,6 +579,8 @@ typedef struct AppRedact {
 static int redact_write(void *opaque, const FpFrameResult *r)
 {
     AppRedact *a = opaque;
+    if (a->skip_camera && r->camera_name && !strcmp(r->camera_name, a->skip_camera))
+        return 0;
     pthread_mutex_lock(&a->lock);
     int rc = fp_app_redact((FpFrame *)(uintptr_t)r->frame, r->dets, r->n_dets, a->mode, &a->scratch);
     pthread_mutex_unlock(&a->lock);
@@ -596,7 +599,8 @@ int fp_app_run_pipeline(const FpAppRun *run)
     AppOutputs outputs = {0};
     FpPreview *preview = NULL;
     AppHttp app_http = {0};
-    AppRedact redact = {.mode = run->redact, .lock = PTHREAD_MUTEX_INITIALIZER};
+    AppRedact redact = {.mode = run->redact, .skip_camera = run->service ? FP_APP_SERVICE_CAMERA : NULL,
+                        .lock = PTHREAD_MUTEX_INITIALIZER};
     int code = FP_EXIT_OK, started = 0;
 
     int rc = fp_pipeline_create(&p, cfg);

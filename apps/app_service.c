@@ -30,19 +30,23 @@
  *   begin   route, Content-Length (413 past max_body, before any byte of
  *           the body is read), query; a request slot (503 + Retry-After
  *           when max_inflight are in flight) and an "upload" pool buffer
- *           of Content-Length bytes;
- *   body    each piece copied into that buffer (the only copy of the body);
+ *           of Content-Length + FP_IMAGE_PADDING bytes;
+ *   body    each piece copied into that buffer (the only copy of the body:
+ *           libmicrohttpd's read buffer to the pool);
  *   finish  raw (?width=&height=&format=): the upload buffer *is* the
- *           frame (no copy); else the picture is decoded into the
- *           "request-frames" pool; the frame goes to the push queue of
+ *           frame (no copy); else libavcodec reads the upload buffer
+ *           itself (fp_image_decode_buffer: no copy, a cached decoder
+ *           context) and writes the picture into the "request-frames"
+ *           pool; the frame goes to the push queue of
  *           the camera "api", so the pipeline's batcher takes it with the
  *           cameras' frames, and the thread waits on the reply board for
  *           its result (the sink matches it by its planes' address);
  *   end     the slot and buffers go back.
  * The inference workers never touch a socket: a slow client holds only its
  * own connection thread. Request slots, their JSON buffers and the blur
- * scratch are allocated once; per request, only libavcodec's decoder
- * context and, for /api/redact, the encoded picture are allocated.
+ * scratch are allocated once, decoder contexts are reused; per request
+ * there remain libavcodec's small AVBufferRefs (packet and picture), the
+ * FpFrame struct and, for /api/redact, the encoded picture (docs/service.md).
  */
 
 #define JSON_CAP (256 * 1024)
@@ -65,6 +69,7 @@ typedef struct Req {
     char *json;
     uint8_t *img;
     FpImgScratch scratch;
+    FpFrame copy; /* /api/redact: the picture redacted, a request-frames pool copy of the pipeline's frame */
 } Req;
 
 struct FpAppService {
@@ -214,7 +219,7 @@ static int begin(void *opaque, const FpHttpPost *req, void **ctx, FpHttpReply *r
         goto refuse;
     }
     if (n > 0) {
-        int rc = fp_pool_acquire(s->upload_pool, (size_t)n, 0, &r->body);
+        int rc = fp_pool_acquire(s->upload_pool, (size_t)n + FP_IMAGE_PADDING, 0, &r->body);
         if (rc < 0) {
             fp_counter_add(&s->n_busy, 1);
             json_error(rep, tl_err, sizeof(tl_err), 503, "busy: no upload buffer free (%s)", fp_error_detail(rc));
@@ -297,6 +302,48 @@ int fp_app_redact(FpFrame *f, const FpDetection *dets, int n, int mode, FpImgScr
     return 0;
 }
 
+static void copy_release(FpFrame *f, void *opaque)
+{
+    (void)opaque;
+    fp_buffer_unref(&f->buf[0]);
+}
+
+/*
+ * /api/redact changes a copy, never the frame the pipeline had: the
+ * outputs (the live view of the camera "api", frame deliveries) may still
+ * hold that one and read it on their own threads, and they must see the
+ * picture as posted, never half redacted. The copy keeps the frame's
+ * strides; its struct is the request slot's, its buffer the pool's.
+ */
+static int copy_frame(FpPool *pool, const FpFrame *f, FpFrame *out)
+{
+    int ch = (f->height + 1) / 2;
+    int rows[FP_FRAME_MAX_PLANES] = {f->height, 0, 0, 0};
+    if (f->format == FP_PIX_YUV420P)
+        rows[1] = rows[2] = ch;
+    else if (f->format == FP_PIX_NV12)
+        rows[1] = ch;
+    size_t off[FP_FRAME_MAX_PLANES], total = 0;
+    for (int i = 0; i < FP_FRAME_MAX_PLANES; i++) {
+        off[i] = total;
+        total += ((size_t)f->linesize[i] * (size_t)rows[i] + 63) & ~(size_t)63;
+    }
+    FpBuffer *b = NULL;
+    int rc = fp_pool_acquire(pool, total, 0, &b);
+    if (rc < 0)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < FP_FRAME_MAX_PLANES && rows[i]; i++) {
+        out->data[i] = fp_buffer_data(b) + off[i];
+        out->linesize[i] = f->linesize[i];
+        memcpy(out->data[i], f->data[i], (size_t)f->linesize[i] * (size_t)rows[i]);
+    }
+    out->width = f->width, out->height = f->height, out->format = f->format;
+    out->buf[0] = b;
+    fp_frame_init_ref(out, copy_release, NULL);
+    return 0;
+}
+
 static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
 {
     (void)req;
@@ -321,7 +368,7 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         if (rc == 0)
             r->body = NULL; /* the frame owns the upload buffer now */
     } else {
-        rc = fp_image_decode(fp_buffer_data(r->body), r->len, s->frame_pool, &lim, &f);
+        rc = fp_image_decode_buffer(r->body, r->len, s->frame_pool, &lim, &f);
         fp_buffer_unref(&r->body); /* decoded: the bytes are no longer needed */
     }
     if (rc < 0) {
@@ -373,8 +420,19 @@ static void finish(void *ctx, const FpHttpPost *req, FpHttpReply *rep)
         *rep = (FpHttpReply){.status = 200, .type = "application/json", .body = r->json, .len = len};
     } else {
         size_t len = 0;
-        if ((rc = fp_app_redact(f, res.dets, n, r->mode, &r->scratch)) < 0 ||
-            (rc = fp_image_encode(f, r->png ? FP_ENCODE_PNG : FP_ENCODE_JPEG, 90, &r->img, &len)) < 0) {
+        if ((rc = copy_frame(s->frame_pool, f, &r->copy)) < 0) {
+            unsigned status = rc == FP_EWOULD_BLOCK || rc == FP_ETIMEOUT ? 503 : 500;
+            fp_counter_add(status == 503 ? &s->n_busy : &s->n_client_err, 1);
+            json_error(rep, r->json, JSON_CAP, status, "no frame buffer for the redacted copy: %s", fp_error_detail(rc));
+            rep->retry_after_s = status == 503;
+            goto out;
+        }
+        FpFrame *copy = &r->copy;
+        rc = fp_app_redact(copy, res.dets, n, r->mode, &r->scratch);
+        if (rc >= 0)
+            rc = fp_image_encode(copy, r->png ? FP_ENCODE_PNG : FP_ENCODE_JPEG, 90, &r->img, &len);
+        fp_frame_unref(&copy);
+        if (rc < 0) {
             json_error(rep, r->json, JSON_CAP, 500, "%s", fp_error_detail(rc));
             goto out;
         }
@@ -432,20 +490,21 @@ int fp_app_service_create(FpAppService **out, const FpAppServiceConfig *c)
     for (size_t i = 0; i < 3; i++)
         if (sizes[i] < c->max_body)
             pc.class_size[pc.n_classes++] = sizes[i];
-    pc.class_size[pc.n_classes++] = c->max_body;
+    pc.class_size[pc.n_classes++] = c->max_body + FP_IMAGE_PADDING;
     pc.max_buffers = (unsigned)c->max_inflight;
     pc.idle_evict_ns = 10 * 1000000000LL;
     if (rc == 0)
         rc = fp_pool_create(&s->upload_pool, &pc);
     FpPoolConfig fc = {0};
     fc.name = "request-frames";
-    size_t biggest = (size_t)(3 * c->max_width + 64) * (size_t)c->max_height + 4096;
+    /* libavcodec's layout: rows rounded up to 64 pixels, height to its block size, padding after each plane */
+    size_t biggest = (size_t)(3 * (c->max_width + 64) + 64) * (size_t)(c->max_height + 64) + 4096;
     size_t fsizes[] = {1u << 20, 4u << 20, 16u << 20};
     for (size_t i = 0; i < 3; i++)
         if (fsizes[i] < biggest)
             fc.class_size[fc.n_classes++] = fsizes[i];
     fc.class_size[fc.n_classes++] = biggest;
-    fc.max_buffers = (unsigned)c->max_inflight;
+    fc.max_buffers = 2 * (unsigned)c->max_inflight; /* a picture and, for /api/redact, its redacted copy */
     fc.idle_evict_ns = 10 * 1000000000LL;
     if (rc == 0)
         rc = fp_pool_create(&s->frame_pool, &fc);
@@ -550,6 +609,7 @@ void fp_app_service_destroy(FpAppService **ps)
     free(s->reqs);
     fp_pool_destroy(&s->upload_pool);
     fp_pool_destroy(&s->frame_pool);
+    fp_image_decoders_free();
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

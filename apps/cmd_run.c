@@ -26,7 +26,8 @@ static void run_usage(FILE *out)
             "  --redact MODE      blur, pixelate or fill the detections in the frames the outputs see (the live\n"
             "                     view, output.annotate without boxes); not with output.snapshots\n"
             "  --api              also serve POST /api/detect and /api/redact on output.http (docs/service.md):\n"
-            "                     the pictures join the cameras' batches as the camera \"api\"\n"
+            "                     the pictures join the cameras' batches as the camera \"api\" (--redact leaves\n"
+            "                     them alone: /api/redact redacts a copy in its own mode)\n"
             "  -q, --quiet        no summary on stderr\n"
             "Exit codes: 0 done, 1 an input or output failed, 2 bad usage or config, 3 model error, 130 second signal.\n");
 }

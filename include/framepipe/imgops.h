@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Image operations on YUV planes in place: box blur, Gaussian by three box passes, pixelate, fill, INTER_AREA resize.
+// Image operations on YUV planes in place: box blur, Gaussian by three box passes, pixelate, fill, INTER_AREA resize, drawing.
 #ifndef FRAMEPIPE_IMGOPS_H
 #define FRAMEPIPE_IMGOPS_H
 
@@ -78,6 +78,45 @@ int fp_imgops_pixelate(FpFrame *f, FpRect r, int block);
 int fp_imgops_fill(FpFrame *f, FpRect r, uint8_t y, uint8_t u, uint8_t v);
 /* Same format both; dst's width/height give the size (each <= src's); planes resized independently. */
 int fp_imgops_resize_area(const FpFrame *src, FpFrame *dst, FpImgScratch *s);
+
+/*
+ * Drawing, on the frame's own planes (GRAY8, YUV420P, NV12, RGB24, BGR24):
+ * c[] holds one value per channel in the frame's order (Y, U, V; R, G, B;
+ * B, G, R; GRAY8 uses c[0]). Every shape is a set of filled rectangles in
+ * luma pixels, each written like fp_imgops_fill (chroma: the rectangle
+ * mapped to the half-resolution planes), clipped to the frame; the
+ * annotation, snapshot and live-view pictures (src/sink/draw.c, packed RGB)
+ * are drawn with these same functions.
+ *
+ *   fill_rect  [x0, x1) x [y0, y1)
+ *   box        the outline of the pixels x1..x2, y1..y2 (inclusive), `thick`
+ *              pixels wide, inward
+ *   line       a `thick` x `thick` square brush stepped from (x0, y0) to
+ *              (x1, y1) (one step per pixel of the longer axis, at most
+ *              8192), each square's corner at floor(point) - thick/2
+ *   disc       the pixels (cx + dx, cy + dy) with dx^2 + dy^2 <= rad^2 + 1
+ *              (a keypoint)
+ *   text       ASCII in the built-in 5x7 font (other bytes drawn as '?'),
+ *              each font pixel a scale x scale square, characters
+ *              (FP_IMGOPS_FONT_W + 1) * scale apart, top-left at (x, y)
+ *   label      `text` in colour fg on a filled background of colour c, one
+ *              scale of padding round it, above (x1, y1) (at y1 when there
+ *              is no room above), moved left to stay inside the frame
+ */
+#define FP_IMGOPS_FONT_FIRST 32 /* ' ' */
+#define FP_IMGOPS_FONT_LAST 126 /* '~' */
+#define FP_IMGOPS_FONT_W 5
+#define FP_IMGOPS_FONT_H 7
+
+int fp_imgops_fill_rect(FpFrame *f, int x0, int y0, int x1, int y1, const uint8_t c[3]);
+int fp_imgops_draw_box(FpFrame *f, int x1, int y1, int x2, int y2, int thick, const uint8_t c[3]);
+int fp_imgops_draw_line(FpFrame *f, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3]);
+int fp_imgops_draw_disc(FpFrame *f, int cx, int cy, int rad, const uint8_t c[3]);
+int fp_imgops_draw_text(FpFrame *f, int x, int y, int scale, const char *text, const uint8_t c[3]);
+/* The label's size in pixels for `len` characters at `scale` (background included). */
+void fp_imgops_label_size(int len, int scale, int *w, int *h);
+int fp_imgops_draw_label(FpFrame *f, int x1, int y1, int scale, const char *text, const uint8_t c[3],
+                         const uint8_t fg[3]);
 
 /*
  * RGB24/BGR24 frames are accepted by the frame operations too: one plane,

@@ -86,10 +86,31 @@ int fp_image_probe(const uint8_t *data, size_t len, int *w, int *h);
  * is checked from the header first: larger than `lim` is FP_ERANGE naming
  * the size and the limit, nothing decoded. Not a picture: FP_EUNSUPPORTED;
  * a truncated or corrupt one: FP_ECORRUPT; the pool exhausted: FP_EWOULD_BLOCK.
- * On success *out holds one reference (fp_frame_unref frees it).
+ * The bytes are copied once into a padded buffer for libavcodec
+ * (fp_image_decode_buffer() avoids that copy). On success *out holds one reference (fp_frame_unref frees it).
  * Any thread, concurrently.
  */
 int fp_image_decode(const uint8_t *data, size_t len, FpPool *pool, const FpImageLimits *lim, FpFrame **out);
+
+/*
+ * The bytes past an encoded picture that fp_image_decode_buffer() needs in
+ * its buffer (libavcodec's AV_INPUT_BUFFER_PADDING_SIZE; they are zeroed).
+ */
+#define FP_IMAGE_PADDING 64
+
+/*
+ * fp_image_decode() without any copy of the bytes: `body` is the pool
+ * buffer the picture was received into, its first `len` bytes the picture,
+ * and at least FP_IMAGE_PADDING more bytes of room (FP_EINVALID otherwise).
+ * libavcodec reads the buffer itself (it takes a reference while decoding)
+ * and writes the picture into `pool` memory. Decoder contexts are kept in a
+ * small process-wide cache and reused (fp_image_decoders_free() closes the
+ * idle ones). The caller keeps its reference to `body`. Any thread.
+ */
+int fp_image_decode_buffer(FpBuffer *body, size_t len, FpPool *pool, const FpImageLimits *lim, FpFrame **out);
+
+/* Closes the cached decoder contexts not in use (at shutdown). Any thread. */
+void fp_image_decoders_free(void);
 
 /*
  * Wraps raw pixels already in a pool buffer (tightly packed planes: the

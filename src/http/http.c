@@ -767,8 +767,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return fp__http_post(c, s->h.post, url, upload_data, upload_data_size, con_cls);
     }
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
-                            "method not allowed (use GET or HEAD)\n", "GET, HEAD");
+        return s->h.post ? reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
+                                        "method not allowed (use GET, HEAD or POST)\n", "GET, HEAD, POST")
+                         : reply_static(c, MHD_HTTP_METHOD_NOT_ALLOWED, CT_TEXT,
+                                        "method not allowed (use GET or HEAD)\n", "GET, HEAD");
     /*
      * Keep-alive: a GET/HEAD is answered on the call after the headers, once
      * libmicrohttpd has the whole request (a body, if sent, is dropped), so

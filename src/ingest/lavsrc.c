@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // libav backend: demux with libavformat (files, RTSP, HTTP/HLS, V4L2) and decode with libavcodec straight into FpPool buffers.
 #include "source_internal.h"
+#include "lav_internal.h"
 
 #include "framepipe/clock.h"
 #include "framepipe/error.h"
@@ -228,14 +229,14 @@ static void lav_buffer_free(void *opaque, uint8_t *data)
 }
 
 /* Fills an AVFrame's planes with pool memory; returns the FpBuffer in *fb. */
-static int pool_frame_planes(FpLav *c, AVFrame *frame, enum AVPixelFormat fmt, int w, int h,
-                             const int *align, FpBuffer **fb)
+static int pool_frame_planes(AVFrame *frame, enum AVPixelFormat fmt, int w, int h, const int *align,
+                             FpLavAcquire acquire, void *opaque, FpBuffer **fb)
 {
     int linesize[4];
     size_t offset[4], total;
     if (plane_layout(fmt, w, h, align, linesize, offset, &total) < 0)
         return FP_EINVALID;
-    int rc = fp__source_acquire(c->src, total, fb);
+    int rc = acquire(opaque, total, fb);
     if (rc < 0)
         return rc;
     uint8_t *base = fp_buffer_data(*fb);
@@ -248,27 +249,53 @@ static int pool_frame_planes(FpLav *c, AVFrame *frame, enum AVPixelFormat fmt, i
     return 0;
 }
 
+int fp__lav_pool_get_buffer(AVCodecContext *avctx, AVFrame *frame, FpLavAcquire acquire, void *opaque)
+{
+    int w = frame->width, h = frame->height;
+    int align[AV_NUM_DATA_POINTERS];
+    avcodec_align_dimensions2(avctx, &w, &h, align);
+    FpBuffer *fb = NULL;
+    int rc = pool_frame_planes(frame, frame->format, w, h, align, acquire, opaque, &fb);
+    if (rc < 0)
+        return rc;
+    frame->buf[0] = av_buffer_create(fp_buffer_data(fb), fp_buffer_size(fb), lav_buffer_free, fb, 0);
+    if (!frame->buf[0]) {
+        fp_buffer_unref(&fb);
+        return -ENOMEM;
+    }
+    frame->extended_data = frame->data;
+    return 0;
+}
+
+FpPixelFormat fp__lav_native_format(int av_format)
+{
+    return map_format(av_format);
+}
+
+FpBuffer *fp__lav_pool_buffer_of(const AVFrame *f)
+{
+    if (map_format(f->format) == FP_PIX_NONE || f->hw_frames_ctx || !f->buf[0])
+        return NULL;
+    FpBuffer *fb = av_buffer_get_opaque(f->buf[0]);
+    return f->data[0] >= fp_buffer_data(fb) && f->data[0] < fp_buffer_data(fb) + fp_buffer_size(fb) ? fb : NULL;
+}
+
+static int lav_acquire(void *opaque, size_t size, FpBuffer **out)
+{
+    return fp__source_acquire(opaque, size, out);
+}
+
 static int lav_get_buffer2(AVCodecContext *avctx, AVFrame *frame, int flags)
 {
     FpLav *c = avctx->opaque;
     if (map_format(frame->format) == FP_PIX_NONE || avctx->hw_frames_ctx)
         return avcodec_default_get_buffer2(avctx, frame, flags);
-    int w = frame->width, h = frame->height;
-    int align[AV_NUM_DATA_POINTERS];
-    avcodec_align_dimensions2(avctx, &w, &h, align);
-    FpBuffer *fb = NULL;
-    int rc = pool_frame_planes(c, frame, frame->format, w, h, align, &fb);
+    int rc = fp__lav_pool_get_buffer(avctx, frame, lav_acquire, c->src);
     if (rc < 0) {
         if (rc != FP_EFLUSHING)
             atomic_store(&c->pool_error, rc);
         return rc == FP_EFLUSHING ? AVERROR_EXIT : AVERROR(ENOMEM);
     }
-    frame->buf[0] = av_buffer_create(fp_buffer_data(fb), fp_buffer_size(fb), lav_buffer_free, fb, 0);
-    if (!frame->buf[0]) {
-        fp_buffer_unref(&fb);
-        return AVERROR(ENOMEM);
-    }
-    frame->extended_data = frame->data;
     return 0;
 }
 
@@ -649,7 +676,7 @@ static int copy_to_pool(FpLav *c, AVFrame *in, FpFrame *out)
         av_frame_unref(c->xfer);
         if (map_format(hfc->sw_format) != FP_PIX_NONE) {
             FpBuffer *fb = NULL;
-            int rc = pool_frame_planes(c, c->xfer, hfc->sw_format, in->width, in->height, NULL, &fb);
+            int rc = pool_frame_planes(c->xfer, hfc->sw_format, in->width, in->height, NULL, lav_acquire, c->src, &fb);
             if (rc < 0)
                 return rc;
             c->xfer->format = hfc->sw_format;
@@ -693,7 +720,7 @@ static int copy_to_pool(FpLav *c, AVFrame *in, FpFrame *out)
                                     : convert_target(src_frame->format);
     AVFrame dst = {0};
     FpBuffer *fb = NULL;
-    int rc = pool_frame_planes(c, &dst, target, src_frame->width, src_frame->height, NULL, &fb);
+    int rc = pool_frame_planes(&dst, target, src_frame->width, src_frame->height, NULL, lav_acquire, c->src, &fb);
     if (rc < 0)
         return rc;
     if (target == src_frame->format) {

@@ -143,10 +143,7 @@ static void draw_detection(const FpRgbCanvas *pic, const FpFrameResult *r, const
             continue;
         int kx = fp__canvas_floor(d->keypoints[k][0], pic->width, rad);
         int ky = fp__canvas_floor(d->keypoints[k][1], pic->height, rad);
-        for (int dy = -rad; dy <= rad; dy++) /* a small disc: one span per row */
-            for (int dx = -rad; dx <= rad; dx++)
-                if (dx * dx + dy * dy <= rad * rad + 1)
-                    fp__canvas_fill(pic, kx + dx, ky + dy, kx + dx + 1, ky + dy + 1, c);
+        fp__canvas_disc(pic, kx, ky, rad, c);
     }
     /* label "name 0.93" on a filled background above the box (inside it at the top of the picture) */
     char label[ANN_LABEL_MAX + 16];

@@ -1,9 +1,24 @@
 // SPDX-License-Identifier: MIT
-// Drawing boxes, lines, keypoint discs and labels into packed RGB pictures: the one drawing code of the annotation sink and the snapshot writer.
+// Drawing boxes, lines, keypoint discs and labels into packed RGB pictures for the annotation sink, the snapshot writer and the live view: a thin layer over src/imgops's drawing.
 #include "sink_internal.h"
 
 #include <math.h>
 #include <string.h>
+
+#include "framepipe/imgops.h"
+
+/* The canvas as an RGB24 frame for imgops (no reference counting: it lives for one call). */
+static FpFrame as_frame(const FpRgbCanvas *pic)
+{
+    FpFrame f;
+    memset(&f, 0, sizeof(f));
+    f.data[0] = pic->data;
+    f.linesize[0] = (int)pic->stride;
+    f.width = pic->width;
+    f.height = pic->height;
+    f.format = FP_PIX_RGB24;
+    return f;
+}
 
 void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale)
 {
@@ -14,22 +29,8 @@ void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale)
 
 void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
 {
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x1 > pic->width)
-        x1 = pic->width;
-    if (y1 > pic->height)
-        y1 = pic->height;
-    for (int y = y0; y < y1; y++) {
-        uint8_t *p = pic->data + (ptrdiff_t)y * pic->stride + 3 * (ptrdiff_t)x0;
-        for (int x = x0; x < x1; x++, p += 3) {
-            p[0] = c[0];
-            p[1] = c[1];
-            p[2] = c[2];
-        }
-    }
+    FpFrame f = as_frame(pic);
+    (void)fp_imgops_fill_rect(&f, x0, y0, x1, y1, c);
 }
 
 int fp__canvas_floor(float v, int size, int margin)
@@ -63,10 +64,8 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
         x2 = x1;
     if (y2 < y1)
         y2 = y1;
-    fp__canvas_fill(pic, x1, y1, x2 + 1, y1 + thick, c);         /* top */
-    fp__canvas_fill(pic, x1, y2 - thick + 1, x2 + 1, y2 + 1, c); /* bottom */
-    fp__canvas_fill(pic, x1, y1, x1 + thick, y2 + 1, c);         /* left */
-    fp__canvas_fill(pic, x2 - thick + 1, y1, x2 + 1, y2 + 1, c); /* right */
+    FpFrame f = as_frame(pic);
+    (void)fp_imgops_draw_box(&f, x1, y1, x2, y2, thick, c);
     *x1o = x1;
     *y1o = y1;
     return true;
@@ -74,51 +73,20 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
 
 void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3])
 {
-    if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1))
-        return;
-    /* keep the step count bounded for far-away points: clamp into a margin around the picture */
-    float lo = -(float)thick - 1.0f, hx = (float)pic->width + (float)thick + 1.0f, hy = (float)pic->height + (float)thick + 1.0f;
-    float dx = x1 - x0, dy = y1 - y0;
-    float len = fabsf(dx) > fabsf(dy) ? fabsf(dx) : fabsf(dy);
-    int steps = len > 8192.0f ? 8192 : (int)ceilf(len);
-    int half = thick / 2;
-    for (int i = 0; i <= steps; i++) {
-        float t = steps ? (float)i / (float)steps : 0.0f;
-        float x = x0 + dx * t, y = y0 + dy * t;
-        if (x < lo || y < lo || x > hx || y > hy)
-            continue;
-        int xi = (int)floorf(x) - half, yi = (int)floorf(y) - half;
-        fp__canvas_fill(pic, xi, yi, xi + thick, yi + thick, c);
-    }
+    FpFrame f = as_frame(pic);
+    (void)fp_imgops_draw_line(&f, x0, y0, x1, y1, thick, c);
 }
 
-static void draw_text(const FpRgbCanvas *pic, int x, int y, int scale, const char *text, const uint8_t c[3])
+void fp__canvas_disc(const FpRgbCanvas *pic, int cx, int cy, int rad, const uint8_t c[3])
 {
-    for (const char *t = text; *t; t++, x += (FP__FONT_W + 1) * scale) {
-        unsigned ch = (unsigned char)*t;
-        if (ch < FP__FONT_FIRST || ch > FP__FONT_LAST)
-            ch = '?';
-        const uint8_t *g = fp__font5x7[ch - FP__FONT_FIRST];
-        for (int col = 0; col < FP__FONT_W; col++)
-            for (int row = 0; row < FP__FONT_H; row++)
-                if (g[col] >> row & 1)
-                    fp__canvas_fill(pic, x + col * scale, y + row * scale, x + (col + 1) * scale,
-                                    y + (row + 1) * scale, c);
-    }
+    FpFrame f = as_frame(pic);
+    (void)fp_imgops_draw_disc(&f, cx, cy, rad, c);
 }
 
 void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3])
 {
-    int len = (int)strlen(label), pad = scale;
-    int lw = len * (FP__FONT_W + 1) * scale - scale + 2 * pad, lh = FP__FONT_H * scale + 2 * pad;
-    int lx = x1 < 0 ? 0 : x1;
-    if (lx + lw > pic->width)
-        lx = pic->width - lw < 0 ? 0 : pic->width - lw;
-    int ly = y1 - lh;
-    if (ly < 0)
-        ly = y1 < 0 ? 0 : y1;
-    fp__canvas_fill(pic, lx, ly, lx + lw, ly + lh, c);
     int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
     static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
-    draw_text(pic, lx + pad, ly + pad, scale, label, luma > 140 ? black : white);
+    FpFrame f = as_frame(pic);
+    (void)fp_imgops_draw_label(&f, x1, y1, scale, label, c, luma > 140 ? black : white);
 }

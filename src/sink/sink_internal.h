@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Private to src/sink: the built-in 5x7 bitmap font and the drawing of boxes and labels into packed RGB pictures.
+// Private to src/sink: the drawing of boxes and labels into packed RGB pictures (through src/imgops), line outputs.
 #ifndef FRAMEPIPE_SINK_INTERNAL_H
 #define FRAMEPIPE_SINK_INTERNAL_H
 
@@ -9,17 +9,6 @@
 
 #include "framepipe/frame.h"
 #include "framepipe/geometry.h"
-
-#define FP__FONT_FIRST 32 /* ' ' */
-#define FP__FONT_LAST 126 /* '~' */
-#define FP__FONT_W 5
-#define FP__FONT_H 7
-
-/*
- * Glyphs of ASCII 32..126, column by column, left to right: bit r of
- * column c set = pixel (c, r) lit, r = 0 the top row.
- */
-extern const uint8_t fp__font5x7[FP__FONT_LAST - FP__FONT_FIRST + 1][FP__FONT_W];
 
 /*
  * The output of a JSON lines sink (frames, events): a file created or
@@ -84,6 +73,9 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
  * along its longer axis, in colour c. The zone outlines of the preview.
  */
 void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3]);
+
+/* A keypoint: the pixels (cx + dx, cy + dy) with dx^2 + dy^2 <= rad^2 + 1, in colour c. */
+void fp__canvas_disc(const FpRgbCanvas *pic, int cx, int cy, int rad, const uint8_t c[3]);
 
 /* Draws `label` on a filled background of colour c above (x1, y1), inside the picture at its top edge. */
 void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3]);

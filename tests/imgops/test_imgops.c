@@ -368,3 +368,92 @@ FP_TEST(imgops_box_blur_equals_the_naive_definition_exactly)
     }
     fp_img_scratch_deinit(&s);
 }
+
+/*
+ * Drawing: every shape on YUV420P and NV12 touches exactly the luma pixels it touches on an RGB24
+ * frame (one geometry for every format: src/sink/draw.c draws its RGB pictures with it), each
+ * chroma sample exactly when a luma pixel of its 2x2 block is touched, NV12 = I420, nothing else
+ * written. Box and disc are also checked against their definitions pixel by pixel.
+ */
+static void draw_all(FpFrame *f, const uint8_t c[3], const uint8_t fg[3])
+{
+    CHECK_OK(fp_imgops_draw_box(f, 10, 8, 60, 50, 3, c));
+    CHECK_OK(fp_imgops_draw_box(f, -20, -20, 30, 5, 2, c)); /* partly outside: clipped */
+    CHECK_OK(fp_imgops_draw_disc(f, 75, 12, 3, c));
+    CHECK_OK(fp_imgops_draw_line(f, 5.5f, 62.0f, 88.0f, 20.25f, 2, c));
+    CHECK_OK(fp_imgops_draw_label(f, 20, 30, 1, "face 0.93", c, fg));
+}
+
+static int in_box(int x, int y, int x1, int y1, int x2, int y2, int t)
+{
+    return x >= x1 && x <= x2 && y >= y1 && y <= y2 && (x < x1 + t || x > x2 - t || y < y1 + t || y > y2 - t);
+}
+
+FP_TEST(imgops_drawing_one_geometry_for_yuv_and_rgb)
+{
+    const int w = 91, h = 67;
+    const uint8_t c[3] = {200, 50, 220}, fg[3] = {16, 128, 128};
+    /* RGB24 reference frame: background 0x33, the shapes in colour c (fg for the text) */
+    int rs = 3 * w + 5;
+    uint8_t *rgb = malloc((size_t)rs * h);
+    memset(rgb, 0x33, (size_t)rs * h);
+    FpFrame rf = {0};
+    rf.data[0] = rgb, rf.linesize[0] = rs, rf.width = w, rf.height = h, rf.format = FP_PIX_RGB24;
+    draw_all(&rf, c, fg);
+    uint8_t *mask = calloc((size_t)w * h, 1);
+    int touched = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            const uint8_t *p = rgb + (size_t)y * rs + 3 * x;
+            mask[y * w + x] = p[0] != 0x33;
+            touched += mask[y * w + x];
+            CHECK_MSG((p[0] == 0x33 && p[1] == 0x33 && p[2] == 0x33) || (p[0] == c[0] && p[1] == c[1] && p[2] == c[2]) ||
+                          (p[0] == fg[0] && p[1] == fg[1] && p[2] == fg[2]),
+                      "RGB pixel (%d, %d) = %d %d %d: not the background nor a colour drawn", x, y, p[0], p[1], p[2]);
+        }
+    CHECK(touched > 500);
+    /* the definitions: the box outline and the disc are in the mask (the label and line may add pixels elsewhere) */
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            if (in_box(x, y, 10, 8, 60, 50, 3) || in_box(x, y, -20, -20, 30, 5, 2) ||
+                (x - 75) * (x - 75) + (y - 12) * (y - 12) <= 10)
+                CHECK_MSG(mask[y * w + x], "pixel (%d, %d) of the box or disc not drawn", x, y);
+            /* inside the box, away from the label, the line and the outline: untouched */
+            if (x >= 14 && x <= 56 && y >= 12 && y <= 20)
+                CHECK_MSG(!mask[y * w + x], "pixel (%d, %d) inside the box drawn", x, y);
+        }
+    const FpPixelFormat fmts[2] = {FP_PIX_YUV420P, FP_PIX_NV12};
+    TFrame t[2];
+    for (int k = 0; k < 2; k++) {
+        tframe(&t[k], w, h, fmts[k], NULL);
+        memset(t[k].mem, 0x33, t[k].bytes);
+        draw_all(&t[k].f, c, fg);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                CHECK_MSG((sample(&t[k].f, 0, x, y) != 0x33) == mask[y * w + x], "%s luma (%d, %d) differs from RGB",
+                          fp_pixel_format_name(fmts[k]), x, y);
+        for (int y = 0; y < (h + 1) / 2; y++)
+            for (int x = 0; x < (w + 1) / 2; x++) {
+                int any = 0;
+                for (int dy = 0; dy < 2; dy++)
+                    for (int dx = 0; dx < 2; dx++)
+                        if (2 * x + dx < w && 2 * y + dy < h)
+                            any |= mask[(2 * y + dy) * w + 2 * x + dx];
+                for (int pl = 1; pl < 3; pl++)
+                    CHECK_MSG((sample(&t[k].f, pl, x, y) != 0x33) == any, "%s chroma %d (%d, %d): %d, luma block %d",
+                              fp_pixel_format_name(fmts[k]), pl, x, y, sample(&t[k].f, pl, x, y), any);
+            }
+    }
+    for (int pl = 0; pl < 3; pl++)
+        for (int y = 0; y < (pl ? (h + 1) / 2 : h); y++)
+            for (int x = 0; x < (pl ? (w + 1) / 2 : w); x++)
+                CHECK(sample(&t[0].f, pl, x, y) == sample(&t[1].f, pl, x, y));
+    /* bad arguments: a clear error, nothing drawn */
+    CHECK_EQ(fp_imgops_draw_box(&rf, 0, 0, 5, 5, 0, c), FP_EINVALID);
+    CHECK(strstr(fp_error_detail(FP_EINVALID), "thickness 0"));
+    CHECK_EQ(fp_imgops_draw_text(&rf, 0, 0, 0, "x", c), FP_EINVALID);
+    for (int k = 0; k < 2; k++)
+        free(t[k].mem);
+    free(mask);
+    free(rgb);
+}

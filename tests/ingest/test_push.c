@@ -6,6 +6,7 @@
 #include "framepipe/push.h"
 #include "framepipe/source.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,83 @@ FP_TEST_TIMED(image_decode_every_truncation_is_an_error_or_a_frame, 240)
         }
         free(b);
     }
+    fp_pool_destroy(&pool);
+}
+
+/*
+ * fp_image_decode_buffer: libavcodec reads the upload's pool buffer itself and writes the
+ * picture into the frame pool (libavcodec's layout: padding after each plane, which the
+ * copying path of the first version did not have); the same pixels as fp_image_decode;
+ * no reference kept on the body; the cached decoders stay right across codecs and after a
+ * damaged picture.
+ */
+FP_TEST_TIMED(image_decode_buffer_reads_the_upload_in_place, 240)
+{
+    FpPool *pool = frame_pool();
+    FpPoolConfig bc = {0};
+    bc.name = "test-bodies";
+    bc.class_size[0] = 1u << 20;
+    bc.n_classes = 1;
+    bc.max_buffers = 2;
+    FpPool *bodies = NULL;
+    CHECK_OK(fp_pool_create(&bodies, &bc));
+    const char *exts[] = {"jpg", "png", "webp"};
+    uint8_t *pic[3];
+    size_t n[3];
+    for (int i = 0; i < 3; i++)
+        pic[i] = picture(exts[i], &n[i]);
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 3; i++) {
+            FpBuffer *body = NULL;
+            CHECK_OK(fp_pool_acquire(bodies, n[i] + FP_IMAGE_PADDING, 0, &body));
+            memcpy(fp_buffer_data(body), pic[i], n[i]);
+            memset(fp_buffer_data(body) + n[i], 0xa5, FP_IMAGE_PADDING);
+            FpFrame *f = NULL, *ref = NULL;
+            CHECK_OK(fp_image_decode_buffer(body, n[i], pool, NULL, &f));
+            CHECK(fp_buffer_data(body)[n[i]] == 0 && !memcmp(fp_buffer_data(body), pic[i], n[i]));
+            FpPoolStats st;
+            fp_pool_get_stats(pool, &st);
+            CHECK_MSG(st.in_use == 1, "%s: %u frame buffers out", exts[i], st.in_use);
+            const uint8_t *base = fp_buffer_data(f->buf[0]);
+            CHECK(f->data[0] >= base && f->data[0] < base + fp_buffer_size(f->buf[0]));
+            if (f->format == FP_PIX_YUV420P)
+                CHECK_MSG(f->data[1] - f->data[0] > (ptrdiff_t)f->linesize[0] * f->height,
+                          "%s: no padding after the luma plane: not libavcodec's own layout", exts[i]);
+            CHECK_OK(fp_image_decode(pic[i], n[i], pool, NULL, &ref));
+            CHECK(ref->width == f->width && ref->height == f->height && ref->format == f->format);
+            int planes = f->format == FP_PIX_YUV420P ? 3 : 1;
+            for (int p = 0; p < planes; p++) {
+                int rows = p ? (f->height + 1) / 2 : f->height;
+                int bytes = f->format == FP_PIX_RGB24 ? 3 * f->width : p ? (f->width + 1) / 2 : f->width;
+                for (int y = 0; y < rows; y++)
+                    CHECK_MSG(!memcmp(f->data[p] + (size_t)y * f->linesize[p], ref->data[p] + (size_t)y * ref->linesize[p],
+                                      (size_t)bytes),
+                              "%s round %d: plane %d row %d differs", exts[i], round, p, y);
+            }
+            fp_frame_unref(&ref);
+            fp_frame_unref(&f);
+            fp_buffer_unref(&body);
+            fp_pool_get_stats(bodies, &st);
+            CHECK_MSG(st.in_use == 0, "the decoder kept a reference to the body (%u out)", st.in_use);
+            /* a damaged picture in between: an error, and the next one decodes */
+            CHECK_OK(fp_pool_acquire(bodies, n[i] / 2 + FP_IMAGE_PADDING, 0, &body));
+            memcpy(fp_buffer_data(body), pic[i], n[i] / 2);
+            int rc = fp_image_decode_buffer(body, n[i] / 2, pool, NULL, &f);
+            CHECK(rc == 0 || rc == FP_ECORRUPT);
+            fp_frame_unref(&f);
+            fp_buffer_unref(&body);
+        }
+    }
+    FpBuffer *small = NULL;
+    CHECK_OK(fp_pool_acquire(bodies, 100, 0, &small));
+    FpFrame *f = NULL;
+    CHECK_EQ(fp_image_decode_buffer(small, fp_buffer_size(small) - FP_IMAGE_PADDING + 1, pool, NULL, &f), FP_EINVALID);
+    CHECK(strstr(fp_error_detail(FP_EINVALID), "padding"));
+    fp_buffer_unref(&small);
+    for (int i = 0; i < 3; i++)
+        free(pic[i]);
+    fp_image_decoders_free();
+    fp_pool_destroy(&bodies);
     fp_pool_destroy(&pool);
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// A 5x7 bitmap font for ASCII 32..126 (the classic LCD-controller shapes), for labels drawn into annotated frames.
-#include "sink_internal.h"
+// A 5x7 bitmap font for ASCII 32..126 (the classic LCD-controller shapes), for labels drawn into frames (draw.c).
+#include "imgops_internal.h"
 
-const uint8_t fp__font5x7[FP__FONT_LAST - FP__FONT_FIRST + 1][FP__FONT_W] = {
+const uint8_t fp__font5x7[FP_IMGOPS_FONT_LAST - FP_IMGOPS_FONT_FIRST + 1][FP_IMGOPS_FONT_W] = {
     {0x00, 0x00, 0x00, 0x00, 0x00}, /* ' ' */
     {0x00, 0x00, 0x5F, 0x00, 0x00}, /* ! */
     {0x00, 0x07, 0x00, 0x07, 0x00}, /* " */
