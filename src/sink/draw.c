@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Drawing boxes, lines, keypoint discs and labels into packed RGB pictures: the one drawing code of the annotation sink and the snapshot writer.
+// Drawing boxes, lines, keypoint discs and labels into packed RGB (or yuv420p) pictures: the one drawing code of the annotation sink and the snapshot writer.
 #include "sink_internal.h"
 
 #include <math.h>
@@ -22,6 +22,23 @@ void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, con
         x1 = pic->width;
     if (y1 > pic->height)
         y1 = pic->height;
+    if (x0 >= x1 || y0 >= y1)
+        return;
+    if (pic->u) {
+        /* BT.601 limited range, 8.8 fixed point (as swscale's default matrix) */
+        int r = c[0], g = c[1], b = c[2];
+        uint8_t yy = fp__clamp_u8(16 + ((66 * r + 129 * g + 25 * b + 128) >> 8));
+        uint8_t uu = fp__clamp_u8(128 + ((-38 * r - 74 * g + 112 * b + 128) >> 8));
+        uint8_t vv = fp__clamp_u8(128 + ((112 * r - 94 * g - 18 * b + 128) >> 8));
+        for (int y = y0; y < y1; y++)
+            memset(pic->data + (ptrdiff_t)y * pic->stride + x0, yy, (size_t)(x1 - x0));
+        int cx0 = x0 >> 1, cx1 = (x1 + 1) >> 1;
+        for (int y = y0 >> 1; y < (y1 + 1) >> 1; y++) {
+            memset(pic->u + (ptrdiff_t)y * pic->cstride + cx0, uu, (size_t)(cx1 - cx0));
+            memset(pic->v + (ptrdiff_t)y * pic->cstride + cx0, vv, (size_t)(cx1 - cx0));
+        }
+        return;
+    }
     for (int y = y0; y < y1; y++) {
         uint8_t *p = pic->data + (ptrdiff_t)y * pic->stride + 3 * (ptrdiff_t)x0;
         for (int x = x0; x < x1; x++, p += 3) {
