@@ -559,8 +559,10 @@ int fp_app_run_pipeline(const FpAppRun *run)
         rc = fp_annotate_sink_create(&annotate, cfg->output.annotate, 30.0);
         if (rc >= 0 && run->redact)
             fp_annotate_sink_set_draw(annotate, false);
-        if (rc >= 0) /* drawn and encoded on the sink's own thread, off the inference workers */
-            rc = fp_annotate_sink_set_queue(annotate, 64);
+        if (rc >= 0) { /* drawn and encoded on the sink's own thread, off the inference workers */
+            const char *q = getenv("FP_ANNOTATE_QUEUE"); /* docs/annotate.md: 0 = on the workers (benchmarks) */
+            rc = fp_annotate_sink_set_queue(annotate, q && q[0] ? atoi(q) : 64);
+        }
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
             goto out_error;
     }
