@@ -67,6 +67,13 @@ typedef enum FpLiveMode {
     FP_LIVE_NO,       /* read to the end whatever the URL (a VOD playlist, a file over HTTPS) */
 } FpLiveMode;
 
+/* Frames the decoder may leave undecoded (libavcodec's skip_frame), to save CPU when sampling below the stream rate. */
+typedef enum FpSkipFrames {
+    FP_SKIP_NONE = 0, /* decode every frame (default) */
+    FP_SKIP_NONREF,   /* leave out frames no other frame refers to (B-frames, mostly) */
+    FP_SKIP_NONKEY,   /* key frames only */
+} FpSkipFrames;
+
 typedef struct FpSourceConfig {
     const char *url;          /* required; copied */
     const char *name;         /* for logs and status (default: the URL); copied */
@@ -91,6 +98,8 @@ typedef struct FpSourceConfig {
     FpHwDecode hw;            /* hardware decoding; falls back to software with a log line */
     const char *hw_device;    /* e.g. "/dev/dri/renderD128" or "0"; NULL: default; copied */
     int decoder_threads;      /* 0: libavcodec picks (frame+slice threads); 1: no threads */
+    int skip_loop_filter;     /* 1: skip the in-loop deblocking filter (H.264/HEVC/VP9...): less CPU, blockier edges */
+    FpSkipFrames skip_frames; /* FP_SKIP_NONE; leaving frames out changes what target_fps/every_nth pick from */
 
     int raw_width, raw_height;   /* FP_SOURCE_RAW */
     FpPixelFormat raw_format;
