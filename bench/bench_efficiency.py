@@ -118,16 +118,21 @@ def load_jsonl(path):
 
 def agree(ref, got):
     common = set(ref) & set(got)
-    same = 0
-    worst = 0.0
+    same = other_count = 0
+    shifts = []
     for k in common:
         a, b = sorted(ref[k]), sorted(got[k])
         if len(a) != len(b):
+            other_count += 1
             continue
         d = max([max(abs(x - y) for x, y in zip(p, q)) for p, q in zip(a, b)] or [0.0])
-        worst = max(worst, d)
+        shifts.append(d)
         same += d <= 2.0
-    return f"{same}/{len(common)} frames agree within 2 px (largest corner shift {worst:.1f} px)" + (
+    shifts.sort()
+    med = shifts[len(shifts) // 2] if shifts else 0.0
+    top = shifts[-1] if shifts else 0.0
+    return (f"{same}/{len(common)} frames agree within 2 px, {other_count} have another number of faces "
+            f"(largest box-corner shift per frame: median {med:.1f} px, max {top:.1f} px)") + (
         f"; {len(set(ref) - set(got))} frames only without the option, {len(set(got) - set(ref))} only with it"
         if set(ref) != set(got) else "")
 

@@ -291,6 +291,7 @@ static const EnumName policy_names[] = {{"default", FP_POLICY_DEFAULT}, {"latest
                                         {"lossless", FP_POLICY_LOSSLESS}, {NULL, 0}};
 static const EnumName skip_names[] = {{"none", FP_SKIP_NONE}, {"nonref", FP_SKIP_NONREF},
                                       {"nonkey", FP_SKIP_NONKEY}, {NULL, 0}};
+_Static_assert(sizeof(FpSkipFrames) == sizeof(int), "K_ENUM stores enums as int");
 static const EnumName transport_names[] = {{"tcp", FP_RTSP_TCP}, {"udp", FP_RTSP_UDP}, {NULL, 0}};
 static const EnumName hw_names[] = {{"none", FP_HW_NONE}, {"auto", FP_HW_AUTO}, {"cuda", FP_HW_CUDA},
                                     {"vaapi", FP_HW_VAAPI}, {NULL, 0}};
@@ -320,7 +321,7 @@ _Static_assert(sizeof(FpTrackAnchor) == sizeof(int) && sizeof(FpRuleKind) == siz
                "K_ENUM stores enums as int");
 _Static_assert(sizeof(FpSourceKind) == sizeof(int) && sizeof(FpSourcePolicy) == sizeof(int) &&
                    sizeof(FpRtspTransport) == sizeof(int) && sizeof(FpHwDecode) == sizeof(int) &&
-                   sizeof(FpPixelFormat) == sizeof(int) && sizeof(FpLiveMode) == sizeof(int) && sizeof(FpSkipFrames) == sizeof(int) &&
+                   sizeof(FpPixelFormat) == sizeof(int) && sizeof(FpLiveMode) == sizeof(int) &&
                    sizeof(FpProvider) == sizeof(int),
                "K_ENUM stores enums as int");
 
