@@ -628,6 +628,10 @@ int fp_app_run_pipeline(const FpAppRun *run)
         rc = fp_annotate_sink_create(&annotate, cfg->output.annotate, 30.0);
         if (rc >= 0 && run->redact)
             fp_annotate_sink_set_draw(annotate, false);
+        if (rc >= 0) { /* drawn and encoded on the sink's own thread, off the inference workers */
+            const char *q = getenv("FP_ANNOTATE_QUEUE"); /* docs/annotate.md: 0 = on the workers (benchmarks) */
+            rc = fp_annotate_sink_set_queue(annotate, q && q[0] ? atoi(q) : 64);
+        }
         if (rc < 0 || (rc = fp_pipeline_add_sink(p, fp_annotate_sink_write, annotate)) < 0)
             goto out_error;
     }
@@ -714,10 +718,10 @@ out:
     fp_app_service_shutdown(run->service); /* its waiting requests answer 503 now */
     fp_http_server_destroy(&http); /* no preview_next/watch call runs after this */
     fp_preview_destroy(&preview);  /* drops its frame references: before the pipeline's pool goes */
+    fp_annotate_sink_destroy(&annotate); /* its queue's frame references too */
     close_outputs(&outputs);
     fp_pipeline_destroy(&p);
     fp_event_log_destroy(&event_log);
-    fp_annotate_sink_destroy(&annotate);
     fp_jsonl_sink_destroy(&jsonl);
     fp_events_jsonl_destroy(&events);
     fp_img_scratch_deinit(&redact.scratch);

@@ -46,6 +46,8 @@ static void detect_usage(FILE *out)
             "  --start S  --stop S   files: seconds to start and stop at\n"
             "  --loop                files: start again at the end (run until a signal)\n"
             "  --decoder-threads N   decoder threads per input (0: FFmpeg's choice)\n"
+            "  --skip-loop-filter    skip the deblocking filter (less CPU, blockier edges)\n"
+            "  --skip-frames M       none, nonref (leave out B-frames) or nonkey (key frames only)\n"
             "  --raw WxH:FORMAT      INPUT is raw frames (yuv420p, nv12, rgb24, bgr24, gray8)\n"
             "  --protocols LIST      libavformat protocols the inputs may use (default: by each URL's scheme;\n"
             "                        e.g. file,concat to read concat:a.mp4|b.mp4)\n"
@@ -58,7 +60,7 @@ enum {
     OPT_ANNOTATE = 256, OPT_SUMMARY, OPT_HTTP, OPT_FAMILY, OPT_CONF, OPT_IOU, OPT_MAX_DET, OPT_LABELS,
     OPT_INPUT, OPT_THREADS, OPT_PROVIDER, OPT_PROVIDER_FALLBACK, OPT_BATCH, OPT_MAX_WAIT, OPT_PER_CAMERA,
     OPT_WORKERS, OPT_POLICY, OPT_FPS, OPT_EVERY_NTH, OPT_START, OPT_STOP, OPT_LOOP, OPT_DECODER_THREADS,
-    OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS, OPT_REDACT, OPT_PROTOCOLS,
+    OPT_SKIP_LOOP_FILTER, OPT_SKIP_FRAMES, OPT_RAW, OPT_TRACK, OPT_RULES, OPT_EVENTS, OPT_REDACT, OPT_PROTOCOLS,
 };
 
 static const struct option detect_options[] = {
@@ -89,6 +91,8 @@ static const struct option detect_options[] = {
     {"stop", required_argument, NULL, OPT_STOP},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"decoder-threads", required_argument, NULL, OPT_DECODER_THREADS},
+    {"skip-loop-filter", no_argument, NULL, OPT_SKIP_LOOP_FILTER},
+    {"skip-frames", required_argument, NULL, OPT_SKIP_FRAMES},
     {"raw", required_argument, NULL, OPT_RAW},
     {"track", no_argument, NULL, OPT_TRACK},
     {"rules", required_argument, NULL, OPT_RULES},
@@ -235,6 +239,17 @@ static int input_option(FpAppOptions *o, int c, FpSourceConfig *proto)
         if (fp_app_parse_long(o, 0, 64, &lv) < 0)
             return FP_APP_OPT_ERROR;
         proto->decoder_threads = (int)lv;
+        return 0;
+    case OPT_SKIP_LOOP_FILTER: proto->skip_loop_filter = 1; return 0;
+    case OPT_SKIP_FRAMES:
+        if (!strcmp(optarg, "none"))
+            proto->skip_frames = FP_SKIP_NONE;
+        else if (!strcmp(optarg, "nonref"))
+            proto->skip_frames = FP_SKIP_NONREF;
+        else if (!strcmp(optarg, "nonkey"))
+            proto->skip_frames = FP_SKIP_NONKEY;
+        else
+            return fp_app_bad_value(o, "expected none, nonref or nonkey");
         return 0;
     case OPT_RAW: return fp_app_parse_raw(o, proto);
     case OPT_PROTOCOLS: proto->protocols = optarg; return 0;

@@ -147,9 +147,11 @@ typedef struct FpAnnotateSink FpAnnotateSink;
 int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps);
 
 /*
- * FpSinkFn: converts the frame (any FpPixelFormat) into a scratch picture of
- * its camera, draws boxes (a colour per class), keypoints and labels, and
- * encodes it. The input frame is only read. Cameras are told apart by
+ * FpSinkFn: copies or converts the frame (any FpPixelFormat) into a picture
+ * of its camera (the encoder's yuv420p one for video, RGB for PNG), draws
+ * boxes (a colour per class), keypoints and labels, and encodes it; in
+ * queue mode (fp_annotate_sink_set_queue) that happens on the sink's thread
+ * and the write only queues a frame reference. The input frame is only read. Cameras are told apart by
  * camera_name (or "cam<N>" when NULL). Any thread; frames of different
  * cameras are drawn and encoded in parallel, one camera's in call order.
  * Returns 0 or a negative code with a message naming the output file; a
@@ -164,6 +166,44 @@ int fp_annotate_sink_write(void *sink, const FpFrameResult *r);
  * pixels before). Default true. Before the first write. NULL: no-op.
  */
 void fp_annotate_sink_set_draw(FpAnnotateSink *s, bool draw);
+
+/*
+ * Queue mode (`framepipe detect --annotate` uses it): depth > 0 starts the
+ * sink's own thread; a write then only checks the camera's earlier error,
+ * takes a reference to the frame (fp_frame_ref: the frame must be live, as
+ * the pipeline's are; its pixels are never copied, so they must not change
+ * afterwards), copies the detections into a preallocated slot and returns;
+ * the thread draws into the encoder's picture and encodes, in write order,
+ * and drops the reference. A write never waits for the encoder: when
+ * `depth` frames are already waiting, the frame is left out of the output,
+ * counted in FpAnnotateStats.dropped, and the write returns 0; close logs
+ * one warning with the count. Errors of the thread's writes are kept by
+ * their camera: the camera's next write and close return them. Held frames
+ * count against their source's buffer pool, so a slow encoder also slows
+ * the decoder a little before frames are dropped. class_names must outlive
+ * close. Once, before the first write. Returns 0, FP_EINVALID (depth outside
+ * 0..4096, or called late), -ENOMEM, -errno (thread), FP_EUNSUPPORTED
+ * without annotation. 0: synchronous writes (the default).
+ */
+int fp_annotate_sink_set_queue(FpAnnotateSink *s, int depth);
+
+typedef struct FpAnnotateStats {
+    int depth;       /* 0: not in queue mode (all fields 0) */
+    int pending;     /* frames waiting now */
+    uint64_t queued; /* frames taken into the queue */
+    uint64_t written; /* of those, drawn and encoded (or failed with their camera's error) */
+    uint64_t dropped; /* frames left out because the queue was full */
+} FpAnnotateStats;
+
+/* Queue counters (zeros for NULL or without a queue). Any thread. */
+void fp_annotate_sink_get_stats(FpAnnotateSink *s, FpAnnotateStats *st);
+
+/*
+ * Queue mode: hold true stops the thread taking frames (writes still queue,
+ * and drop when full); false lets it go on; close always releases it. For
+ * tests of a full queue, and to pause output. No-op without a queue.
+ */
+void fp_annotate_sink_hold(FpAnnotateSink *s, bool hold);
 
 /*
  * Finishes every output: flushes the encoders, writes the trailers, closes

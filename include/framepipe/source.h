@@ -67,6 +67,13 @@ typedef enum FpLiveMode {
     FP_LIVE_NO,       /* read to the end whatever the URL (a VOD playlist, a file over HTTPS) */
 } FpLiveMode;
 
+/* Frames the decoder may leave undecoded (libavcodec's skip_frame), to save CPU when sampling below the stream rate. */
+typedef enum FpSkipFrames {
+    FP_SKIP_NONE = 0, /* decode every frame (default) */
+    FP_SKIP_NONREF,   /* leave out frames no other frame refers to (B-frames, mostly) */
+    FP_SKIP_NONKEY,   /* key frames only */
+} FpSkipFrames;
+
 typedef struct FpSourceConfig {
     const char *url;          /* required; copied */
     const char *name;         /* for logs and status (default: the URL); copied */
@@ -94,6 +101,8 @@ typedef struct FpSourceConfig {
     /* libavformat protocols the URL may use, comma-separated (e.g. "file,concat"); NULL: by the URL's
      * scheme (a path: file; rtsp: rtsp, rtp, udp, tcp, tls; http: http, https, tcp, tls; docs/ingest.md); copied */
     const char *protocols;
+    int skip_loop_filter;     /* 1: skip the in-loop deblocking filter (H.264/HEVC/VP9...): less CPU, blockier edges */
+    FpSkipFrames skip_frames; /* FP_SKIP_NONE; leaving frames out changes what target_fps/every_nth pick from */
 
     int raw_width, raw_height;   /* FP_SOURCE_RAW */
     FpPixelFormat raw_format;

@@ -572,6 +572,10 @@ int fp__lav_open(FpSource *src, const char *url, const char *format, int image, 
     c->dec->opaque = c;
     c->dec->pkt_timebase = st->time_base;
     c->dec->thread_count = cfg->decoder_threads > 0 ? cfg->decoder_threads : 0;
+    if (cfg->skip_loop_filter) /* docs/ingest.md "Decode options" */
+        c->dec->skip_loop_filter = AVDISCARD_ALL;
+    if (cfg->skip_frames != FP_SKIP_NONE)
+        c->dec->skip_frame = cfg->skip_frames == FP_SKIP_NONKEY ? AVDISCARD_NONKEY : AVDISCARD_NONREF;
     c->dec->max_pixels = LAV_MAX_PIXELS; /* a damaged header (or a frame after a size change) cannot claim more */
     c->dr1 = (codec->capabilities & AV_CODEC_CAP_DR1) != 0;
     setup_hw(c, codec);

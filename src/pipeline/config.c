@@ -289,6 +289,9 @@ static const EnumName live_names[] = {{"auto", FP_LIVE_AUTO}, {"true", FP_LIVE_Y
                                       {"off", FP_LIVE_NO},     {NULL, 0}};
 static const EnumName policy_names[] = {{"default", FP_POLICY_DEFAULT}, {"latest", FP_POLICY_LATEST},
                                         {"lossless", FP_POLICY_LOSSLESS}, {NULL, 0}};
+static const EnumName skip_names[] = {{"none", FP_SKIP_NONE}, {"nonref", FP_SKIP_NONREF},
+                                      {"nonkey", FP_SKIP_NONKEY}, {NULL, 0}};
+_Static_assert(sizeof(FpSkipFrames) == sizeof(int), "K_ENUM stores enums as int");
 static const EnumName transport_names[] = {{"tcp", FP_RTSP_TCP}, {"udp", FP_RTSP_UDP}, {NULL, 0}};
 static const EnumName hw_names[] = {{"none", FP_HW_NONE}, {"auto", FP_HW_AUTO}, {"cuda", FP_HW_CUDA},
                                     {"vaapi", FP_HW_VAAPI}, {NULL, 0}};
@@ -349,6 +352,8 @@ static const KeyDef camera_keys[] = {
     {"hw_device", K_STRING, SRC(hw_device), .expect = "a device string (e.g. /dev/dri/renderD128 or 0)"},
     {"protocols", K_STRING, SRC(protocols), .expect = "libavformat protocols, comma-separated (e.g. file,concat)"},
     {"decoder_threads", K_INT, SRC(decoder_threads), 0, 1024, .expect = "an integer in 0..1024"},
+    {"skip_loop_filter", K_INTBOOL, SRC(skip_loop_filter), .expect = "a boolean (true/false, yes/no, on/off)"},
+    {"skip_frames", K_ENUM, SRC(skip_frames), .names = skip_names, .expect = "one of none, nonref, nonkey"},
     {"raw_width", K_INT, SRC(raw_width), 1, 32768, .expect = "an integer in 1..32768"},
     {"raw_height", K_INT, SRC(raw_height), 1, 32768, .expect = "an integer in 1..32768"},
     {"raw_format", K_ENUM, SRC(raw_format), .names = format_names,

@@ -52,6 +52,20 @@
  *
  * A camera whose output failed keeps its error and message and returns
  * them from every later write; close returns the first error of all.
+ *
+ * Video frames whose size is the camera's first size are not converted to
+ * RGB: the planes are copied (or, for NV12/RGB input, converted) straight
+ * into the encoder's yuv420p picture and the boxes drawn there
+ * (FpRgbCanvas in yuv420p mode); only PNG output and frames of another
+ * size take the RGB scratch picture.
+ *
+ * Queue (fp_annotate_sink_set_queue): a write then only takes a reference
+ * to the frame (never a copy of its pixels) and copies the detections into
+ * a preallocated slot of a bounded ring; the sink's own thread draws and
+ * encodes in write order. A write never waits for the encoder: when the
+ * ring is full the frame is left out of the output and counted
+ * (fp_annotate_sink_get_stats, and one warning at close). The slots' det
+ * arrays grow only when a frame has more detections than any before.
  */
 
 #define ANN_DEFAULT_FPS 25.0
@@ -69,6 +83,7 @@ typedef struct AnnCamera {
     char *path; /* video file; PNG mode: scratch buffer for each frame's file name */
     size_t path_cap;
     int error; /* first failure; returned again by later writes */
+    _Atomic int error_seen; /* `error`, published for queue-mode writes (set after error_msg) */
     char error_msg[512];
     bool finished;
 
@@ -79,7 +94,8 @@ typedef struct AnnCamera {
     AVPacket *pkt;
     /* video only */
     AVFrame *yuv; /* encoder-sized yuv420p */
-    struct SwsContext *to_yuv;
+    struct SwsContext *to_yuv;     /* input format -> yuv420p, same size */
+    struct SwsContext *to_rgb_yuv; /* RGB scratch of another size -> the encoder's size */
     int first_w, first_h; /* size of the first frame (the encoder's size before rounding to even) */
     AVFormatContext *oc;
     AVStream *st;
@@ -89,6 +105,14 @@ typedef struct AnnCamera {
     int64_t frame_ticks; /* one frame at the nominal rate, in enc->time_base */
     uint64_t frames;
 } AnnCamera;
+
+typedef struct AnnJob {
+    FpFrame *frame; /* our reference */
+    AnnCamera *cam;
+    FpFrameResult r; /* dets point at `dets`; frame at `frame` */
+    FpDetection *dets;
+    int cap_dets;
+} AnnJob;
 
 struct FpAnnotateSink {
     pthread_mutex_t lock; /* the camera table and `closed` */
@@ -105,6 +129,14 @@ struct FpAnnotateSink {
     int close_rc;
     _Atomic int first_error;
     char first_msg[512];
+    /* queue (depth > 0): guarded by qlock */
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    pthread_t thread;
+    bool thread_started, qstop, qhold;
+    AnnJob *jobs;
+    int depth, qhead, qlen;
+    uint64_t queued, dropped, written;
 };
 
 #endif /* FP_HAVE_ANNOTATE */
@@ -160,7 +192,12 @@ static void draw_detection(const FpRgbCanvas *pic, const FpFrameResult *r, const
 
 static void draw_result(AVFrame *frame, const FpFrameResult *r)
 {
-    FpRgbCanvas pic = {frame->data[0], frame->linesize[0], frame->width, frame->height};
+    FpRgbCanvas pic = {frame->data[0], frame->linesize[0], frame->width, frame->height, NULL, NULL, 0};
+    if (frame->format == AV_PIX_FMT_YUV420P) {
+        pic.u = frame->data[1];
+        pic.v = frame->data[2];
+        pic.cstride = frame->linesize[1];
+    }
     int thick, scale;
     fp__canvas_style(&pic, &thick, &scale);
     for (int i = 0; i < r->n_dets; i++)
@@ -188,6 +225,7 @@ static int cam_fail(FpAnnotateSink *s, AnnCamera *c, int code, const char *fmt, 
     vsnprintf(c->error_msg, sizeof(c->error_msg), fmt, ap);
     va_end(ap);
     c->error = code;
+    atomic_store(&c->error_seen, code);
     int zero = 0;
     if (atomic_compare_exchange_strong(&s->first_error, &zero, code))
         snprintf(s->first_msg, sizeof(s->first_msg), "%s", c->error_msg);
@@ -341,7 +379,7 @@ static int video_open(FpAnnotateSink *s, AnnCamera *c, int w, int h)
     bool x264 = strcmp(s->codec->name, "libx264") == 0;
     if (x264) {
         e->time_base = (AVRational){1, 90000};
-        av_opt_set(e->priv_data, "preset", "superfast", 0);
+        av_opt_set(e->priv_data, "preset", "ultrafast", 0);
         av_opt_set(e->priv_data, "crf", "20", 0);
     } else {
         e->time_base = av_inv_q(rate); /* MPEG-4 part 2 allows denominators up to 65535 only */
@@ -407,7 +445,33 @@ static int video_encode(FpAnnotateSink *s, AnnCamera *c, AVFrame *frame)
     }
 }
 
-static int video_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
+/* The frame has the camera's first size: copied or converted straight into the encoder's picture, drawn there. */
+static int video_direct(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f, const FpFrameResult *r)
+{
+    int err;
+    if ((err = av_frame_make_writable(c->yuv)) < 0)
+        return cam_av_fail(s, c, err, "cannot allocate a picture for", c->path);
+    int w = c->enc->width, h = c->enc->height;
+    if (f->format == FP_PIX_YUV420P) {
+        for (int p = 0; p < 3; p++) {
+            int pw = p ? (w + 1) / 2 : w, ph = p ? (h + 1) / 2 : h;
+            av_image_copy_plane(c->yuv->data[p], c->yuv->linesize[p], f->data[p], f->linesize[p], pw, ph);
+        }
+    } else {
+        enum AVPixelFormat in = av_format_of(f->format);
+        c->to_yuv = sws_getCachedContext(c->to_yuv, w, h, in, w, h, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL,
+                                         NULL);
+        if (!c->to_yuv)
+            return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: cannot convert %s %dx%d to the video", c->path,
+                            fp_pixel_format_name(f->format), w, h);
+        sws_scale(c->to_yuv, (const uint8_t *const *)f->data, f->linesize, 0, h, c->yuv->data, c->yuv->linesize);
+    }
+    if (!s->no_draw)
+        draw_result(c->yuv, r);
+    return 0;
+}
+
+static int video_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f, const FpFrameResult *r)
 {
     int err;
     if (!c->enc) {
@@ -418,20 +482,27 @@ static int video_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
     int64_t pts = av_rescale_q(f->pts_ns - c->first_pts_ns, (AVRational){1, 1000000000}, c->enc->time_base);
     if (c->frames > 0 && pts <= c->last_pts)
         pts = c->last_pts + c->frame_ticks;
-    /* the first frame's own size is cropped to even; any other size is scaled to the encoder's */
-    int sw = f->width, sh = f->height;
-    if (sw == c->first_w && sh == c->first_h) {
-        sw = c->enc->width;
-        sh = c->enc->height;
+    /* the first frame's own size is cropped to even and drawn in place; any other size goes through RGB and is
+     * scaled to the encoder's */
+    if (f->width == c->first_w && f->height == c->first_h) {
+        if ((err = video_direct(s, c, f, r)) < 0)
+            return err;
+    } else {
+        if ((err = to_scratch(s, c, f, c->path)) < 0)
+            return err;
+        if (!s->no_draw)
+            draw_result(c->rgb, r);
+        int sw = f->width, sh = f->height;
+        c->to_rgb_yuv = sws_getCachedContext(c->to_rgb_yuv, sw, sh, AV_PIX_FMT_RGB24, c->enc->width,
+                                             c->enc->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
+        if (!c->to_rgb_yuv)
+            return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: cannot convert %dx%d RGB to the video", c->path, sw,
+                            sh);
+        if ((err = av_frame_make_writable(c->yuv)) < 0)
+            return cam_av_fail(s, c, err, "cannot allocate a picture for", c->path);
+        sws_scale(c->to_rgb_yuv, (const uint8_t *const *)c->rgb->data, c->rgb->linesize, 0, sh, c->yuv->data,
+                  c->yuv->linesize);
     }
-    c->to_yuv = sws_getCachedContext(c->to_yuv, sw, sh, AV_PIX_FMT_RGB24, c->enc->width, c->enc->height,
-                                     AV_PIX_FMT_YUV420P, SWS_BILINEAR, NULL, NULL, NULL);
-    if (!c->to_yuv)
-        return cam_fail(s, c, FP_EUNSUPPORTED, "annotate %s: cannot convert %dx%d RGB to the video", c->path, sw, sh);
-    if ((err = av_frame_make_writable(c->yuv)) < 0)
-        return cam_av_fail(s, c, err, "cannot allocate a picture for", c->path);
-    sws_scale(c->to_yuv, (const uint8_t *const *)c->rgb->data, c->rgb->linesize, 0, sh, c->yuv->data,
-              c->yuv->linesize);
     c->yuv->pts = pts;
     if ((err = video_encode(s, c, c->yuv)) < 0)
         return err;
@@ -442,11 +513,15 @@ static int video_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
 
 /* ---- PNG ---- */
 
-static int png_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
+static int png_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f, const FpFrameResult *r)
 {
+    int err;
+    if ((err = to_scratch(s, c, f, s->dir)) < 0)
+        return err;
+    if (!s->no_draw)
+        draw_result(c->rgb, r);
     snprintf(c->path, c->path_cap, "%s/%s-%06" PRIu64 ".png", s->dir, c->tag, f->seq);
     const char *file = c->path;
-    int err;
     if (c->enc && (c->enc->width != f->width || c->enc->height != f->height))
         avcodec_free_context(&c->enc);
     if (!c->enc) {
@@ -493,6 +568,78 @@ static int png_write(FpAnnotateSink *s, AnnCamera *c, const FpFrame *f)
 
 /* ---- the sink ---- */
 
+/* Draws and encodes one result into its camera's output (the caller holds no lock). */
+static int camera_write(FpAnnotateSink *s, AnnCamera *c, const FpFrameResult *r)
+{
+    pthread_mutex_lock(&c->lock);
+    int rc;
+    if (c->error)
+        rc = fp_error(c->error, "%s", c->error_msg);
+    else
+        rc = s->mode == ANN_VIDEO ? video_write(s, c, r->frame, r) : png_write(s, c, r->frame, r);
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+/* The sink's thread (queue mode): takes the jobs in order, draws and encodes them, drops the frame references. */
+static void *ann_thread(void *arg)
+{
+    FpAnnotateSink *s = arg;
+    pthread_mutex_lock(&s->qlock);
+    for (;;) {
+        while (!s->qstop && (s->qlen == 0 || s->qhold))
+            pthread_cond_wait(&s->qcond, &s->qlock);
+        if (s->qlen == 0)
+            break; /* stopping and drained */
+        AnnJob *j = &s->jobs[s->qhead];
+        pthread_mutex_unlock(&s->qlock);
+        camera_write(s, j->cam, &j->r); /* an error is kept by the camera and returned by later writes and close */
+        fp_frame_unref(&j->frame);
+        pthread_mutex_lock(&s->qlock);
+        s->qhead = (s->qhead + 1) % s->depth;
+        s->qlen--;
+        s->written++;
+        pthread_cond_broadcast(&s->qcond);
+    }
+    pthread_mutex_unlock(&s->qlock);
+    return NULL;
+}
+
+/* Queue mode: copies the result into a free slot with a reference to its frame, or counts it dropped. */
+static int enqueue(FpAnnotateSink *s, AnnCamera *c, const FpFrameResult *r)
+{
+    pthread_mutex_lock(&s->qlock);
+    if (s->qlen == s->depth) {
+        s->dropped++;
+        pthread_mutex_unlock(&s->qlock);
+        return 0;
+    }
+    AnnJob *j = &s->jobs[(s->qhead + s->qlen) % s->depth];
+    if (r->n_dets > j->cap_dets) { /* only when a frame has more detections than any before in this slot */
+        int cap = r->n_dets < 16 ? 16 : r->n_dets;
+        FpDetection *d = realloc(j->dets, (size_t)cap * sizeof(*d));
+        if (!d) {
+            pthread_mutex_unlock(&s->qlock);
+            return fp_error(-ENOMEM, "annotate %s: out of memory for %d detections", c->path, r->n_dets);
+        }
+        j->dets = d;
+        j->cap_dets = cap;
+    }
+    if (r->n_dets > 0)
+        memcpy(j->dets, r->dets, (size_t)r->n_dets * sizeof(*j->dets));
+    j->frame = fp_frame_ref((FpFrame *)(uintptr_t)r->frame); /* the pipeline's frames are live; never copied */
+    j->cam = c;
+    j->r = *r;
+    j->r.frame = j->frame;
+    j->r.dets = j->dets;
+    j->r.track_ids = NULL; /* not drawn */
+    s->qlen++;
+    s->queued++;
+    pthread_cond_signal(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+    return 0;
+}
+
 int fp_annotate_sink_write(void *sink, const FpFrameResult *r)
 {
     FpAnnotateSink *s = sink;
@@ -537,17 +684,75 @@ int fp_annotate_sink_write(void *sink, const FpFrameResult *r)
     }
     pthread_mutex_unlock(&s->lock);
 
-    pthread_mutex_lock(&c->lock);
-    int rc;
-    if (c->error) {
-        rc = fp_error(c->error, "%s", c->error_msg);
-    } else if ((rc = to_scratch(s, c, f, s->mode == ANN_VIDEO ? c->path : s->dir)) == 0) {
-        if (!s->no_draw)
-            draw_result(c->rgb, r);
-        rc = s->mode == ANN_VIDEO ? video_write(s, c, f) : png_write(s, c, f);
+    if (!s->depth)
+        return camera_write(s, c, r);
+    int err = atomic_load(&c->error_seen);
+    if (err)
+        return fp_error(err, "%s", c->error_msg);
+    return enqueue(s, c, r);
+}
+
+/* Queue mode: lets the thread finish every queued frame and stop. */
+static void stop_thread(FpAnnotateSink *s)
+{
+    if (!s->thread_started)
+        return;
+    pthread_mutex_lock(&s->qlock);
+    s->qstop = true;
+    s->qhold = false;
+    pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+    pthread_join(s->thread, NULL);
+    s->thread_started = false;
+}
+
+int fp_annotate_sink_set_queue(FpAnnotateSink *s, int depth)
+{
+    if (!s || depth < 0 || depth > 4096)
+        return fp_error(FP_EINVALID, "annotate %s: queue depth %d out of range 0..4096", s ? s->target : "(null)",
+                        depth);
+    if (s->depth || s->n_cams || s->closed)
+        return fp_error(FP_EINVALID, "annotate %s: the queue is set once, before the first write", s->target);
+    if (depth == 0)
+        return 0;
+    if (!(s->jobs = calloc((size_t)depth, sizeof(*s->jobs))))
+        return fp_error(-ENOMEM, "annotate %s: out of memory for a queue of %d frames", s->target, depth);
+    s->depth = depth;
+    int err = pthread_create(&s->thread, NULL, ann_thread, s);
+    if (err) {
+        free(s->jobs);
+        s->jobs = NULL;
+        s->depth = 0;
+        return fp_error(-err, "annotate %s: cannot start its thread: %s", s->target, fp_strerror(-err));
     }
-    pthread_mutex_unlock(&c->lock);
-    return rc;
+    s->thread_started = true;
+    return 0;
+}
+
+void fp_annotate_sink_hold(FpAnnotateSink *s, bool hold)
+{
+    if (!s || !s->depth)
+        return;
+    pthread_mutex_lock(&s->qlock);
+    s->qhold = hold;
+    pthread_cond_broadcast(&s->qcond);
+    pthread_mutex_unlock(&s->qlock);
+}
+
+void fp_annotate_sink_get_stats(FpAnnotateSink *s, FpAnnotateStats *st)
+{
+    if (!st)
+        return;
+    memset(st, 0, sizeof(*st));
+    if (!s || !s->depth)
+        return;
+    pthread_mutex_lock(&s->qlock);
+    st->depth = s->depth;
+    st->queued = s->queued;
+    st->dropped = s->dropped;
+    st->written = s->written;
+    st->pending = s->qlen;
+    pthread_mutex_unlock(&s->qlock);
 }
 
 /* Flushes and closes one camera's output; frees its codec state. Returns 0 or its (first) error. */
@@ -584,7 +789,8 @@ static int camera_finish(FpAnnotateSink *s, AnnCamera *c)
     av_frame_free(&c->rgb);
     sws_freeContext(c->to_rgb);
     sws_freeContext(c->to_yuv);
-    c->to_rgb = c->to_yuv = NULL;
+    sws_freeContext(c->to_rgb_yuv);
+    c->to_rgb = c->to_yuv = c->to_rgb_yuv = NULL;
     return c->error;
 }
 
@@ -595,6 +801,13 @@ int fp_annotate_sink_close(FpAnnotateSink *s)
     pthread_mutex_lock(&s->lock);
     if (!s->closed) {
         s->closed = true;
+        pthread_mutex_unlock(&s->lock);
+        stop_thread(s); /* every queued frame is written first; no write may be in progress */
+        pthread_mutex_lock(&s->lock);
+        if (s->dropped)
+            fp_log_warn("annotate", "%s: %" PRIu64 " of %" PRIu64 " frames left out: the queue of %d was full "
+                        "(the encoder is slower than the pipeline)", s->target, s->dropped, s->dropped + s->queued,
+                        s->depth);
         for (int i = 0; i < s->n_cams; i++) {
             pthread_mutex_lock(&s->cams[i]->lock);
             camera_finish(s, s->cams[i]);
@@ -624,6 +837,11 @@ void fp_annotate_sink_destroy(FpAnnotateSink **ps)
         free(c);
     }
     free(s->cams);
+    for (int i = 0; i < s->depth; i++)
+        free(s->jobs[i].dets);
+    free(s->jobs);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_cond_destroy(&s->qcond);
     pthread_mutex_destroy(&s->lock);
     free(s->target);
     free(s->dir);
@@ -729,6 +947,8 @@ int fp_annotate_sink_create(FpAnnotateSink **out, const char *target, double fps
     fp_libav_init(); /* libav's own messages go through fp_log, as the sources' do */
     s->fps = fps > 0 && isfinite(fps) && fps <= 1000 ? fps : ANN_DEFAULT_FPS;
     pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_cond_init(&s->qcond, NULL);
     atomic_init(&s->first_error, 0);
     size_t n = strlen(target);
     struct stat st;
@@ -795,6 +1015,26 @@ void fp_annotate_sink_set_draw(FpAnnotateSink *s, bool draw)
 {
     (void)s;
     (void)draw;
+}
+
+int fp_annotate_sink_set_queue(FpAnnotateSink *s, int depth)
+{
+    (void)s;
+    (void)depth;
+    return fp_error(FP_EUNSUPPORTED, "framepipe was built without annotation support (%s)", FP_ANNOTATE_WITHOUT);
+}
+
+void fp_annotate_sink_hold(FpAnnotateSink *s, bool hold)
+{
+    (void)s;
+    (void)hold;
+}
+
+void fp_annotate_sink_get_stats(FpAnnotateSink *s, FpAnnotateStats *st)
+{
+    (void)s;
+    if (st)
+        memset(st, 0, sizeof(*st));
 }
 
 #endif /* FP_HAVE_ANNOTATE */

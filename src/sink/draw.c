@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Drawing boxes, lines, keypoint discs and labels into packed RGB pictures for the annotation sink, the snapshot writer and the live view: a thin layer over src/imgops's drawing.
+// Drawing boxes, lines, keypoint discs and labels into packed RGB (or yuv420p) pictures for the annotation sink, the snapshot writer and the live view: a thin layer over src/imgops's drawing.
 #include "sink_internal.h"
 
 #include <math.h>
@@ -7,7 +7,8 @@
 
 #include "framepipe/imgops.h"
 
-/* The canvas as an RGB24 frame for imgops (no reference counting: it lives for one call). */
+/* The canvas as an RGB24 (or, with chroma planes, YUV420P) frame for imgops (no reference counting: it lives for
+ * one call). */
 static FpFrame as_frame(const FpRgbCanvas *pic)
 {
     FpFrame f;
@@ -17,6 +18,12 @@ static FpFrame as_frame(const FpRgbCanvas *pic)
     f.width = pic->width;
     f.height = pic->height;
     f.format = FP_PIX_RGB24;
+    if (pic->u) {
+        f.format = FP_PIX_YUV420P;
+        f.data[1] = pic->u;
+        f.data[2] = pic->v;
+        f.linesize[1] = f.linesize[2] = (int)pic->cstride;
+    }
     return f;
 }
 

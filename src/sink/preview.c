@@ -206,7 +206,7 @@ static long encode(FpPreview *p, EncoderScratch *s, const PreviewCam *cam_copy, 
         s->rgb_cap = need;
     }
     scale_to_rgb(f, s->rgb, w, h);
-    FpRgbCanvas pic = {s->rgb, (ptrdiff_t)w * 3, w, h};
+    FpRgbCanvas pic = {s->rgb, (ptrdiff_t)w * 3, w, h, NULL, NULL, 0};
     draw_overlay(&pic, f, cam_copy, &s->pd, name);
     unsigned long bound = tjBufSize(w, h, TJSAMP_420);
     if (bound > s->jpeg_cap) {

@@ -48,12 +48,21 @@ typedef struct FpRgbCanvas {
     uint8_t *data;
     ptrdiff_t stride; /* bytes per row */
     int width, height;
+    /*
+     * yuv420p instead (the annotation sink draws straight into its encoder's
+     * picture, no RGB round trip): `data`/`stride` are the Y plane, u/v the
+     * chroma planes. Colours stay given in RGB and are converted to BT.601
+     * limited range; a chroma sample is set when any of its 2x2 luma pixels
+     * is filled, so colour edges may spread by one pixel.
+     */
+    uint8_t *u, *v;
+    ptrdiff_t cstride;
 } FpRgbCanvas;
 
 /* Line thickness and label scale for a picture this size (3 px and 2x from a 720-pixel short side). */
 void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale);
 
-/* Fills [x0, x1) x [y0, y1) with colour c, clipped to the picture. */
+/* Fills [x0, x1) x [y0, y1) with colour c (RGB), clipped to the picture (packed RGB, or yuv420p when pic->u is set). */
 void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, const uint8_t c[3]);
 
 /* floor(v), clamped to just outside [0, size) by margin + 1, so a far edge stays invisible and the int is safe. */

@@ -286,7 +286,7 @@ static int64_t run_job(FpSnapshotWriter *w, const SnapJob *j)
         w->rgb_cap = need;
     }
     to_rgb(f, w->rgb);
-    FpRgbCanvas pic = {w->rgb, (ptrdiff_t)f->width * 3, f->width, f->height};
+    FpRgbCanvas pic = {w->rgb, (ptrdiff_t)f->width * 3, f->width, f->height, NULL, NULL, 0};
     draw_job(&pic, j);
 
     unsigned long bound = tjBufSize(f->width, f->height, TJSAMP_444);

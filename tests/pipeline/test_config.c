@@ -397,6 +397,26 @@ FP_TEST(config_camera_latency_budget_is_per_camera)
     CHECK(strstr(fp_error_detail(FP_ECONFIG), "latency_budget"));
 }
 
+FP_TEST(config_decode_options_skip_loop_filter_and_skip_frames)
+{
+    static const char text[] = "cameras:\n  - {name: a, url: /a.mp4, skip_loop_filter: yes, skip_frames: nonkey}\n"
+                               "  - {name: b, url: /b.mp4, skip_frames: nonref}\n  - {name: c, url: /c.mp4}\n"
+                               "model: {path: /m}\n";
+    FpConfigFile *cf = NULL;
+    CHECK_OK(fp_config_parse(&cf, text, strlen(text), "d.yaml"));
+    const FpPipelineConfig *c = fp_config_get(cf);
+    CHECK_EQ(c->cameras[0].source.skip_loop_filter, 1);
+    CHECK_EQ(c->cameras[0].source.skip_frames, FP_SKIP_NONKEY);
+    CHECK_EQ(c->cameras[1].source.skip_loop_filter, 0);
+    CHECK_EQ(c->cameras[1].source.skip_frames, FP_SKIP_NONREF);
+    CHECK_EQ(c->cameras[2].source.skip_frames, FP_SKIP_NONE);
+    fp_config_destroy(&cf);
+    static const char bad[] = "cameras:\n  - {name: a, url: /a.mp4, skip_frames: bframes}\nmodel: {path: /m}\n";
+    CHECK_EQ(fp_config_parse(&cf, bad, strlen(bad), "d.yaml"), FP_ECONFIG);
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "d.yaml:2:"));
+    CHECK(strstr(fp_error_detail(FP_ECONFIG), "none, nonref, nonkey"));
+}
+
 /* ---- errors: one per kind, each naming the file, the line and the key ---- */
 
 #define GOOD_MODEL "model:\n  path: /m.onnx\n"

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -319,6 +320,112 @@ FP_TEST_TIMED(annotate_video_odd_size_size_change_and_frozen_pts, 120)
         CHECK_NEAR(vi.pts[i] - vi.pts[i - 1], 0.1, 0.002);
     free(a.mem);
     free(b.mem);
+}
+
+/* ---- queue mode: frames held by reference, drawn and encoded on the sink's thread ---- */
+
+static _Atomic int released;
+
+static void count_release(FpFrame *f, void *opaque)
+{
+    (void)f;
+    (void)opaque;
+    atomic_fetch_add(&released, 1);
+}
+
+FP_TEST_TIMED(annotate_queue_holds_references_and_writes_every_frame, 120)
+{
+    av_log_set_level(AV_LOG_ERROR);
+    enum { N = 6 };
+    const char *target = tmp("queued.mp4");
+    FpAnnotateSink *s;
+    CHECK_OK(fp_annotate_sink_create(&s, target, 25));
+    CHECK_OK(fp_annotate_sink_set_queue(s, 8));
+    CHECK_EQ(fp_annotate_sink_set_queue(s, 8), FP_EINVALID); /* once */
+    atomic_store(&released, 0);
+    Pic p[N];
+    FpDetection d[2] = {det(0, 0.93f, 40, 40, 120, 160), det(11, 0.5f, 200, 60, 300, 200)};
+    for (int i = 0; i < N; i++) {
+        pic_make(&p[i], FP_PIX_YUV420P, 320, 240, 128, 128, 128);
+        fp_frame_init_ref(&p[i].f, count_release, NULL);
+        p[i].f.seq = (uint64_t)i;
+        p[i].f.pts_ns = (int64_t)i * 40000000;
+        FpDetection dd[2] = {d[0], d[1]}; /* a stack copy that is gone after the write: the sink copies it */
+        FpFrameResult r = {.frame = &p[i].f, .camera_name = "cam0", .dets = dd, .n_dets = 2, .class_names = names,
+                           .n_classes = 12};
+        CHECK_OK(fp_annotate_sink_write(s, &r));
+        memset(dd, 0, sizeof(dd));
+        FpFrame *mine = &p[i].f;
+        fp_frame_unref(&mine); /* the sink keeps its own reference until the frame is encoded */
+    }
+    CHECK_OK(fp_annotate_sink_close(s));
+    CHECK_EQ(atomic_load(&released), N); /* every reference dropped by close */
+    FpAnnotateStats st;
+    fp_annotate_sink_get_stats(s, &st);
+    CHECK_EQ(st.depth, 8);
+    CHECK_EQ(st.queued, (uint64_t)N);
+    CHECK_EQ(st.written, (uint64_t)N);
+    CHECK_EQ(st.dropped, 0u);
+    fp_annotate_sink_destroy(&s);
+    VideoInfo vi = {.probe_frame = N / 2, .n_probes = 3, .probe_xy = {{40, 100}, {298, 130}, {160, 226}}};
+    read_video(target, &vi);
+    CHECK_EQ(vi.frames, N);
+    for (int i = 0; i < N; i++)
+        CHECK_NEAR(vi.pts[i] - vi.pts[0], 0.04 * i, 0.002);
+    uint8_t c0[3], c11[3];
+    fp_annotate_class_color(0, c0);
+    fp_annotate_class_color(11, c11);
+    double y0[3], y11[3];
+    rgb_to_yuv601(c0, y0);
+    rgb_to_yuv601(c11, y11);
+    const double grey[3] = {128, 128, 128};
+    check_yuv_near(&vi, 0, y0, 12, "left edge of the class-0 box");
+    check_yuv_near(&vi, 1, y11, 12, "right edge of the class-11 box");
+    check_yuv_near(&vi, 2, grey, 4, "untouched grey");
+    for (int i = 0; i < N; i++)
+        free(p[i].mem);
+}
+
+FP_TEST_TIMED(annotate_full_queue_drops_and_counts_without_waiting, 120)
+{
+    av_log_set_level(AV_LOG_ERROR);
+    enum { DEPTH = 3, N = 7 };
+    const char *target = tmp("full.mkv");
+    FpAnnotateSink *s;
+    CHECK_OK(fp_annotate_sink_create(&s, target, 25));
+    CHECK_OK(fp_annotate_sink_set_queue(s, DEPTH));
+    fp_annotate_sink_hold(s, true); /* the encoder takes nothing: the queue fills */
+    atomic_store(&released, 0);
+    Pic p[N];
+    FpDetection d = det(0, 0.9f, 10, 10, 60, 60);
+    for (int i = 0; i < N; i++) {
+        pic_make(&p[i], FP_PIX_YUV420P, 96, 64, 128, 128, 128);
+        fp_frame_init_ref(&p[i].f, count_release, NULL);
+        p[i].f.seq = (uint64_t)i;
+        p[i].f.pts_ns = (int64_t)i * 40000000;
+        FpFrameResult r = {.frame = &p[i].f, .camera_name = "c", .dets = &d, .n_dets = 1};
+        CHECK_OK(fp_annotate_sink_write(s, &r)); /* returns at once, full or not */
+        FpFrame *mine = &p[i].f;
+        fp_frame_unref(&mine);
+    }
+    FpAnnotateStats st;
+    fp_annotate_sink_get_stats(s, &st);
+    CHECK_EQ(st.pending, DEPTH);
+    CHECK_EQ(st.queued, (uint64_t)DEPTH);
+    CHECK_EQ(st.dropped, (uint64_t)(N - DEPTH));
+    CHECK_EQ(st.written, 0u);
+    CHECK_EQ(atomic_load(&released), N - DEPTH); /* dropped frames are not held; queued ones are */
+    CHECK_OK(fp_annotate_sink_close(s)); /* releases the hold, writes the queued frames */
+    CHECK_EQ(atomic_load(&released), N);
+    fp_annotate_sink_get_stats(s, &st);
+    CHECK_EQ(st.written, (uint64_t)DEPTH);
+    CHECK_EQ(st.pending, 0);
+    fp_annotate_sink_destroy(&s);
+    VideoInfo vi = {0};
+    read_video(target, &vi);
+    CHECK_EQ(vi.frames, DEPTH);
+    for (int i = 0; i < N; i++)
+        free(p[i].mem);
 }
 
 /* ---- PNG frames read back with cv2 ---- */
