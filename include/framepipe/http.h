@@ -65,8 +65,8 @@ typedef struct FpHttpServer FpHttpServer;
 
 #define FP_HTTP_DEFAULT_LISTEN "127.0.0.1:9090"
 #define FP_HTTP_CONNECTION_TIMEOUT_S 10
-#define FP_HTTP_MAX_CONNECTIONS 128
-#define FP_HTTP_MAX_PER_IP 16
+#define FP_HTTP_MAX_CONNECTIONS 256
+#define FP_HTTP_MAX_PER_IP 64
 #define FP_HTTP_HEADER_TIMEOUT_S 10 /* a connection without complete request headers by then is closed */
 #define FP_HTTP_KEEPALIVE_S 15 /* the event stream's comment line while no event comes */
 

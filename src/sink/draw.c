@@ -27,6 +27,19 @@ static FpFrame as_frame(const FpRgbCanvas *pic)
     return f;
 }
 
+/* Colour c (R, G, B) in the canvas's channel order: BT.601 limited range for yuv420p (swscale's default matrix). */
+static void colour(const FpRgbCanvas *pic, const uint8_t c[3], uint8_t out[3])
+{
+    if (!pic->u) {
+        out[0] = c[0], out[1] = c[1], out[2] = c[2];
+        return;
+    }
+    int r = c[0], g = c[1], b = c[2];
+    out[0] = fp__clamp_u8(16 + ((66 * r + 129 * g + 25 * b + 128) >> 8));
+    out[1] = fp__clamp_u8(128 + ((-38 * r - 74 * g + 112 * b + 128) >> 8));
+    out[2] = fp__clamp_u8(128 + ((112 * r - 94 * g - 18 * b + 128) >> 8));
+}
+
 void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale)
 {
     int short_side = pic->width < pic->height ? pic->width : pic->height;
@@ -37,7 +50,9 @@ void fp__canvas_style(const FpRgbCanvas *pic, int *thick, int *scale)
 void fp__canvas_fill(const FpRgbCanvas *pic, int x0, int y0, int x1, int y1, const uint8_t c[3])
 {
     FpFrame f = as_frame(pic);
-    (void)fp_imgops_fill_rect(&f, x0, y0, x1, y1, c);
+    uint8_t cc[3];
+    colour(pic, c, cc);
+    (void)fp_imgops_fill_rect(&f, x0, y0, x1, y1, cc);
 }
 
 int fp__canvas_floor(float v, int size, int margin)
@@ -72,7 +87,9 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
     if (y2 < y1)
         y2 = y1;
     FpFrame f = as_frame(pic);
-    (void)fp_imgops_draw_box(&f, x1, y1, x2, y2, thick, c);
+    uint8_t cc[3];
+    colour(pic, c, cc);
+    (void)fp_imgops_draw_box(&f, x1, y1, x2, y2, thick, cc);
     *x1o = x1;
     *y1o = y1;
     return true;
@@ -81,13 +98,17 @@ bool fp__canvas_box(const FpRgbCanvas *pic, FpBox b, int thick, int scale, const
 void fp__canvas_line(const FpRgbCanvas *pic, float x0, float y0, float x1, float y1, int thick, const uint8_t c[3])
 {
     FpFrame f = as_frame(pic);
-    (void)fp_imgops_draw_line(&f, x0, y0, x1, y1, thick, c);
+    uint8_t cc[3];
+    colour(pic, c, cc);
+    (void)fp_imgops_draw_line(&f, x0, y0, x1, y1, thick, cc);
 }
 
 void fp__canvas_disc(const FpRgbCanvas *pic, int cx, int cy, int rad, const uint8_t c[3])
 {
     FpFrame f = as_frame(pic);
-    (void)fp_imgops_draw_disc(&f, cx, cy, rad, c);
+    uint8_t cc[3];
+    colour(pic, c, cc);
+    (void)fp_imgops_draw_disc(&f, cx, cy, rad, cc);
 }
 
 void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const char *label, const uint8_t c[3])
@@ -95,5 +116,8 @@ void fp__canvas_label(const FpRgbCanvas *pic, int x1, int y1, int scale, const c
     int luma = (299 * c[0] + 587 * c[1] + 114 * c[2]) / 1000;
     static const uint8_t black[3] = {0, 0, 0}, white[3] = {255, 255, 255};
     FpFrame f = as_frame(pic);
-    (void)fp_imgops_draw_label(&f, x1, y1, scale, label, c, luma > 140 ? black : white);
+    uint8_t cc[3], fg[3];
+    colour(pic, c, cc);
+    colour(pic, luma > 140 ? black : white, fg);
+    (void)fp_imgops_draw_label(&f, x1, y1, scale, label, cc, fg);
 }
