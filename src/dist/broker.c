@@ -184,6 +184,32 @@ int fp__ensure_group(FpBroker *b, const char *stream, const char *group)
     return rc;
 }
 
+int fp__read_group(FpBroker *b, const FpDistSection *d, const char *stream, const char *group, const char *consumer,
+                   int count, const char *who, redisReply **out)
+{
+    *out = NULL;
+    char cnt[16], block[24];
+    snprintf(cnt, sizeof(cnt), "%d", count);
+    /* BLOCK stays under the command timeout, or every idle read would count as a lost connection */
+    int64_t block_ns = d->block_ns < d->redis.timeout_ns / 2 ? d->block_ns : d->redis.timeout_ns / 2;
+    snprintf(block, sizeof(block), "%lld", (long long)(block_ns / 1000000 > 0 ? block_ns / 1000000 : 1));
+    const char *argv[] = {"XREADGROUP", "GROUP", group, consumer, "COUNT", cnt, "BLOCK", block, "STREAMS", stream, ">"};
+    redisReply *r = fp__broker_cmd(b, 11, argv, NULL);
+    if (!r)
+        return FP_EIO;
+    if (r->type != REDIS_REPLY_ERROR) {
+        *out = r;
+        return 0;
+    }
+    /* NOGROUP: the stream or group went away (a Redis restarted without persistence) */
+    fp_log_warn("dist", "%s %s: XREADGROUP: %s", who, consumer, r->str);
+    freeReplyObject(r);
+    int rc = fp__ensure_group(b, stream, group);
+    if (rc == 0)
+        fp_sleep_ns(100000000LL);
+    return rc;
+}
+
 int fp__dead_letter(FpBroker *b, const FpDistSection *d, const char *stream, const char *group, const char *id,
                     const char *reason)
 {

@@ -47,6 +47,16 @@ void fp__consumer_name(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
 /* XGROUP CREATE stream group 0 MKSTREAM (an existing group is fine). 0, or a negative code (connection dropped). */
 int fp__ensure_group(FpBroker *b, const char *stream, const char *group);
 
+/*
+ * XREADGROUP GROUP group consumer COUNT count BLOCK (d->block, kept under the
+ * command timeout) STREAMS stream >. 0 with *out the reply (entries:
+ * fp__read_entries; the caller frees it), or 0 with *out NULL after an error
+ * reply (the group is created again, then a 100 ms pause); FP_EIO when the
+ * connection was lost. `who` ("worker", "logic") names the role in the log.
+ */
+int fp__read_group(FpBroker *b, const FpDistSection *d, const char *stream, const char *group, const char *consumer,
+                   int count, const char *who, redisReply **out);
+
 /* Moves entry `id` of `stream` to the dead-letter stream with its reason and acknowledges it for `group`. */
 int fp__dead_letter(FpBroker *b, const FpDistSection *d, const char *stream, const char *group, const char *id,
                     const char *reason);

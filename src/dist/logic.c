@@ -519,7 +519,7 @@ static int logic_step(Logic *l)
 {
     const FpDistSection *d = l->d;
     int64_t now = fp_clock_ns();
-    char idle[24], block[24];
+    char idle[24];
     if (now >= l->next_claim_ns) {
         l->next_claim_ns = now + d->claim_idle_ns / 2;
         snprintf(idle, sizeof(idle), "%lld", (long long)(d->claim_idle_ns / 1000000));
@@ -569,25 +569,13 @@ static int logic_step(Logic *l)
         if (now - oldest > d->reorder_wait_ns && (rc = skip_gap(l, c)) < 0)
             return rc;
     }
-    /* BLOCK stays under the command timeout, or every idle read would count as a lost connection */
-    int64_t block_ns = d->block_ns < d->redis.timeout_ns / 2 ? d->block_ns : d->redis.timeout_ns / 2;
-    snprintf(block, sizeof(block), "%lld", (long long)(block_ns / 1000000 > 0 ? block_ns / 1000000 : 1));
-    const char *argv[] = {"XREADGROUP", "GROUP", d->logic_group, l->consumer, "COUNT", "256", "BLOCK", block,
-                          "STREAMS", d->results, ">"};
-    redisReply *r = fp__broker_cmd(&l->broker, 11, argv, NULL);
-    if (!r)
-        return FP_EIO;
-    int rc = 0;
-    if (r->type == REDIS_REPLY_ERROR) {
-        fp_log_warn("dist", "logic %s: XREADGROUP: %s", l->consumer, r->str);
-        rc = fp__ensure_group(&l->broker, d->results, d->logic_group);
-        if (rc == 0)
-            fp_sleep_ns(100000000LL);
-    } else {
-        const redisReply *ents = fp__read_entries(r);
-        if (ents)
-            rc = run_entries(l, ents);
-    }
+    redisReply *r = NULL;
+    int rc = fp__read_group(&l->broker, d, d->results, d->logic_group, l->consumer, 256, "logic", &r);
+    if (rc < 0 || !r)
+        return rc;
+    const redisReply *ents = fp__read_entries(r);
+    if (ents)
+        rc = run_entries(l, ents);
     freeReplyObject(r);
     return rc;
 }

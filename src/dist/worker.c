@@ -409,7 +409,7 @@ static int worker_step(Worker *w)
 {
     const FpDistSection *d = w->d;
     int64_t now = fp_clock_ns();
-    char count[16], block[24], idle[24];
+    char count[16], idle[24];
     snprintf(count, sizeof(count), "%d", w->max_batch);
     if (now >= w->next_claim_ns) {
         w->next_claim_ns = now + d->claim_idle_ns / 2;
@@ -440,26 +440,13 @@ static int worker_step(Worker *w)
         if (!w->broker.ctx)
             return FP_EIO;
     }
-    /* BLOCK stays under the command timeout, or every idle read would count as a lost connection */
-    int64_t block_ns = d->block_ns < d->redis.timeout_ns / 2 ? d->block_ns : d->redis.timeout_ns / 2;
-    snprintf(block, sizeof(block), "%lld", (long long)(block_ns / 1000000 > 0 ? block_ns / 1000000 : 1));
-    const char *argv[] = {"XREADGROUP", "GROUP", d->worker_group, w->consumer, "COUNT", count, "BLOCK", block,
-                          "STREAMS", d->frames, ">"};
-    redisReply *r = fp__broker_cmd(&w->broker, 11, argv, NULL);
-    if (!r)
-        return FP_EIO;
-    int rc = 0;
-    if (r->type == REDIS_REPLY_ERROR) {
-        /* NOGROUP: the stream or group went away (a Redis restarted without persistence) */
-        fp_log_warn("dist", "worker %s: XREADGROUP: %s", w->consumer, r->str);
-        rc = fp__ensure_group(&w->broker, d->frames, d->worker_group);
-        if (rc == 0)
-            fp_sleep_ns(100000000LL);
-    } else {
-        const redisReply *ents = fp__read_entries(r);
-        if (ents)
-            rc = run_entries(w, ents);
-    }
+    redisReply *r = NULL;
+    int rc = fp__read_group(&w->broker, d, d->frames, d->worker_group, w->consumer, w->max_batch, "worker", &r);
+    if (rc < 0 || !r)
+        return rc;
+    const redisReply *ents = fp__read_entries(r);
+    if (ents)
+        rc = run_entries(w, ents);
     freeReplyObject(r);
     return rc;
 }
