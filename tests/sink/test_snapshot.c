@@ -26,13 +26,18 @@ typedef struct Pic {
     pthread_mutex_t m;
     pthread_cond_t cv;
     bool entered, go;
+    /* the thread whose unref must not block (the test's own: it would wait for itself) */
+    pthread_t owner;
+    bool released_by_owner;
 } Pic;
 
 static void on_release(FpFrame *f, void *opaque)
 {
     (void)f;
     Pic *p = opaque;
-    if (p->block) {
+    if (p->block && pthread_equal(pthread_self(), p->owner)) {
+        p->released_by_owner = true; /* the writer had already dropped its reference */
+    } else if (p->block) {
         pthread_mutex_lock(&p->m);
         p->entered = true;
         pthread_cond_broadcast(&p->cv);
@@ -358,15 +363,28 @@ static double now_s(void)
 
 FP_TEST(snapshot_full_queue_would_block_without_blocking)
 {
-    FpSnapshotWriter *w = writer(tmp("q"), 0, 85, 2);
+    /* The writer thread is stalled in the release of a's last reference. Whose unref is last is a race:
+       the writer may encode a and drop its reference before this thread drops its own; then a's release
+       runs here (and must not block), and the stall is set up again with a fresh writer. */
+    FpSnapshotWriter *w = NULL;
     Pic a, b;
-    pic_make(&a, FP_PIX_RGB24, 32, 32, false);
-    pic_make(&b, FP_PIX_RGB24, 32, 32, false);
-    a.block = true; /* the writer thread stalls in a's release, after encoding it */
     char path[1024];
-    CHECK_OK(fp_snapshot_write(w, &a.f, NULL, 0, NULL, "a", path, sizeof(path)));
-    FpFrame *mine = &a.f;
-    fp_frame_unref(&mine); /* the writer's unref is now the last one */
+    for (int attempt = 0;; attempt++) {
+        CHECK_MSG(attempt < 200, "the writer dropped a before this thread did on %d attempts", attempt);
+        w = writer(tmp("q"), 0, 85, 2);
+        pic_make(&a, FP_PIX_RGB24, 32, 32, false);
+        a.owner = pthread_self();
+        a.block = true; /* the writer thread stalls in a's release, after encoding it */
+        CHECK_OK(fp_snapshot_write(w, &a.f, NULL, 0, NULL, "a", path, sizeof(path)));
+        FpFrame *mine = &a.f;
+        fp_frame_unref(&mine);
+        if (!a.released_by_owner)
+            break; /* the writer's unref is the last one: it stalls in on_release */
+        CHECK_OK(fp_snapshot_flush(w));
+        fp_snapshot_destroy(&w);
+        pic_free(&a);
+    }
+    pic_make(&b, FP_PIX_RGB24, 32, 32, false);
     pthread_mutex_lock(&a.m);
     while (!a.entered)
         pthread_cond_wait(&a.cv, &a.m);
@@ -397,7 +415,7 @@ FP_TEST(snapshot_full_queue_would_block_without_blocking)
     CHECK_EQ(st.queued, 0);
     CHECK_EQ(atomic_load(&a.released), 1);
     fp_snapshot_destroy(&w);
-    mine = &b.f;
+    FpFrame *mine = &b.f;
     fp_frame_unref(&mine);
     CHECK_EQ(atomic_load(&b.released), 1); /* both of the writer's references were dropped */
     pic_free(&a);
