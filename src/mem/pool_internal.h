@@ -26,6 +26,7 @@ struct FpBuffer {
     FpBuffer *prev, *next;  /* idle list (head: most recently used), spare or free chain */
     int64_t idle_since_ns;  /* monotonic time of the last return */
     int64_t shm_offset;     /* -1 in heap mode */
+    size_t map_len;         /* heap mode: 0 = from posix_memalign, else the length of its own mmap (huge pages) */
 };
 
 typedef struct FpPoolClass {
@@ -62,6 +63,7 @@ struct FpPool {
     uint64_t hits, misses, waits, timeouts, evictions, grows, shrinks;
     int flushing, destroyed;
     int bypass;             /* FP_POOL_BYPASS=1 (heap pools): no reuse, malloc/free per buffer (bench/run.py) */
+    int huge_pages;         /* heap buffers of 2 MiB and more in their own THP-advised mapping (FP_POOL_NO_HUGEPAGES=1: off) */
 
     /* shm backing */
     char shm_name[256];

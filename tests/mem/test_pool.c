@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -752,6 +753,71 @@ FP_TEST(pool_shm_steady_state_makes_no_allocations_or_mappings)
     CHECK(c1.maps > c0.maps); /* the segment mapping is counted */
     steady_state_cycles(p, 65536);
     fp_pool_destroy(&p);
+}
+
+FP_TEST(pool_large_buffers_are_huge_page_aligned_mappings)
+{
+    /* A 1080p-sized class gets its own mapping on a 2 MiB boundary, advised for THP, unmapped when
+       freed; a small class stays malloc'd; FP_POOL_NO_HUGEPAGES=1 turns it off. */
+    const size_t big = 1920 * 1080 * 3 / 2 + 4096, hp = (size_t)2 << 20;
+#if defined(__SANITIZE_ADDRESS__)
+    fp_test_skip("an AddressSanitizer build keeps every buffer a malloc block (redzones); the release build runs this");
+#endif
+    FpPoolConfig cfg = one_class(big, 3, 8);
+    cfg.class_size[0] = 4096;
+    cfg.class_size[1] = big;
+    cfg.n_classes = 2;
+    FpPool *p = NULL;
+    CHECK_OK(fp_pool_create(&p, &cfg));
+    FpBuffer *b[3] = {NULL};
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(fp_pool_acquire(p, big, 0, &b[i]));
+        uint8_t *d = fp_buffer_data(b[i]);
+        memset(d, 0x5A, big); /* every byte is usable */
+        uintptr_t start = (uintptr_t)d & ~(uintptr_t)(hp - 1);
+        CHECK_MSG((uintptr_t)d - start < 4096, "buffer %d data at %p: not right after a 2 MiB boundary", i, (void *)d);
+        /* the kernel lists the mapping starting at that boundary, advised for huge pages */
+        char want[64];
+        snprintf(want, sizeof(want), "%lx-", (unsigned long)start);
+        FILE *f = fopen("/proc/self/smaps", "r");
+        CHECK(f);
+        char line[512];
+        bool in = false, found = false, advised = false;
+        while (fgets(line, sizeof(line), f)) {
+            if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+                in = strncmp(line, want, strlen(want)) == 0, found |= in;
+            else if (in && strncmp(line, "VmFlags:", 8) == 0)
+                advised = strstr(line, " hg") != NULL;
+        }
+        fclose(f);
+        CHECK_MSG(found, "no mapping starts at %s", want);
+        CHECK_MSG(advised, "mapping %s not advised MADV_HUGEPAGE (no 'hg' in VmFlags)", want);
+    }
+    FpBuffer *small = NULL;
+    CHECK_OK(fp_pool_acquire(p, 100, 0, &small));
+    memset(fp_buffer_data(small), 1, 4096);
+    fp_buffer_unref(&small);
+    uintptr_t first = (uintptr_t)fp_buffer_data(b[0]) & ~(uintptr_t)(hp - 1);
+    for (int i = 0; i < 3; i++)
+        fp_buffer_unref(&b[i]);
+    fp_pool_destroy(&p);
+    /* unmapped: the address is no longer a mapping */
+    unsigned char vec;
+    CHECK_MSG(mincore((void *)first, 4096, &vec) < 0 && errno == ENOMEM, "the buffer at %p is still mapped",
+              (void *)first);
+
+    CHECK(setenv("FP_POOL_NO_HUGEPAGES", "1", 1) == 0);
+    CHECK_OK(fp_pool_create(&p, &cfg));
+    int aligned = 0;
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(fp_pool_acquire(p, big, 0, &b[i]));
+        aligned += ((uintptr_t)fp_buffer_data(b[i]) & (hp - 1)) < 4096;
+    }
+    CHECK_MSG(aligned < 3, "FP_POOL_NO_HUGEPAGES=1: all 3 buffers still start at 2 MiB boundaries");
+    for (int i = 0; i < 3; i++)
+        fp_buffer_unref(&b[i]);
+    fp_pool_destroy(&p);
+    unsetenv("FP_POOL_NO_HUGEPAGES");
 }
 
 FP_TEST(pool_bypass_env_allocates_and_frees_every_buffer)
