@@ -47,7 +47,7 @@ MODEL = os.path.expanduser("~/.cache/framepipe/models/blazeface/face_detection_f
 
 
 def timed(argv, env=None):
-    """Runs argv to its end; returns (wall s, cpu s, rc, stderr)."""
+    """Runs argv to its end; returns (wall s, cpu s, rc, stderr, minor page faults)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -55,7 +55,7 @@ def timed(argv, env=None):
     wall = time.monotonic() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, p.returncode, p.stderr
+    return wall, cpu, p.returncode, p.stderr, after.ru_minflt - before.ru_minflt
 
 
 def fmt(vals, f="{:.2f}"):
@@ -66,26 +66,29 @@ def fmt(vals, f="{:.2f}"):
 
 def run_group(title, variants, reps, check=None):
     """variants: [(label, argv, env)]. Returns Markdown lines."""
-    res = {v[0]: {"wall": [], "cpu": []} for v in variants}
+    res = {v[0]: {"wall": [], "cpu": [], "flt": []} for v in variants}
     extra = {}
     for r in range(reps):
         order = variants[r % len(variants):] + variants[:r % len(variants)]
         for label, argv, env in order:
-            wall, cpu, rc, err = timed(argv, env)
+            wall, cpu, rc, err, flt = timed(argv, env)
             if rc != 0:
                 sys.exit(f"{label}: exit {rc}\n{err[-2000:]}")
             res[label]["wall"].append(wall)
             res[label]["cpu"].append(cpu)
+            res[label]["flt"].append(flt)
             if check:
                 extra[label] = check(label, err)
         print(f"  {title}: repetition {r + 1}/{reps} done", file=sys.stderr)
     base = variants[0][0]
-    lines = [f"| variant | wall s | CPU s | wall / {base} | CPU / {base} | notes |", "|---|---|---|---|---|---|"]
+    lines = [f"| variant | wall s | CPU s | wall / {base} | CPU / {base} | minor faults | notes |",
+             "|---|---|---|---|---|---|---|"]
     for label, _, _ in variants:
         rw = [a / b for a, b in zip(res[label]["wall"], res[base]["wall"])]
         rc = [a / b for a, b in zip(res[label]["cpu"], res[base]["cpu"])]
         lines.append(f"| {label} | {fmt(res[label]['wall'])} | {fmt(res[label]['cpu'])} | "
-                     f"**{statistics.median(rw):.2f}x** | {statistics.median(rc):.2f}x | {extra.get(label, '')} |")
+                     f"**{statistics.median(rw):.2f}x** | {statistics.median(rc):.2f}x | "
+                     f"{statistics.median(res[label]['flt']):,.0f} | {extra.get(label, '')} |")
     return lines
 
 
@@ -191,7 +194,9 @@ def ceiling_group(fp, reps, tmp):
     def det(extra, model=MODEL):
         return [fp, "detect", "--quiet", "-o", "/dev/null"] + extra + [model, clip]
     variants = [("FFmpeg decode-only ceiling (2 threads)", ff, None),
-                ("detect --decoder-threads 2 (batch 8, model batch 1)", det(["--decoder-threads", "2"]), None)]
+                ("detect --decoder-threads 2 (batch 8, model batch 1)", det(["--decoder-threads", "2"]), None),
+                ("  pool without huge pages (FP_POOL_NO_HUGEPAGES=1)", det(["--decoder-threads", "2"]),
+                 {"FP_POOL_NO_HUGEPAGES": "1"})]
     if os.path.exists(DYN):
         variants.append(("  + dynamic-batch model", det(["--decoder-threads", "2"], DYN), None))
     variants += [

@@ -179,9 +179,12 @@ def main():
     if not samples:
         sys.exit("soak: no sample taken (framepipe exited at once?): see " + errlog.name)
 
+    samples = [s for s in samples if s[1] > 0]  # a sample taken before the process had mapped anything
     warm = a.warmup_frac * minutes * 60
     after = [s for s in samples if s[0] >= warm]
     rss_slope = slope([s[0] / 60 for s in after], [s[1] for s in after])
+    half = [s for s in after if s[0] >= (warm + elapsed) / 2]
+    rss_slope2 = slope([s[0] / 60 for s in half], [s[1] for s in half]) if len(half) > 2 else float("nan")
     fds = [s[2] for s in after] or [0]
     thr = [s[3] for s in after] or [0]
     frames = last_m.get("fp_frames_total", 0)
@@ -228,6 +231,7 @@ def main():
          f"{load1:.2f} at the end. Elapsed {elapsed / 60:.1f} min.", "",
          "| measure | value |", "|---|---|",
          f"| RSS slope after warm-up | **{rss_slope:+.1f} KiB/min** ({len(after)} samples) |",
+         f"| RSS slope over the second half of that | {rss_slope2:+.1f} KiB/min ({len(half)} samples) |",
          f"| RSS after warm-up min / max / last | {min(rss) / 1024:.1f} / {max(rss) / 1024:.1f} / "
          f"{samples[-1][1] / 1024:.1f} MiB |",
          f"| open fds after warm-up min / max | {min(fds)} / {max(fds)} |",
@@ -252,6 +256,8 @@ def main():
     md = os.path.join(work, "soak.md")
     with open(md, "w") as f:
         f.write(text)
+    if a.out:
+        shutil.copy(md, os.path.join(a.out, "soak.md"))
     if not a.no_update:
         subprocess.run([sys.executable, os.path.join(HERE, "update_results.py"), "soak", md], check=True)
     if alive and rc == 0:
