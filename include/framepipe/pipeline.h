@@ -10,6 +10,7 @@
 #include "framepipe/config.h"
 #include "framepipe/frame.h"
 #include "framepipe/metrics.h"
+#include "framepipe/rules.h"
 #include "framepipe/sink.h"
 #include "framepipe/source.h"
 
@@ -41,6 +42,27 @@ typedef struct FpPipeline FpPipeline;
  * running or allocated. Any thread.
  */
 int fp_pipeline_create(FpPipeline **out, const FpPipelineConfig *cfg);
+
+/*
+ * The class id of rule `rs` (rules[index] of a config): its class_id, or its class
+ * name looked up in names[0..n_names) (the model's class names; NULL entries
+ * skipped). FP_ECONFIG naming the rule when the name is not there. Used by the
+ * in-process pipeline and the logic role alike. Any thread.
+ */
+int fp_pipeline_rule_class(const FpRuleSection *rs, int index, const char *const *names, int n_names,
+                           int *class_id);
+
+/*
+ * The rules engine settings of camera k of cfg: the rules that apply to it
+ * (those with no camera and those naming it) copied into rules[] with their
+ * class ids resolved (fp_pipeline_rule_class), its zones and meters_per_pixel,
+ * and the tracker section's smoothing. *out points into rules[] and cfg; its
+ * camera_name is cfg's (callers that keep their own copy of the name put it
+ * there). Returns how many rules apply (0: the camera needs no engine, *out
+ * untouched) or FP_ECONFIG naming the rule or the zones. Any thread.
+ */
+int fp_pipeline_camera_rules(const FpPipelineConfig *cfg, int k, const char *const *names, int n_names,
+                             FpRuleConfig rules[FP_PIPELINE_MAX_RULES], FpRulesConfig *out);
 
 /*
  * Registers a sink, called on the worker threads for every processed frame

@@ -21,6 +21,7 @@
 #include "framepipe/http.h"
 #include "framepipe/log.h"
 #include "framepipe/model.h"
+#include "framepipe/pipeline.h"
 #include "framepipe/labels.h"
 #include "framepipe/rules.h"
 #include "framepipe/track.h"
@@ -170,21 +171,6 @@ static int load_classes(Logic *l)
     return 0;
 }
 
-static int rule_class(const Logic *l, const FpRuleSection *rs, int index, int *class_id)
-{
-    if (!rs->class_name) {
-        *class_id = rs->rule.class_id;
-        return 0;
-    }
-    for (int k = 0; k < l->n_classes; k++)
-        if (l->class_names[k] && !strcmp(l->class_names[k], rs->class_name)) {
-            *class_id = k;
-            return 0;
-        }
-    return fp_error(FP_ECONFIG, "rules[%d] (%s): class '%s' is not one of the model's %d class names", index,
-                    rs->rule.name ? rs->rule.name : "?", rs->class_name, l->n_classes);
-}
-
 static void on_event(void *opaque, const FpEvent *ev)
 {
     LCam *c = opaque;
@@ -204,7 +190,6 @@ static int cam_tracking(Logic *l, LCam *c)
         k++;
     if ((!cfg->tracker.enabled && cfg->n_rules == 0) || k == cfg->n_cameras)
         return 0;
-    const FpCameraConfig *cc = &cfg->cameras[k];
     int rc = fp_tracker_create(&c->tracker, &cfg->tracker.tracker);
     if (rc < 0)
         return rc;
@@ -212,36 +197,15 @@ static int cam_tracking(Logic *l, LCam *c)
     if (!c->track_ids)
         return fp_error(-ENOMEM, "logic: out of memory");
     FpRuleConfig rules[FP_PIPELINE_MAX_RULES];
-    int n = 0;
-    for (int i = 0; i < cfg->n_rules; i++) {
-        const FpRuleSection *rs = &cfg->rules[i];
-        if (rs->camera && strcmp(rs->camera, c->name) != 0)
-            continue;
-        rules[n] = rs->rule;
-        if ((rc = rule_class(l, rs, i, &rules[n].class_id)) < 0)
-            return rc;
-        n++;
-    }
-    if (n == 0)
-        return 0;
     FpRulesConfig rc_cfg;
-    fp_rules_config_init(&rc_cfg);
+    int n = fp_pipeline_camera_rules(cfg, k, (const char *const *)l->class_names, l->n_classes, rules, &rc_cfg);
+    if (n <= 0)
+        return n;
     rc_cfg.camera_name = c->name;
     rc_cfg.camera_index = c->index;
-    rc_cfg.zones = cc->zones;
-    rc_cfg.n_zones = cc->n_zones;
-    rc_cfg.rules = rules;
-    rc_cfg.n_rules = n;
-    rc_cfg.max_tracks = cfg->tracker.tracker.max_tracks;
-    rc_cfg.present_n = cfg->tracker.present_n;
-    rc_cfg.present_m = cfg->tracker.present_m;
-    rc_cfg.box_alpha = cfg->tracker.box_alpha;
-    rc_cfg.anchor = cfg->tracker.anchor;
-    rc_cfg.meters_per_pixel = cc->meters_per_pixel;
     return fp_rules_create(&c->rules, &rc_cfg, on_event, c);
 }
 
-/* The camera named `name`, made on first sight (its high-water mark read back from Redis); NULL on failure. */
 /* The last delivered (epoch, seq) of camera c, if an earlier logic role delivered some. 0 or FP_EIO. */
 static int read_hwm(Logic *l, LCam *c)
 {
@@ -262,6 +226,7 @@ static int read_hwm(Logic *l, LCam *c)
     return rc;
 }
 
+/* The camera named `name`, made on first sight (its high-water mark read back from Redis); NULL on failure. */
 static LCam *camera(Logic *l, const char *name, int *err)
 {
     *err = 0;
@@ -606,7 +571,8 @@ int fp_dist_logic_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt)
         goto done;
     for (int i = 0; i < cfg->n_rules; i++) { /* class names and cameras checked before any result comes */
         int id;
-        if ((rc = rule_class(l, &cfg->rules[i], i, &id)) < 0)
+        if ((rc = fp_pipeline_rule_class(&cfg->rules[i], i, (const char *const *)l->class_names, l->n_classes,
+                                         &id)) < 0)
             goto done;
     }
     l->metrics = l->opt->metrics;

@@ -967,22 +967,62 @@ static int open_camera(FpPipeline *p, const FpCameraConfig *cc, int i)
     return camera_metrics(p, c);
 }
 
-/* A rule's class: its name looked up in the model's class names, else its class_id. */
-static int rule_class(const FpPipeline *p, const FpRuleSection *rs, int index, int *class_id)
+int fp_pipeline_rule_class(const FpRuleSection *rs, int index, const char *const *names, int n_names,
+                           int *class_id)
 {
+    if (!rs || !class_id || (n_names > 0 && !names))
+        return fp_error(FP_EINVALID, "fp_pipeline_rule_class: NULL argument");
     if (!rs->class_name) {
         *class_id = rs->rule.class_id;
         return 0;
     }
-    for (int k = 0; k < p->n_classes; k++) {
-        if (p->class_names[k] && !strcmp(p->class_names[k], rs->class_name)) {
+    for (int k = 0; k < n_names; k++) {
+        if (names[k] && !strcmp(names[k], rs->class_name)) {
             *class_id = k;
             return 0;
         }
     }
     return fp_error(FP_ECONFIG, "rules[%d] (%s): class '%s' is not one of the model's %d class names%s", index,
-                    rs->rule.name ? rs->rule.name : "?", rs->class_name, p->n_classes,
-                    p->n_classes ? "" : " (it has none: use a class id)");
+                    rs->rule.name ? rs->rule.name : "?", rs->class_name, n_names,
+                    n_names ? "" : " (it has none: use a class id)");
+}
+
+int fp_pipeline_camera_rules(const FpPipelineConfig *cfg, int k, const char *const *names, int n_names,
+                             FpRuleConfig rules[FP_PIPELINE_MAX_RULES], FpRulesConfig *out)
+{
+    if (!cfg || !rules || !out || k < 0 || k >= cfg->n_cameras)
+        return fp_error(FP_EINVALID, "fp_pipeline_camera_rules: NULL argument or camera %d out of range", k);
+    const FpCameraConfig *cc = &cfg->cameras[k];
+    int n = 0;
+    for (int i = 0; i < cfg->n_rules && i < FP_PIPELINE_MAX_RULES; i++) {
+        const FpRuleSection *rs = &cfg->rules[i];
+        if (rs->camera && (!cc->name || strcmp(rs->camera, cc->name) != 0))
+            continue;
+        rules[n] = rs->rule;
+        int rc = fp_pipeline_rule_class(rs, i, names, n_names, &rules[n].class_id);
+        if (rc < 0)
+            return rc;
+        n++;
+    }
+    if (n == 0)
+        return 0;
+    if (cc->n_zones < 0 || cc->n_zones > FP_RULES_MAX_ZONES || (cc->n_zones && !cc->zones))
+        return fp_error(FP_ECONFIG, "cameras[%d] (%s).zones: %d zones (0..%d)", k, cc->name ? cc->name : "?",
+                        cc->n_zones, FP_RULES_MAX_ZONES);
+    fp_rules_config_init(out);
+    out->camera_name = cc->name;
+    out->camera_index = k;
+    out->zones = cc->zones;
+    out->n_zones = cc->n_zones;
+    out->rules = rules;
+    out->n_rules = n;
+    out->max_tracks = cfg->tracker.tracker.max_tracks;
+    out->present_n = cfg->tracker.present_n;
+    out->present_m = cfg->tracker.present_m;
+    out->box_alpha = cfg->tracker.box_alpha;
+    out->anchor = cfg->tracker.anchor;
+    out->meters_per_pixel = cc->meters_per_pixel;
+    return n;
 }
 
 /* Step 3b, before any camera opens: every rule's camera exists and its class name is one of the model's. */
@@ -1001,7 +1041,7 @@ static int check_rules(const FpPipeline *p, const FpPipelineConfig *cfg)
                                 rs->rule.name ? rs->rule.name : "?", rs->camera);
         }
         int class_id;
-        int rc = rule_class(p, rs, i, &class_id);
+        int rc = fp_pipeline_rule_class(rs, i, p->class_names, p->n_classes, &class_id);
         if (rc < 0)
             return rc;
     }
@@ -1019,7 +1059,6 @@ static int setup_tracking(FpPipeline *p, const FpPipelineConfig *cfg)
     FpRuleConfig rules[FP_PIPELINE_MAX_RULES];
     for (int k = 0; k < p->n_cams; k++) {
         Camera *c = &p->cams[k];
-        const FpCameraConfig *cc = &cfg->cameras[k];
         int rc = fp_tracker_create(&c->tracker, &cfg->tracker.tracker);
         if (rc < 0) {
             char what[96];
@@ -1029,35 +1068,14 @@ static int setup_tracking(FpPipeline *p, const FpPipelineConfig *cfg)
         c->track_ids = calloc((size_t)(p->max_det > 0 ? p->max_det : 1), sizeof(uint64_t));
         if (!c->track_ids)
             return fp_error(-ENOMEM, "pipeline: out of memory");
-        int n = 0;
-        for (int i = 0; i < cfg->n_rules; i++) {
-            const FpRuleSection *rs = &cfg->rules[i];
-            if (rs->camera && strcmp(rs->camera, c->name) != 0)
-                continue;
-            rules[n] = rs->rule;
-            if ((rc = rule_class(p, rs, i, &rules[n].class_id)) < 0)
-                return rc;
-            n++;
-        }
-        if (n == 0)
-            continue;
-        if (cc->n_zones < 0 || cc->n_zones > FP_RULES_MAX_ZONES || (cc->n_zones && !cc->zones))
-            return fp_error(FP_ECONFIG, "cameras[%d] (%s).zones: %d zones (0..%d)", k, c->name, cc->n_zones,
-                            FP_RULES_MAX_ZONES);
         FpRulesConfig rc_cfg;
-        fp_rules_config_init(&rc_cfg);
+        int n = fp_pipeline_camera_rules(cfg, k, p->class_names, p->n_classes, rules, &rc_cfg);
+        if (n <= 0) {
+            if (n < 0)
+                return n;
+            continue;
+        }
         rc_cfg.camera_name = c->name;
-        rc_cfg.camera_index = k;
-        rc_cfg.zones = cc->zones;
-        rc_cfg.n_zones = cc->n_zones;
-        rc_cfg.rules = rules;
-        rc_cfg.n_rules = n;
-        rc_cfg.max_tracks = cfg->tracker.tracker.max_tracks;
-        rc_cfg.present_n = cfg->tracker.present_n;
-        rc_cfg.present_m = cfg->tracker.present_m;
-        rc_cfg.box_alpha = cfg->tracker.box_alpha;
-        rc_cfg.anchor = cfg->tracker.anchor;
-        rc_cfg.meters_per_pixel = cc->meters_per_pixel;
         if ((rc = fp_rules_create(&c->rules, &rc_cfg, on_event, c)) < 0)
             return rc; /* FP_ECONFIG names the camera and the zone or rule */
     }
