@@ -25,6 +25,35 @@ void fp__broker_init(FpBroker *b, const FpRedisConfig *cfg, const char *role, vo
     b->role = role;
     b->stop = stop;
     b->backoff_ns = BACKOFF_MIN_NS;
+    atomic_init(&b->pending, -1);
+    atomic_init(&b->lag, -1);
+}
+
+static double gauge_pending(void *o)
+{
+    return (double)atomic_load(&((FpBroker *)o)->pending);
+}
+
+static double gauge_lag(void *o)
+{
+    return (double)atomic_load(&((FpBroker *)o)->lag);
+}
+
+int fp__broker_metrics(FpBroker *b, FpMetrics *m, bool group, void *owner)
+{
+    int rc = fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
+                                    &b->reconnects, owner);
+    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
+                                          "failed connection attempts and dropped connections", &b->failures, owner);
+    if (group) {
+        rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_pending", NULL,
+                                            "entries delivered to the group and not acknowledged (XPENDING)",
+                                            gauge_pending, b, owner);
+        rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_lag", NULL,
+                                            "entries not yet delivered to the group (XINFO GROUPS lag)", gauge_lag,
+                                            b, owner);
+    }
+    return rc;
 }
 
 bool fp__broker_stopped(const FpBroker *b)
@@ -279,9 +308,9 @@ int fp__role_http(FpHttpServer **out, const char *listen, FpMetrics *m)
     return fp_http_server_create(out, listen, &h);
 }
 
-void fp__group_backlog(FpBroker *b, const char *stream, const char *group, int64_t *pending, int64_t *lag)
+void fp__group_backlog(FpBroker *b, const char *stream, const char *group)
 {
-    *pending = -1, *lag = -1;
+    int64_t pending_v = -1, lag_v = -1, *pending = &pending_v, *lag = &lag_v;
     const char *xp[] = {"XPENDING", stream, group};
     redisReply *r = fp__broker_cmd(b, 3, xp, NULL);
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_INTEGER)
@@ -312,4 +341,6 @@ void fp__group_backlog(FpBroker *b, const char *stream, const char *group, int64
     }
     if (r)
         freeReplyObject(r);
+    atomic_store(&b->pending, pending_v);
+    atomic_store(&b->lag, lag_v);
 }

@@ -113,11 +113,7 @@ static int camera_metrics(Camera *c)
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_bytes_sent_total", NULL, "payload bytes sent", &c->bytes, c);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_send_errors_total", NULL, "XADDs that failed (resent)",
                                           &c->send_errors, c);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
-                                          &c->broker.reconnects, c);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
-                                          "failed connection attempts and dropped connections",
-                                          &c->broker.failures, c);
+    rc = rc ? rc : fp__broker_metrics(&c->broker, m, false, c);
     rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_frames_skipped", NULL,
                                         "frames the sources dropped while the sender was behind (latest policy)",
                                         gauge_skipped, c, c);

@@ -3,6 +3,7 @@
 #ifndef FRAMEPIPE_DIST_INTERNAL_H
 #define FRAMEPIPE_DIST_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,9 +29,13 @@ typedef struct FpBroker {
     FpCounter reconnects;  /* connections made after the first */
     FpCounter failures;    /* failed connection attempts and dropped connections */
     int64_t give_up_ns;    /* > 0: the first connection must be made within this long */
+    _Atomic int64_t pending, lag; /* the role's consumer group, from fp__group_backlog (-1: unknown) */
 } FpBroker;
 
 void fp__broker_init(FpBroker *b, const FpRedisConfig *cfg, const char *role, volatile int *stop);
+/* Registers the connection counters (fp_dist_reconnects_total, fp_dist_connection_failures_total) and, with
+ * group, the consumer group's gauges (fp_dist_group_pending, fp_dist_group_lag), all owned by `owner`. */
+int fp__broker_metrics(FpBroker *b, FpMetrics *m, bool group, void *owner);
 /* 0 when connected; FP_EFLUSHING when stopped while waiting; FP_ECONFIG for a refused AUTH/SELECT (permanent);
  * FP_EIO when give_up_ns passed before the first connection. */
 int fp__broker_ensure(FpBroker *b);
@@ -72,8 +77,9 @@ const redisReply *fp__claim_entries(const redisReply *r);
 struct FpHttpServer;
 int fp__role_http(struct FpHttpServer **out, const char *listen, FpMetrics *m);
 
-/* pending entries of the group (XPENDING summary) and its lag (XINFO GROUPS, Redis >= 7; -1 unknown) */
-void fp__group_backlog(FpBroker *b, const char *stream, const char *group, int64_t *pending, int64_t *lag);
+/* pending entries of the group (XPENDING summary) and its lag (XINFO GROUPS, Redis >= 7; -1 unknown), into
+ * b->pending and b->lag (the gauges of fp__broker_metrics) */
+void fp__group_backlog(FpBroker *b, const char *stream, const char *group);
 
 /* The model's input size and family (opened once, then closed): what the camera role letterboxes to. */
 int fp__dist_model_geometry(const FpPipelineConfig *cfg, int *w, int *h, FpFamily *family);

@@ -79,19 +79,8 @@ struct Logic {
     bool own_metrics;
     FpCounter delivered, duplicates, gaps, dead, claimed, events, sink_errors;
     FpHistogram h_latency, h_broker;
-    _Atomic int64_t pending, lag;
     int64_t next_claim_ns, next_backlog_ns;
 };
-
-static double gauge_pending(void *o)
-{
-    return (double)atomic_load(&((Logic *)o)->pending);
-}
-
-static double gauge_lag(void *o)
-{
-    return (double)atomic_load(&((Logic *)o)->lag);
-}
 
 static int logic_metrics(Logic *l)
 {
@@ -110,16 +99,7 @@ static int logic_metrics(Logic *l)
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_events_total", NULL, "events raised by the rules", &l->events, l);
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_sink_errors_total", NULL, "sink calls that failed",
                                           &l->sink_errors, l);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
-                                          &l->broker.reconnects, l);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
-                                          "failed connection attempts and dropped connections",
-                                          &l->broker.failures, l);
-    rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_pending", NULL,
-                                        "entries delivered to the group and not acknowledged (XPENDING)",
-                                        gauge_pending, l, l);
-    rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_lag", NULL,
-                                        "entries not yet delivered to the group (XINFO GROUPS lag)", gauge_lag, l, l);
+    rc = rc ? rc : fp__broker_metrics(&l->broker, m, true, l);
     rc = rc ? rc : fp_metrics_add_histogram(m, "fp_dist_latency_seconds", NULL,
                                             "capture (camera wall clock) to delivery at the logic role",
                                             &l->h_latency, 1, l);
@@ -515,10 +495,7 @@ static int logic_step(Logic *l)
     }
     if (now >= l->next_backlog_ns) {
         l->next_backlog_ns = now + 1000000000LL;
-        int64_t pending, lag;
-        fp__group_backlog(&l->broker, d->results, d->logic_group, &pending, &lag);
-        atomic_store(&l->pending, pending);
-        atomic_store(&l->lag, lag);
+        fp__group_backlog(&l->broker, d->results, d->logic_group);
         if (!l->broker.ctx)
             return FP_EIO;
     }
@@ -556,8 +533,6 @@ int fp_dist_logic_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt)
     l->cfg = cfg;
     l->d = &cfg->dist;
     l->opt = opt ? opt : &none;
-    atomic_init(&l->pending, -1);
-    atomic_init(&l->lag, -1);
     fp_histogram_init(&l->h_latency);
     fp_histogram_init(&l->h_broker);
     snprintf(l->hwm_key, sizeof(l->hwm_key), "%s:delivered", cfg->dist.results);

@@ -53,7 +53,6 @@ typedef struct Worker {
     FpMetrics *metrics;
     FpCounter frames, batches, claimed, late, dead, results, model_failures;
     FpHistogram h_decode, h_infer, h_post, h_batch, h_age;
-    _Atomic int64_t pending, lag;
     int64_t next_claim_ns, next_backlog_ns;
 } Worker;
 
@@ -62,16 +61,6 @@ typedef struct Item {
     const char *id;
     FpDistFrame m;
 } Item;
-
-static double gauge_pending(void *o)
-{
-    return (double)atomic_load(&((Worker *)o)->pending);
-}
-
-static double gauge_lag(void *o)
-{
-    return (double)atomic_load(&((Worker *)o)->lag);
-}
 
 static int worker_metrics(Worker *w)
 {
@@ -88,16 +77,7 @@ static int worker_metrics(Worker *w)
     rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_model_failures_total", NULL,
                                           "batches whose model run failed (their frames: retried, then dead-lettered)",
                                           &w->model_failures, w);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_reconnects_total", NULL, "Redis connections made again",
-                                          &w->broker.reconnects, w);
-    rc = rc ? rc : fp_metrics_add_counter(m, "fp_dist_connection_failures_total", NULL,
-                                          "failed connection attempts and dropped connections",
-                                          &w->broker.failures, w);
-    rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_pending", NULL,
-                                        "entries delivered to the group and not acknowledged (XPENDING)",
-                                        gauge_pending, w, w);
-    rc = rc ? rc : fp_metrics_add_gauge(m, "fp_dist_group_lag", NULL,
-                                        "entries not yet delivered to the group (XINFO GROUPS lag)", gauge_lag, w, w);
+    rc = rc ? rc : fp__broker_metrics(&w->broker, m, true, w);
     static const char *stages[] = {"decode", "infer", "post"};
     FpHistogram *hs[] = {&w->h_decode, &w->h_infer, &w->h_post};
     for (int i = 0; i < 3 && !rc; i++) {
@@ -433,10 +413,7 @@ static int worker_step(Worker *w)
     }
     if (now >= w->next_backlog_ns) {
         w->next_backlog_ns = now + 1000000000LL;
-        int64_t pending, lag;
-        fp__group_backlog(&w->broker, d->frames, d->worker_group, &pending, &lag);
-        atomic_store(&w->pending, pending);
-        atomic_store(&w->lag, lag);
+        fp__group_backlog(&w->broker, d->frames, d->worker_group);
         if (!w->broker.ctx)
             return FP_EIO;
     }
@@ -461,8 +438,6 @@ int fp_dist_worker_run(const FpPipelineConfig *cfg, const FpDistRoleOptions *opt
     w->cfg = cfg;
     w->d = &cfg->dist;
     w->max_batch = cfg->batch.max_batch < 1 ? 1 : cfg->batch.max_batch > 1024 ? 1024 : cfg->batch.max_batch;
-    atomic_init(&w->pending, -1);
-    atomic_init(&w->lag, -1);
     fp_histogram_init(&w->h_decode), fp_histogram_init(&w->h_infer), fp_histogram_init(&w->h_post);
     fp_histogram_init(&w->h_batch), fp_histogram_init(&w->h_age);
     fp__consumer_name(cfg, opt, w->consumer, sizeof(w->consumer));
