@@ -18,8 +18,10 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from fp_cases import Skip, free_port, log, run_cases, stop, wait_port  # noqa: E402 (after the path it is found in)
+
 FRAMEPIPE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
-ONLY = sys.argv[2:]
 SRC = os.environ.get("FP_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("FP_BUILD_DIR", tempfile.gettempdir())
 CACHE = os.environ.get("FP_CACHE_DIR", os.path.expanduser("~/.cache/framepipe"))
@@ -31,33 +33,10 @@ WORK = tempfile.mkdtemp(prefix="outputs-", dir=BUILD)
 procs = []
 
 
-class Skip(Exception):
-    pass
 
 
-def log(*a):
-    print(*a, flush=True)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc=None, timeout=15.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process {proc.args[0]} exited ({proc.returncode}) before listening on {port}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 def spawn(argv, name, stdout=None):
@@ -67,14 +46,6 @@ def spawn(argv, name, stdout=None):
     return p
 
 
-def stop(p, sig=signal.SIGTERM, timeout=20.0):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def slurp(path):
@@ -456,40 +427,5 @@ def case_bad_settings_are_clear_errors_never_a_stall():
     stop(redis)
 
 
-CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
-
-
-def main():
-    if not FRAMEPIPE or not os.access(FRAMEPIPE, os.X_OK):
-        print("usage: test_outputs.py FRAMEPIPE [CASE...]", file=sys.stderr)
-        return 2
-    if not os.path.exists(MODEL):
-        print(f"skip: {MODEL} missing (run scripts/setup.sh)")
-        return 77
-    failed = skipped = 0
-    for fn in CASES:
-        name = fn.__name__[5:]
-        if ONLY and name not in ONLY:
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            log(f"ok   {name} ({time.time() - t0:.1f} s)")
-        except Skip as e:
-            skipped += 1
-            log(f"skip {name}: {e}")
-        except Exception as e:  # noqa: BLE001 (every failure is reported, the other cases still run)
-            failed += 1
-            log(f"FAIL {name}: {type(e).__name__}: {e}")
-        finally:
-            for p in procs:
-                stop(p, signal.SIGKILL, 5)
-            procs.clear()
-    log(f"work folder: {WORK}")
-    if failed:
-        return 1
-    return 77 if skipped and skipped == len(CASES) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases("test_outputs.py", globals(), procs, WORK, [(MODEL, "run scripts/setup.sh")]))

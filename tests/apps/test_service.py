@@ -16,8 +16,10 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from fp_cases import Skip, free_port, log, run_cases, wait_port  # noqa: E402 (after the path it is found in)
+
 FRAMEPIPE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
-ONLY = sys.argv[2:]
 BUILD = os.environ.get("FP_BUILD_DIR", tempfile.gettempdir())
 CACHE = os.environ.get("FP_CACHE_DIR", os.path.expanduser("~/.cache/framepipe"))
 BACK = os.path.join(CACHE, "models", "blazeface", "face_detection_back_256x256_barracuda.onnx")
@@ -29,12 +31,6 @@ WORK = tempfile.mkdtemp(prefix="service-", dir=BUILD)
 procs = []
 
 
-class Skip(Exception):
-    pass
-
-
-def log(*a):
-    print(*a, flush=True)
 
 
 def run(argv, check_rc=0, env=None):
@@ -90,25 +86,8 @@ def case_detect_face_finds_the_face_in_messi5():
 
 # ---- framepipe serve over real HTTP ----
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
-def wait_port(port, proc, timeout=60.0):
-    t_end = time.time() + timeout
-    while time.time() < t_end:
-        if proc.poll() is not None:
-            raise AssertionError(f"framepipe serve exited ({proc.returncode}) before listening on {port}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 def serve(*extra, name="serve"):
@@ -685,45 +664,5 @@ def case_detect_redact_writes_redacted_pngs_and_video():
     assert "blur, pixelate or fill" in run([FRAMEPIPE, "detect", "--redact", "x", "face", src], 2).stderr.decode()
 
 
-CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
-
-
-def main():
-    if not FRAMEPIPE:
-        print("usage: test_service.py FRAMEPIPE [CASE...]")
-        return 2
-    if not os.path.exists(BACK):
-        print(f"skip: {BACK} missing (run scripts/setup.sh)")
-        return 77
-    if not os.path.exists(MESSI):
-        print(f"skip: {MESSI} missing (opencv-doc)")
-        return 77
-    failed = skipped = 0
-    for fn in CASES:
-        name = fn.__name__[5:]
-        if ONLY and name not in ONLY:
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            log(f"ok   {name} ({time.time() - t0:.1f} s)")
-        except Skip as e:
-            skipped += 1
-            log(f"skip {name}: {e}")
-        except Exception as e:  # noqa: BLE001 (every failure is reported, the other cases still run)
-            failed += 1
-            log(f"FAIL {name}: {type(e).__name__}: {e}")
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGKILL)
-                    p.wait()
-            procs.clear()
-    log(f"work folder: {WORK}")
-    if failed:
-        return 1
-    return 77 if skipped and skipped == len(CASES) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases("test_service.py", globals(), procs, WORK, [(BACK, "run scripts/setup.sh"), (MESSI, "opencv-doc")]))

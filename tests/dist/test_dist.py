@@ -18,8 +18,10 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "harness"))
+from fp_cases import Skip, free_port, log, run_cases, stop  # noqa: E402 (after the path it is found in)
+
 FRAMEPIPE = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
-ONLY = sys.argv[2:]
 BUILD = os.environ.get("FP_BUILD_DIR", tempfile.gettempdir())
 CACHE = os.environ.get("FP_CACHE_DIR", os.path.expanduser("~/.cache/framepipe"))
 MODEL = os.path.join(CACHE, "models", "blazeface", "face_detection_front_128x128_barracuda.onnx")
@@ -31,20 +33,8 @@ WORK = tempfile.mkdtemp(prefix="dist-", dir=BUILD)
 procs = []
 
 
-class Skip(Exception):
-    pass
 
 
-def log(*a):
-    print(*a, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_until(what, fn, timeout=90.0, procs_alive=()):
@@ -77,15 +67,6 @@ def spawn(argv, name):
     return p
 
 
-def stop(p, sig=signal.SIGTERM, timeout=30.0):
-    if p.poll() is None:
-        p.send_signal(sig)
-        try:
-            p.wait(timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    return p.returncode
 
 
 def slurp(name):
@@ -613,42 +594,5 @@ def case_failing_model_runs_dead_letter_after_max_deliveries():
         assert stop(p) == 0
 
 
-CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
-
-
-def main():
-    if not FRAMEPIPE or not os.access(FRAMEPIPE, os.X_OK):
-        print("usage: test_dist.py FRAMEPIPE [CASE...]", file=sys.stderr)
-        return 2
-    if not os.path.exists(MODEL):
-        print(f"skip: {MODEL} missing (run scripts/setup.sh)")
-        return 77
-    failed = skipped = 0
-    for fn in CASES:
-        name = fn.__name__[5:]
-        if ONLY and name not in ONLY:
-            continue
-        t0 = time.time()
-        try:
-            fn()
-            log(f"ok   {name} ({time.time() - t0:.1f} s)")
-        except Skip as e:
-            skipped += 1
-            log(f"skip {name}: {e}")
-        except Exception as e:  # noqa: BLE001 (every failure is reported, the other cases still run)
-            failed += 1
-            log(f"FAIL {name}: {type(e).__name__}: {e}")
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGCONT)
-                stop(p, signal.SIGKILL, 5)
-            procs.clear()
-    log(f"work folder: {WORK}")
-    if failed:
-        return 1
-    return 77 if skipped and skipped == len(CASES) else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases("test_dist.py", globals(), procs, WORK, [(MODEL, "run scripts/setup.sh")]))
