@@ -223,6 +223,23 @@ static void check_fails(const char *const argv[], int want, const char *needle)
     free(e);
 }
 
+FP_TEST(framepipe_does_not_link_libavdevice_and_starts_without_it)
+{
+    /* libavdevice (and the ~80 libraries it pulls) is dlopen'ed only for device inputs: linked in, it
+       doubles the start-up of every run. The binary's NEEDED entries must not name it. */
+    const char *argv[] = {"readelf", "-d", exe(), NULL};
+    char *out = tmp("readelf.txt");
+    CHECK_EQ(run_cmd(argv, out, NULL), 0);
+    char *text = slurp(out);
+    CHECK(text);
+    CHECK_MSG(strstr(text, "(NEEDED)") && strstr(text, "libavformat.so"), "readelf -d lists no libavformat:\n%s",
+              text);
+    CHECK_MSG(!strstr(text, "libavdevice"), "framepipe is linked with libavdevice:\n%s", text);
+    free(text);
+    const char *ver[] = {exe(), "--version", NULL};
+    CHECK_EQ(run_cmd(ver, tmp("version.txt"), NULL), 0);
+}
+
 FP_TEST(detect_bad_command_lines_are_clear_errors)
 {
     const char *m = yolo();
