@@ -78,8 +78,9 @@ def proc_sample(pid):
         st = f.read()
     rss = int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
     threads = int(re.search(r"Threads:\s+(\d+)", st).group(1))
+    anon = int(re.search(r"RssAnon:\s+(\d+)", st).group(1))
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return rss, fds, threads
+    return rss, fds, threads, anon
 
 
 def metrics(text):
@@ -96,12 +97,51 @@ def metrics(text):
 
 
 def slope(ts, ys):
+    return slope_ci(ts, ys)[0]
+
+
+def slope_ci(ts, ys):
+    """Least-squares slope and the half-width of its 95% confidence interval (normal approximation)."""
     n = len(ts)
-    if n < 2:
-        return float("nan")
+    if n < 3:
+        return float("nan"), float("nan")
     mt, my = sum(ts) / n, sum(ys) / n
     den = sum((t - mt) ** 2 for t in ts)
-    return sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / den if den else float("nan")
+    if not den:
+        return float("nan"), float("nan")
+    b = sum((t - mt) * (y - my) for t, y in zip(ts, ys)) / den
+    resid = sum((y - my - b * (t - mt)) ** 2 for t, y in zip(ts, ys))
+    return b, 1.96 * (resid / (n - 2) / den) ** 0.5
+
+
+def plot_rss(samples, warm_s, minutes, paths):
+    """RSS over the whole run, and the samples after the warm-up zoomed in with their fitted line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax, az) = plt.subplots(1, 2, figsize=(10, 3.4), dpi=100, gridspec_kw={"width_ratios": [1, 1.3]})
+    ax.plot([s[0] / 60 for s in samples], [s[1] / 1024 for s in samples], marker=".", lw=1)
+    ax.axvline(warm_s / 60, color="grey", ls="--", lw=0.8, label="end of warm-up")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("RSS MiB")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"8 looping sources, {minutes:g} min: RSS every 10 s", fontsize=10)
+    ax.legend(loc="lower right")
+    after = [s for s in samples if s[0] >= warm_s]
+    if len(after) > 2:
+        xs, ys = [s[0] / 60 for s in after], [s[1] for s in after]
+        b, ci = slope_ci(xs, ys)
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        az.plot(xs, [y / 1024 for y in ys], marker=".", lw=0.8, ls="none")
+        az.plot([xs[0], xs[-1]], [(my + b * (xs[0] - mx)) / 1024, (my + b * (xs[-1] - mx)) / 1024], color="C3",
+                label=f"least squares: {b:+.0f} ± {ci:.0f} KiB/min")
+        az.set_xlabel("minutes")
+        az.set_ylabel("RSS MiB")
+        az.set_title("after the warm-up (zoomed)", fontsize=10)
+        az.legend(loc="lower right")
+    fig.tight_layout()
+    for p in paths:
+        fig.savefig(p)
 
 
 def main():
@@ -149,7 +189,8 @@ def main():
         now = time.monotonic()
         if now >= next_sample:
             try:
-                samples.append((now - t0,) + proc_sample(proc.pid))
+                pool_kib = sum(v for k, v in last_m.items() if k.startswith("fp_pool_bytes")) / 1024
+                samples.append((now - t0,) + proc_sample(proc.pid) + (pool_kib,))
             except (OSError, AttributeError):
                 pass
             next_sample += 10
@@ -167,7 +208,8 @@ def main():
         time.sleep(max(0.0, 1.0 - (time.monotonic() - now)))
     alive = proc.poll() is None
     try:
-        samples.append((time.monotonic() - t0,) + proc_sample(proc.pid))
+        pool_kib = sum(v for k, v in last_m.items() if k.startswith("fp_pool_bytes")) / 1024
+        samples.append((time.monotonic() - t0,) + proc_sample(proc.pid) + (pool_kib,))
     except (OSError, AttributeError):
         pass
     rc = stop(proc, signal.SIGTERM, 30)
@@ -179,12 +221,13 @@ def main():
     if not samples:
         sys.exit("soak: no sample taken (framepipe exited at once?): see " + errlog.name)
 
-    samples = [s for s in samples if s[1] > 0]  # a sample taken before the process had mapped anything
+    # samples taken before the pipeline ran (the process still loading) are not part of the curve
+    samples = [s for s in samples if first_m is not None and s[0] >= first_m[0] - 10]
     warm = a.warmup_frac * minutes * 60
     after = [s for s in samples if s[0] >= warm]
-    rss_slope = slope([s[0] / 60 for s in after], [s[1] for s in after])
+    rss_slope, rss_ci = slope_ci([s[0] / 60 for s in after], [s[1] for s in after])
     half = [s for s in after if s[0] >= (warm + elapsed) / 2]
-    rss_slope2 = slope([s[0] / 60 for s in half], [s[1] for s in half]) if len(half) > 2 else float("nan")
+    rss_slope2, rss_ci2 = slope_ci([s[0] / 60 for s in half], [s[1] for s in half])
     fds = [s[2] for s in after] or [0]
     thr = [s[3] for s in after] or [0]
     frames = last_m.get("fp_frames_total", 0)
@@ -201,20 +244,7 @@ def main():
         os.makedirs(a.out, exist_ok=True)
     plot = os.path.join(HERE, "soak_rss.png")
     try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-        ax.plot([s[0] / 60 for s in samples], [s[1] / 1024 for s in samples], marker=".", lw=1)
-        ax.axvline(warm / 60, color="grey", ls="--", lw=0.8, label="end of warm-up")
-        ax.set_xlabel("minutes")
-        ax.set_ylabel("RSS MiB")
-        ax.set_title(f"framepipe run, 8 looping sources, {minutes:g} min: RSS every 10 s")
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        fig.savefig(plot)
-        if a.out:
-            fig.savefig(os.path.join(a.out, "soak_rss.png"))
+        plot_rss(samples, warm, minutes, [plot] + ([os.path.join(a.out, "soak_rss.png")] if a.out else []))
         plot_md = "![RSS over the soak](soak_rss.png)"
     except ImportError:
         plot_md = "(no plot: python3-matplotlib is not installed)"
@@ -230,8 +260,9 @@ def main():
          f"Machine: {os.cpu_count()} CPUs, shared with other jobs: load average (1 min) {load0:.2f} at the start, "
          f"{load1:.2f} at the end. Elapsed {elapsed / 60:.1f} min.", "",
          "| measure | value |", "|---|---|",
-         f"| RSS slope after warm-up | **{rss_slope:+.1f} KiB/min** ({len(after)} samples) |",
-         f"| RSS slope over the second half of that | {rss_slope2:+.1f} KiB/min ({len(half)} samples) |",
+         f"| RSS slope after warm-up (least squares, 95% interval) | **{rss_slope:+.1f} ± {rss_ci:.1f} KiB/min** "
+         f"({len(after)} samples) |",
+         f"| RSS slope over the second half of that | {rss_slope2:+.1f} ± {rss_ci2:.1f} KiB/min ({len(half)} samples) |",
          f"| RSS after warm-up min / max / last | {min(rss) / 1024:.1f} / {max(rss) / 1024:.1f} / "
          f"{samples[-1][1] / 1024:.1f} MiB |",
          f"| open fds after warm-up min / max | {min(fds)} / {max(fds)} |",
@@ -252,7 +283,8 @@ def main():
     print(text)
     if a.out:
         with open(os.path.join(a.out, "samples.csv"), "w") as f:
-            f.write("t_s,rss_kib,fds,threads\n" + "".join(f"{s[0]:.1f},{s[1]},{s[2]},{s[3]}\n" for s in samples))
+            f.write("t_s,rss_kib,fds,threads,rss_anon_kib,pool_kib\n" +
+                    "".join(f"{s[0]:.1f},{s[1]},{s[2]},{s[3]},{s[4]},{s[5]:.0f}\n" for s in samples))
     md = os.path.join(work, "soak.md")
     with open(md, "w") as f:
         f.write(text)
