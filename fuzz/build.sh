@@ -25,8 +25,11 @@ rm -f "$probe"
 deps="yaml-0.1 libcjson libavformat libavcodec libavutil libavdevice libswscale libturbojpeg hiredis libcurl
       libmosquitto libmicrohttpd"
 cflags="-Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem
-        $(pkg-config --cflags $deps)"
+        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem -I$root/src/infer
+        -I$(dirname "$lib") $(pkg-config --cflags $deps)"
+# src/infer includes fp_config.h (the build's, next to LIB) and ONNX Runtime's C API header (loaded with dlopen)
+ort_inc=$(pkg-config --variable=includedir libonnxruntime 2>/dev/null || true)
+[ -z "$ort_inc" ] || cflags="$cflags -isystem $ort_inc"
 libs="$lib $(pkg-config --libs $deps) -ldl -lm -lrt -pthread"
 declare -A modules=(
   [config]="src/pipeline/config.c"
@@ -36,6 +39,7 @@ declare -A modules=(
   [image]="src/ingest/imgsrc.c src/ingest/lavsrc.c src/ingest/source.c"
   [dist]="src/dist/codec.c"
   [imgbody]="src/ingest/imgdecode.c"
+  [model]="src/infer/model.c src/infer/family.c src/infer/labels.c"
 )
 shift 2
 targets=("$@")
