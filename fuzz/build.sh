@@ -25,7 +25,7 @@ rm -f "$probe"
 deps="yaml-0.1 libcjson libavformat libavcodec libavutil libavdevice libswscale libturbojpeg hiredis libcurl
       libmosquitto libmicrohttpd"
 cflags="-Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem -I$root/src/infer
+        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem -I$root/src/infer -I$root/src/http -I$root/apps
         -I$(dirname "$lib") $(pkg-config --cflags $deps)"
 # src/infer includes fp_config.h (the build's, next to LIB) and ONNX Runtime's C API header (loaded with dlopen)
 ort_inc=$(pkg-config --variable=includedir libonnxruntime 2>/dev/null || true)
@@ -40,6 +40,8 @@ declare -A modules=(
   [dist]="src/dist/codec.c"
   [imgbody]="src/ingest/imgdecode.c"
   [model]="src/infer/model.c src/infer/family.c src/infer/labels.c"
+  [http]="src/http/http.c src/http/header_watch.c src/http/event_log.c src/http/upload.c apps/app_service.c
+          apps/app_pipeline.c apps/app_options.c apps/cmd_run.c"
 )
 shift 2
 targets=("$@")
