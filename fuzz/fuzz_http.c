@@ -2,12 +2,13 @@
 // libFuzzer target: framepipe's HTTP request handling, every endpoint, as a `run --api` user gets it.
 //
 // LLVMFuzzerInitialize starts the real app (apps/cmd_run.c: `framepipe run --quiet --api CONFIG`) on a thread, on
-// a free 127.0.0.1 port, with BlazeFace front-128, one push camera with a zone, a rule (so /api/events exists) and
+// a free 127.0.0.1 port, with BlazeFace front-128, one camera (raw frames from a silent pipe) with a zone, a rule (so /api/events exists) and
 // a snapshot folder holding one file: GET /, /app.js, /style.css, /index.txt, /metrics, /healthz, /api/cameras,
 // /api/sinks, /api/events(/stream), the camera's stream.mjpg and frame.jpg, /snapshots/NAME, and POST /api/detect
-// and /api/redact into the pipeline. Each input is raw bytes written to a new connection (request lines, headers,
-// bodies, several pipelined requests), then the write side is shut; the answer is read until the server closes
-// (at most 500 ms: a stream never ends). Checks: every response's status line parses (HTTP/1.x, 100..599), its
+// and /api/redact into the pipeline; and `framepipe run --http-token fuzz` (no --api: the push queue "api" is one
+// per process) with a camera `hall` (a silent pipe too) on another port, so that the token is checked (header, ?token=, cookie). Each input is raw bytes written to a new connection to
+// each server (request lines, headers, bodies, several pipelined requests), then the write side is shut; the
+// answer is read until the server closes (at most 500 ms: a stream never ends). Checks: every response's status line parses (HTTP/1.x, 100..599), its
 // Content-Length (or chunked framing) matches the body, nothing but whole responses comes back (a stream may be
 // cut by the deadline), and afterwards a plain GET /healthz on a new connection still gets 200 or 503.
 // FUZZ_WHY=1 prints each response's status line. FP_FUZZ_MODEL: the model (default: the setup's BlazeFace
@@ -36,12 +37,14 @@
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-static int port;
+static int port;      /* the server exchange() talks to: ports[0] or ports[1] */
+static int ports[2];  /* run --api (no token), run --http-token fuzz */
 static unsigned long mhd_repeated_headers; /* libmicrohttpd's repeated error headers (check_responses) */
-static pthread_t app_thread;
-static int app_exit = -1;
+static pthread_t app_thread, serve_thread;
+static int app_exit = -1, serve_exit = -1;
+static char model[512];
 static char dir[64];
-static char cfg_path[128];
+static char cfg_path[128], cfg2_path[128];
 
 static void fail(const char *what, const uint8_t *resp, size_t n)
 {
@@ -261,14 +264,23 @@ static void *run_app(void *arg)
     return NULL;
 }
 
+static void *run_serve(void *arg)
+{
+    (void)arg;
+    char *args[] = {"run", "--quiet", "--http-token", "fuzz", cfg2_path, NULL};
+    serve_exit = fp_cmd_run(5, args);
+    return NULL;
+}
+
 static void stop_app(void)
 {
     if (mhd_repeated_headers)
         fprintf(stderr, "fuzz_http: libmicrohttpd repeated an error reply's headers %lu times (known, not framepipe's)\n",
                 mhd_repeated_headers);
-    if (app_exit == -1) {
-        raise(SIGTERM); /* the app's handler: drain and stop */
+    if (app_exit == -1 || serve_exit == -1) {
+        raise(SIGTERM); /* the apps' handler (one for both): drain and stop */
         pthread_join(app_thread, NULL);
+        pthread_join(serve_thread, NULL);
     }
     char cmd[160];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -276,13 +288,20 @@ static void stop_app(void)
         fprintf(stderr, "fuzz_http: could not remove %s\n", dir);
 }
 
+static char healthz_why[160]; /* what the last /healthz that failed got */
+
 static bool healthz(int *status)
 {
     static const char req[] = "GET /healthz HTTP/1.1\r\nHost: fuzz\r\n\r\n";
     size_t n = 0;
     bool closed;
+    int64_t t0 = now_ms();
     uint8_t *r = exchange((const uint8_t *)req, sizeof(req) - 1, 5000, &n, &closed);
     bool ok = r && n > 12 && sscanf((const char *)r, "HTTP/1.1 %d", status) == 1;
+    if (!ok)
+        snprintf(healthz_why, sizeof(healthz_why), "%s after %lld ms, %zu bytes: %.40s",
+                 !r ? "no connection" : closed ? "closed" : "nothing", (long long)(now_ms() - t0), n,
+                 r ? (const char *)r : "");
     free(r);
     return ok;
 }
@@ -291,7 +310,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
     fuzz_quiet();
-    char model[512];
     const char *env = getenv("FP_FUZZ_MODEL"), *cache = getenv("FP_CACHE_DIR"), *home = getenv("HOME");
     if (env)
         snprintf(model, sizeof(model), "%s", env);
@@ -309,17 +327,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror("fuzz_http: mkdtemp");
         exit(1);
     }
-    /* a free port: bound, read back, released (the harness's way too) */
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t al = sizeof(a);
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || getsockname(s, (struct sockaddr *)&a, &al) < 0) {
-        perror("fuzz_http: a free port");
-        exit(1);
+    /* free ports: bound, read back, released (the harness's way too) */
+    int held[2];
+    for (int i = 0; i < 2; i++) {
+        held[i] = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t al = sizeof(a);
+        if (held[i] < 0 || bind(held[i], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+            getsockname(held[i], (struct sockaddr *)&a, &al) < 0) {
+            perror("fuzz_http: a free port");
+            exit(1);
+        }
+        ports[i] = ntohs(a.sin_port);
     }
-    port = ntohs(a.sin_port);
-    close(s);
+    close(held[0]);
+    close(held[1]);
+    port = ports[0];
     char snaps[128], snap[160];
     snprintf(snaps, sizeof(snaps), "%s/snaps", dir);
     snprintf(snap, sizeof(snap), "%s/door-1.jpg", snaps);
@@ -330,10 +354,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         perror("fuzz_http: the config");
         exit(1);
     }
+    /* the cameras read raw frames from pipes that stay open and silent: live sources that cost nothing */
+    int silent[2][2];
+    if (pipe(silent[0]) != 0 || pipe(silent[1]) != 0) {
+        perror("fuzz_http: pipe");
+        exit(1);
+    }
     fprintf(f,
             "cameras:\n"
             "  - name: door\n"
-            "    url: push:door\n"
+            "    url: fd:%d\n"
+            "    raw_width: 320\n    raw_height: 240\n    raw_format: rgb24\n"
             "    zones:\n"
             "      - {name: right, points: [[160, 0], [320, 0], [320, 240], [160, 240]]}\n"
             "model: {path: %s}\n"
@@ -343,30 +374,50 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
             "output:\n"
             "  http: 127.0.0.1:%d\n"
             "  snapshots: %s\n",
-            model, port, snaps);
+            silent[0][0], model, port, snaps);
+    fclose(f);
+    snprintf(cfg2_path, sizeof(cfg2_path), "%s/token.yaml", dir);
+    if (!(f = fopen(cfg2_path, "w"))) {
+        perror("fuzz_http: the config");
+        exit(1);
+    }
+    fprintf(f,
+            "cameras:\n  - name: hall\n    url: fd:%d\n    raw_width: 64\n    raw_height: 48\n    raw_format: gray8\n"
+            "model: {path: %s}\noutput:\n  http: 127.0.0.1:%d\n",
+            silent[1][0], model, ports[1]);
     fclose(f);
     if (pthread_create(&app_thread, NULL, run_app, NULL) != 0) {
         perror("fuzz_http: pthread_create");
         exit(1);
     }
     atexit(stop_app);
-    int status = 0;
-    for (int i = 0; i < 300 && !healthz(&status); i++) {
-        if (app_exit != -1) {
-            fprintf(stderr, "fuzz_http: framepipe run exited %d before it answered\n", app_exit);
+    /* one app at a time: both parse their options with getopt's globals */
+    for (int k = 0; k < 2; k++) {
+        port = ports[k];
+        if (k == 1 && pthread_create(&serve_thread, NULL, run_serve, NULL) != 0) {
+            perror("fuzz_http: pthread_create");
             exit(1);
         }
-        usleep(100000);
+        int status = 0;
+        for (int i = 0; i < 300 && !healthz(&status); i++) {
+            if ((k == 0 ? app_exit : serve_exit) != -1) {
+                fprintf(stderr, "fuzz_http: framepipe run (%s) exited %d before it answered\n",
+                        k ? cfg2_path : cfg_path, k ? serve_exit : app_exit);
+                exit(1);
+            }
+            usleep(100000);
+        }
+        if (status != 200 && status != 503) {
+            fprintf(stderr, "fuzz_http: /healthz does not answer on 127.0.0.1:%d\n", port);
+            exit(1);
+        }
     }
-    if (status != 200 && status != 503) {
-        fprintf(stderr, "fuzz_http: /healthz does not answer on 127.0.0.1:%d\n", port);
-        exit(1);
-    }
-    fprintf(stderr, "fuzz_http: framepipe run --api on 127.0.0.1:%d (%s)\n", port, cfg_path);
+    fprintf(stderr, "fuzz_http: framepipe run --api on 127.0.0.1:%d (%s), framepipe run --http-token fuzz on "
+            "127.0.0.1:%d (%s)\n", ports[0], cfg_path, ports[1], cfg2_path);
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one_server(const uint8_t *data, size_t size)
 {
     size_t n = 0;
     bool closed = false;
@@ -385,9 +436,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool back = false;
         for (int i = 0; i < 30 && !back; i++)
             back = healthz(&status) && (status == 200 || status == 503);
-        fprintf(stderr, "fuzz_http: /healthz: no answer in 5 s; %s after %lld ms more (%d fds open)\n",
-                back ? "answered" : "still none", (long long)(now_ms() - t0), fds);
+        fprintf(stderr, "fuzz_http: /healthz on port %d: %s; %s after %lld ms more (%d fds open)\n", port,
+                healthz_why, back ? "answered" : "still none", (long long)(now_ms() - t0), fds);
         fail("/healthz stopped answering after this input", (const uint8_t *)"", 0);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    for (int k = 0; k < 2; k++) {
+        port = ports[k];
+        one_server(data, size);
     }
     return 0;
 }
