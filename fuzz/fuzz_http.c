@@ -80,7 +80,12 @@ static uint8_t *exchange(const uint8_t *req, size_t len, int deadline_ms, size_t
     while (buf) {
         struct pollfd p = {fd, (short)(POLLIN | (off < len ? POLLOUT : 0)), 0};
         int64_t left = end - now_ms();
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+        if (left <= 0)
+            break;
+        int pr = poll(&p, 1, (int)left);
+        if (pr < 0 && errno == EINTR)
+            continue; /* libFuzzer's timer (SIGALRM, -timeout) interrupts it every few seconds */
+        if (pr <= 0)
             break;
         if ((p.revents & POLLOUT) && off < len) {
             ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -299,9 +304,9 @@ static bool healthz(int *status)
     uint8_t *r = exchange((const uint8_t *)req, sizeof(req) - 1, 5000, &n, &closed);
     bool ok = r && n > 12 && sscanf((const char *)r, "HTTP/1.1 %d", status) == 1;
     if (!ok)
-        snprintf(healthz_why, sizeof(healthz_why), "%s after %lld ms, %zu bytes: %.40s",
+        snprintf(healthz_why, sizeof(healthz_why), "%s after %lld ms, %zu bytes: %.*s",
                  !r ? "no connection" : closed ? "closed" : "nothing", (long long)(now_ms() - t0), n,
-                 r ? (const char *)r : "");
+                 (int)(n < 40 ? n : 40), r ? (const char *)r : "");
     free(r);
     return ok;
 }
