@@ -46,6 +46,8 @@ seeds = {
     "get_frame_unknown": get("/api/cameras/nope/frame.jpg"), "get_frame_api": get("/api/cameras/api/frame.jpg"),
     "get_snapshot": get("/snapshots/door-1.jpg"), "get_snapshot_missing": get("/snapshots/none.jpg"),
     "get_404": get("/nothing/here"),
+    "camera_name_256": get("/api/cameras/" + "c" * 256 + "/frame.jpg"),  # one past the route's name buffer
+    "camera_name_255": get("/api/cameras/" + "c" * 255 + "/stream.mjpg"),
     "head_index": get("/", "HEAD"), "head_metrics": get("/metrics", "HEAD"),
     "put_405": get("/metrics", "PUT"), "delete_405": get("/api/cameras", "DELETE"),
     "options_405": get("/", "OPTIONS"), "post_metrics_404": post("/metrics", b"x"),
