@@ -28,8 +28,10 @@ cflags="-Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -g 
         -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem -I$root/src/infer -I$root/src/http -I$root/apps
         -I$(dirname "$lib") $(pkg-config --cflags $deps)"
 # src/infer includes fp_config.h (the build's, next to LIB) and ONNX Runtime's C API header (loaded with dlopen)
+# (pkg-config's, else the setup's cache: src/infer/meson.build looks in the same places)
 ort_inc=$(pkg-config --variable=includedir libonnxruntime 2>/dev/null || true)
-[ -z "$ort_inc" ] || cflags="$cflags -isystem $ort_inc"
+[ -n "$ort_inc" ] || ort_inc=${FP_CACHE_DIR:-$HOME/.cache/framepipe}/onnxruntime/include
+[ ! -f "$ort_inc/onnxruntime_c_api.h" ] || cflags="$cflags -isystem $ort_inc"
 libs="$lib $(pkg-config --libs $deps) -ldl -lm -lrt -pthread"
 declare -A modules=(
   [config]="src/pipeline/config.c"

@@ -15,6 +15,7 @@
 // front-128; without it the target exits 77, "skipped").
 #include "fuzz_common.h"
 
+#include "app_options.h" /* FP_EXIT_* */
 #include "commands.h"
 
 #include <arpa/inet.h>
@@ -42,6 +43,7 @@ static int ports[2];  /* run --api (no token), run --http-token fuzz */
 static unsigned long mhd_repeated_headers; /* libmicrohttpd's repeated error headers (check_responses) */
 static pthread_t app_thread, serve_thread;
 static int app_exit = -1, serve_exit = -1;
+static bool app_up, serve_up; /* answered /healthz */
 static char model[512];
 static char dir[64];
 static char cfg_path[128], cfg2_path[128];
@@ -277,20 +279,26 @@ static void *run_serve(void *arg)
     return NULL;
 }
 
+static void remove_dir(void)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "fuzz_http: could not remove %s\n", dir);
+}
+
 static void stop_app(void)
 {
     if (mhd_repeated_headers)
         fprintf(stderr, "fuzz_http: libmicrohttpd repeated an error reply's headers %lu times (known, not framepipe's)\n",
                 mhd_repeated_headers);
-    if (app_exit == -1 || serve_exit == -1) {
-        raise(SIGTERM); /* the apps' handler (one for both): drain and stop */
+    /* the apps' SIGTERM handler (one for both) drains and stops them; only once both answered (installed) */
+    if (app_up && serve_up) {
+        raise(SIGTERM);
         pthread_join(app_thread, NULL);
         pthread_join(serve_thread, NULL);
     }
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "fuzz_http: could not remove %s\n", dir);
+    remove_dir();
 }
 
 static char healthz_why[160]; /* what the last /healthz that failed got */
@@ -405,17 +413,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         }
         int status = 0;
         for (int i = 0; i < 300 && !healthz(&status); i++) {
-            if ((k == 0 ? app_exit : serve_exit) != -1) {
-                fprintf(stderr, "fuzz_http: framepipe run (%s) exited %d before it answered\n",
-                        k ? cfg2_path : cfg_path, k ? serve_exit : app_exit);
-                exit(1);
+            int code = k == 0 ? app_exit : serve_exit;
+            if (code != -1) {
+                fprintf(stderr, "fuzz_http: framepipe run (%s) exited %d before it answered%s\n",
+                        k ? cfg2_path : cfg_path, code,
+                        code == FP_EXIT_MODEL ? ": the model cannot be loaded here (ONNX Runtime?); skipping" : "");
+                remove_dir();
+                _exit(code == FP_EXIT_MODEL ? 77 : 1); /* the other app may be running: no atexit */
             }
             usleep(100000);
         }
         if (status != 200 && status != 503) {
             fprintf(stderr, "fuzz_http: /healthz does not answer on 127.0.0.1:%d\n", port);
-            exit(1);
+            remove_dir();
+            _exit(1); /* an app may still be starting: no atexit */
         }
+        *(k == 0 ? &app_up : &serve_up) = true;
     }
     fprintf(stderr, "fuzz_http: framepipe run --api on 127.0.0.1:%d (%s), framepipe run --http-token fuzz on "
             "127.0.0.1:%d (%s)\n", ports[0], cfg_path, ports[1], cfg2_path);

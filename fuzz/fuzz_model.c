@@ -499,17 +499,31 @@ static void check_model(FpModel *m, const Spec *s)
     }
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Before libFuzzer starts (an exit here is not a crash): one reference on ORT's environment is held, so it is not
+ * made again for every input; without ONNX Runtime the target is skipped (exit 77). */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc, (void)argv;
+    fuzz_quiet();
+#if FP_HAVE_ORT
+    static OrtEnv *env;
+    const OrtApi *api = fp__ort_api(NULL);
+    if (!api || fp__ort_env_acquire(api, &env) < 0) {
+        fprintf(stderr, "fuzz_model: %s; skipping\n", fp_error_detail(FP_EDEPENDENCY));
+        exit(77); /* meson's "skipped" */
+    }
+#else
+    fprintf(stderr, "fuzz_model: framepipe was built without ONNX Runtime's headers; skipping\n");
+    exit(77);
+#endif
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_quiet();
-    static OrtEnv *env; /* one reference held: ORT's environment is not made again for every input */
-    if (!env) {
-        const OrtApi *api = fp__ort_api(NULL);
-        if (!api || fp__ort_env_acquire(api, &env) < 0) {
-            fprintf(stderr, "fuzz_model: %s\n", fp_error_detail(FP_EDEPENDENCY));
-            abort();
-        }
-    }
     static Spec spec; /* ~20 KiB */
     parse_spec(data, size, &spec);
     Buf model = {0};
