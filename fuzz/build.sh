@@ -25,8 +25,13 @@ rm -f "$probe"
 deps="yaml-0.1 libcjson libavformat libavcodec libavutil libavdevice libswscale libturbojpeg hiredis libcurl
       libmosquitto libmicrohttpd"
 cflags="-Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
-        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem
-        $(pkg-config --cflags $deps)"
+        -fno-sanitize-recover=undefined -I$root/include -I$root/src -I$root/src/ingest -I$root/src/mem -I$root/src/infer -I$root/src/http -I$root/apps
+        -I$(dirname "$lib") $(pkg-config --cflags $deps)"
+# src/infer includes fp_config.h (the build's, next to LIB) and ONNX Runtime's C API header (loaded with dlopen)
+# (pkg-config's, else the setup's cache: src/infer/meson.build looks in the same places)
+ort_inc=$(pkg-config --variable=includedir libonnxruntime 2>/dev/null || true)
+[ -n "$ort_inc" ] || ort_inc=${FP_CACHE_DIR:-$HOME/.cache/framepipe}/onnxruntime/include
+[ ! -f "$ort_inc/onnxruntime_c_api.h" ] || cflags="$cflags -isystem $ort_inc"
 libs="$lib $(pkg-config --libs $deps) -ldl -lm -lrt -pthread"
 declare -A modules=(
   [config]="src/pipeline/config.c"
@@ -36,6 +41,9 @@ declare -A modules=(
   [image]="src/ingest/imgsrc.c src/ingest/lavsrc.c src/ingest/source.c"
   [dist]="src/dist/codec.c"
   [imgbody]="src/ingest/imgdecode.c"
+  [model]="src/infer/model.c src/infer/family.c src/infer/labels.c"
+  [http]="src/http/http.c src/http/header_watch.c src/http/event_log.c src/http/upload.c apps/app_service.c
+          apps/app_pipeline.c apps/app_options.c apps/cmd_run.c"
 )
 shift 2
 targets=("$@")

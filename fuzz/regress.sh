@@ -12,6 +12,8 @@ rc=$?
 [ $rc -eq 0 ] || exit $rc
 work=$(mktemp -d "$out/work-$target.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-FP_LOG=error "$out/fuzz_$target" -runs="$runs" -seed=1 -timeout=60 -rss_limit_mb=2048 \
+# ONNX Runtime's process-lifetime allocations (fuzz_model, fuzz_http) are not framepipe's leaks
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$root/fuzz/lsan.supp
+FP_LOG=error "$out/fuzz_$target" -runs="$runs" -seed=1 -timeout=60 -rss_limit_mb=2048 -error_exitcode=1 \
   -artifact_prefix="$work/" "$work" "$root/fuzz/corpus/$target" 2>&1 | grep -v '^#[0-9]' | tail -20
 exit "${PIPESTATUS[0]}"

@@ -8,6 +8,8 @@
 #                          an Expand of the input's mean; framepipe must refuse it as a model error (exit 3),
 #                          not run out of memory (exit 1)
 #   tiny_input_zero.onnx   images [1, 3, 0, 0] -> out [1, 3, 0, 0] (Identity): an input with no pixels
+#   tiny_input_huge.onnx   images [1, 3, 2^31, 2^31] -> out (Identity): found by fuzz/fuzz_model.c; the side
+#                          became a negative int height and the output's size wrapped to 0 bytes, so it loaded
 import os
 import sys
 
@@ -45,10 +47,20 @@ def input_zero(path):
     save(helper.make_model(graph), path)
 
 
+def input_huge(path):
+    side = 2 ** 31
+    graph = helper.make_graph(
+        [helper.make_node('Identity', ['images'], ['out'])], 'input_huge',
+        [helper.make_tensor_value_info('images', TensorProto.FLOAT, [1, 3, side, side])],
+        [helper.make_tensor_value_info('out', TensorProto.FLOAT, [1, 3, side, side])])
+    save(helper.make_model(graph), path)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     huge_output(os.path.join(out, 'tiny_huge_output.onnx'))
     input_zero(os.path.join(out, 'tiny_input_zero.onnx'))
+    input_huge(os.path.join(out, 'tiny_input_huge.onnx'))
 
 
 if __name__ == '__main__':

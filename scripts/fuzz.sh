@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Coverage-guided fuzzing of framepipe's untrusted-input parsers with libFuzzer (docs/fuzzing.md):
-#   scripts/fuzz.sh [SECONDS] [TARGET...]    (default 60 s each; targets: config labels ring rawsrc image)
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    (default 60 s each; targets: config labels ring rawsrc image dist imgbody
+#                                             model http)
 # Builds build/release (the library the targets link) and build/fuzz, then runs each target for SECONDS on a
 # working copy of its seed corpus (fuzz/corpus/T is never written); new inputs stay in build/fuzz/work/T,
 # crashes in build/fuzz/crashes/T. Prints executions, coverage (cov/ft) and crashes per target.
@@ -11,13 +12,14 @@ cd "$root"
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config labels ring rawsrc image)
+[ ${#targets[@]} -gt 0 ] || targets=(config labels ring rawsrc image dist imgbody model http)
 export PKG_CONFIG_PATH=${FP_CACHE_DIR:-$HOME/.cache/framepipe}/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 [ -f build/release/build.ninja ] || meson setup build/release -Dwerror=true --buildtype=release >/dev/null
 ninja -C build/release libframepipe.a >/dev/null
 rc=0
 fuzz/build.sh build/release/libframepipe.a build/fuzz || rc=$?
 if [ $rc -eq 77 ]; then exit 0; elif [ $rc -ne 0 ]; then exit $rc; fi
+export LSAN_OPTIONS=${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$root/fuzz/lsan.supp
 printf '%-8s %10s %8s %8s %8s %s\n' target execs cov ft corpus crashes
 for t in "${targets[@]}"; do
   work=build/fuzz/work/$t crashes=build/fuzz/crashes/$t

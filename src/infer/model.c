@@ -429,6 +429,11 @@ static int load_error(FpModel *m, OrtStatus *st)
     return rc;
 }
 
+/* An image input's side: far past any detector's (the service's pictures stop at 65535 too). */
+#define FP_MODEL_MAX_INPUT_SIDE 65535
+/* ... and its bytes per image (8192 x 8192 x 4 float32 is 1 GiB): pool slots and the warm-up run hold that much. */
+#define FP_MODEL_MAX_INPUT_BYTES (1 << 30)
+
 static int check_input(FpModel *m, const FpModelConfig *cfg)
 {
     if (m->n_in != 1) {
@@ -471,11 +476,24 @@ static int check_input(FpModel *m, const FpModelConfig *cfg)
                             "model %s: input '%s' has a dynamic %s; give the input size (framepipe detect "
                             "--input WxH, or model.input: [w, h] in a config)",
                             m->path, ti->name, k ? "width" : "height");
+        /* found by fuzz_model: a side past INT_MAX became a negative int height and overflowed item_bytes */
+        if (d[ax[k]] > FP_MODEL_MAX_INPUT_SIDE)
+            return fp_error(want[k] > 0 ? FP_ECONFIG : FP_EMODEL,
+                            "model %s: input '%s' has a %s of %lld; at most %d is supported", m->path, ti->name,
+                            k ? "width" : "height", (long long)d[ax[k]], FP_MODEL_MAX_INPUT_SIDE);
     }
+    if (d[0] > 4096)
+        return fp_error(FP_EMODEL, "model %s: input '%s' has a fixed batch of %lld; at most 4096 is supported",
+                        m->path, ti->name, (long long)d[0]);
     int cax = in->layout == FP_LAYOUT_NCHW ? 1 : 3;
     if (d[cax] < 0)
         d[cax] = 3;
     info_finish(ti);
+    if (ti->item_bytes > FP_MODEL_MAX_INPUT_BYTES)
+        return fp_error(want[0] > 0 || want[1] > 0 ? FP_ECONFIG : FP_EMODEL,
+                        "model %s: input '%s' [%lld,%lld,%lld,%lld] %s needs %zu bytes per image, more than the %d "
+                        "MiB supported", m->path, ti->name, (long long)d[0], (long long)d[1], (long long)d[2],
+                        (long long)d[3], fp_dtype_name(ti->dtype), ti->item_bytes, FP_MODEL_MAX_INPUT_BYTES >> 20);
     in->channels = (int)d[cax];
     in->height = (int)d[hax];
     in->width = (int)d[wax];

@@ -606,3 +606,27 @@ FP_TEST(class_names_from_every_metadata_form_and_malformed_ones_ignored)
     CHECK(strcmp(fp_model_class_name(m, 3), "car") == 0);
     fp_model_destroy(&m);
 }
+
+/*
+ * Found by fuzz/fuzz_model.c: an input side past INT_MAX ([1,3,2^31,2^31]) was cast to a negative int height and
+ * the output's bytes per image wrapped to 0, so the model loaded. Now a model error naming the input and the side;
+ * a configured size that large is the configuration's error.
+ */
+FP_TEST(input_side_past_the_cap_is_a_model_error)
+{
+    FpModel *m = NULL;
+    FpModelConfig cfg = test_config(1);
+    const char *path = test_model_path("tiny_input_huge.onnx");
+    check_detail(fp_model_create(&m, path, &cfg), FP_EMODEL, "tiny_input_huge.onnx",
+                 "input 'images' has a height of 2147483648; at most 65535");
+    CHECK(m == NULL);
+    cfg.input_height = 70000;
+    cfg.input_width = 64;
+    check_detail(fp_model_create(&m, test_model_path("tiny_input_zero.onnx"), &cfg), FP_ECONFIG,
+                 "tiny_input_zero.onnx", "height of 70000");
+    cfg.input_height = 60000; /* under the side cap: 3 x 60000 x 60000 float32 is past the 1 GiB per image */
+    cfg.input_width = 60000;
+    check_detail(fp_model_create(&m, test_model_path("tiny_input_zero.onnx"), &cfg), FP_ECONFIG,
+                 "tiny_input_zero.onnx", "needs 43200000000 bytes per image");
+    CHECK(m == NULL);
+}
