@@ -196,7 +196,9 @@ def ceiling_group(fp, reps, tmp):
     variants = [("FFmpeg decode-only ceiling (2 threads)", ff, None),
                 ("detect --decoder-threads 2 (batch 8, model batch 1)", det(["--decoder-threads", "2"]), None),
                 ("  pool without huge pages (FP_POOL_NO_HUGEPAGES=1)", det(["--decoder-threads", "2"]),
-                 {"FP_POOL_NO_HUGEPAGES": "1"})]
+                 {"FP_POOL_NO_HUGEPAGES": "1"}),
+                ("  libavdevice loaded at start as when it was linked (LD_PRELOAD)", det(["--decoder-threads", "2"]),
+                 {"LD_PRELOAD": "libavdevice.so.59"})]
     if os.path.exists(DYN):
         variants.append(("  + dynamic-batch model", det(["--decoder-threads", "2"], DYN), None))
     variants += [
@@ -208,9 +210,13 @@ def ceiling_group(fp, reps, tmp):
         ("detect --decoder-threads 2 --batch 1", det(["--decoder-threads", "2", "--batch", "1"]), None),
     ]
     lines = run_group("ceiling", variants, reps)
-    lines[0] = lines[0].replace("| notes |", "| notes |").replace("wall / FFmpeg", "wall / FFmpeg")
     lines.append("")
     lines.append("framepipe / ceiling (the target 0.9x) is the inverse of the wall ratio: ceiling time / detect time.")
+    lines += ["", "#### Start-up alone: the dynamic loader and library constructors", ""]
+    lines += run_group("start-up", [("ffmpeg -version", ["ffmpeg", "-version"], None),
+                                    ("framepipe --version", [fp, "--version"], None),
+                                    ("framepipe --version, libavdevice preloaded (as when it was linked)",
+                                     [fp, "--version"], {"LD_PRELOAD": "libavdevice.so.59"})], max(reps, 9))
     return lines
 
 
